@@ -3,12 +3,14 @@
 //! # Layout
 //! - [`v1`]: the gRPC API (`outpost.v1`) and the bus messages (`Task`, `TaskResult`,
 //!   `Progress`, `Heartbeat`, `Control`), generated from `outpost/v1/*.proto`.
+//! - [`abi`]: what a connector component may import and must export.
 //! - [`error`]: one error vocabulary that maps to both an HTTP status and a gRPC code.
 //! - [`topology`]: the names of every exchange and queue on the bus.
 //! - [`manifest`]: the SOAR-format app manifest (`<app>.json`) and its validation.
 //! - [`seal`]: authenticated encryption of asset configuration for transport and storage.
-//! - [`time`]: SOAR's timestamp format.
+//! - [`time`]: the Unix-millisecond clock every record uses.
 
+pub mod abi;
 pub mod error;
 pub mod manifest;
 pub mod seal;

@@ -225,9 +225,36 @@ impl ActionDef {
     }
 }
 
+/// Fills the `{{ field }}` references of egress patterns with an asset's configuration
+/// values. A pattern naming a field the asset leaves empty is dropped: an unset
+/// `base_url` allows nothing rather than everything.
+pub fn render_egress(patterns: &[String], config: &Map<String, Value>) -> Vec<String> {
+    patterns
+        .iter()
+        .filter_map(|pattern| {
+            let mut out = String::new();
+            let mut rest = pattern.as_str();
+            while let Some(start) = rest.find("{{") {
+                let end = rest[start..].find("}}")? + start;
+                let field = rest[start + 2..end].trim();
+                let value = match config.get(field)? {
+                    Value::String(s) if !s.trim().is_empty() => s.trim().to_string(),
+                    Value::Number(n) => n.to_string(),
+                    _ => return None,
+                };
+                out.push_str(&rest[..start]);
+                out.push_str(&value);
+                rest = &rest[end + 2..];
+            }
+            out.push_str(rest);
+            Some(out)
+        })
+        .collect()
+}
+
 fn check_fields(what: &str, fields: &Map<String, Value>) -> Result<(), ManifestError> {
-    for (name, def) in fields {
-        let Some(def) = def.as_object() else {
+    for (name, field) in fields {
+        let Some(def) = field.as_object() else {
             return Err(ManifestError(format!("{what}: field '{name}' is not an object")));
         };
         let data_type = def.get("data_type").and_then(Value::as_str).unwrap_or("string");
@@ -245,7 +272,7 @@ fn check_fields(what: &str, fields: &Map<String, Value>) -> Result<(), ManifestE
         if let Some(default) = def.get("default")
             && !default.is_null()
             && !default.as_str().is_some_and(str::is_empty)
-            && let Err(e) = check_value(name, data_type, def, default)
+            && let Err(e) = check_value(name, data_type, field, default)
         {
             return Err(ManifestError(format!("{what}: default of {e}")));
         }
@@ -434,6 +461,20 @@ mod tests {
             m.apply_configuration(json!({"base_url": "x", "verify": "yes"}).as_object().unwrap())
                 .unwrap_err()
                 .contains("true or false")
+        );
+    }
+
+    #[test]
+    fn egress_templates_take_asset_values() {
+        let config = json!({"base_url": "https://rdap.example.org:8443/", "port": 8080, "empty": ""});
+        let config = config.as_object().unwrap();
+        let patterns: Vec<String> = ["{{ base_url }}", "http://h:{{port}}", "{{ empty }}", "{{ missing }}", "https://fixed.example", "{{ broken"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(
+            render_egress(&patterns, config),
+            vec!["https://rdap.example.org:8443/", "http://h:8080", "https://fixed.example"]
         );
     }
 

@@ -66,6 +66,18 @@ impl SealKey {
         self.bytes.iter().map(|b| format!("{b:02x}")).collect()
     }
 
+    /// A bearer token derived from the key for one purpose, e.g. the worker token that
+    /// lets a worker fetch components: whoever holds the key can compute it, and the
+    /// token reveals nothing about the key.
+    pub fn derive_token(&self, purpose: &str) -> String {
+        use sha2::{Digest, Sha256};
+        let mut hasher = Sha256::new();
+        hasher.update(purpose.as_bytes());
+        hasher.update([0u8]);
+        hasher.update(self.bytes);
+        hex::encode(hasher.finalize())
+    }
+
     pub fn seal(&self, plaintext: &[u8]) -> Vec<u8> {
         let mut nonce = [0u8; NONCE_LEN];
         rand::rngs::OsRng.fill_bytes(&mut nonce);
@@ -118,5 +130,8 @@ mod tests {
         assert_eq!(SealKey::from_hex("abc").unwrap_err(), SealError::BadKey);
         assert_eq!(SealKey::from_hex(&"zz".repeat(32)).unwrap_err(), SealError::BadKey);
         assert_eq!(format!("{key:?}"), "SealKey(***)");
+        assert_eq!(key.derive_token("w"), again.derive_token("w"));
+        assert_ne!(key.derive_token("w"), key.derive_token("x"));
+        assert_ne!(key.derive_token("w"), SealKey::generate().derive_token("w"));
     }
 }

@@ -1,8 +1,5 @@
-//! SOAR's timestamp format: ISO 8601 in UTC with microseconds, e.g.
-//! `2016-01-15T22:15:58.062000Z`.
-//!
-//! Outpost keeps times as Unix milliseconds internally and formats them only at the
-//! edges.
+//! Outpost keeps times as Unix milliseconds and formats them only at the edges (SOAR's
+//! `2016-01-15T22:15:58.062000Z` on REST, `google.protobuf.Timestamp` on gRPC).
 
 /// Current time as Unix milliseconds.
 pub fn now_ms() -> i64 {

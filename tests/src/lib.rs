@@ -1,1 +1,262 @@
+//! The end-to-end harness: starts real `outpost` processes on free ports and talks to
+//! them over HTTP and gRPC, as a client would.
+//!
+//! The binary must be built first (`cargo build -p outpost`, which the README's test
+//! command does) and the sample bundles must exist (`bash apps/build.sh`).
+//!
+//! # Layout
+//! - [`paths`]: where the binary and the app bundles are.
+//! - [`Outpost`]: one running `outpost` process and its data dir.
+//! - [`Rest`]: a REST client that returns status and JSON body.
 
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub mod paths {
+    use std::path::PathBuf;
+
+    /// The workspace root.
+    pub fn workspace() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ lives in the workspace").to_path_buf()
+    }
+
+    /// The `outpost` binary: `OUTPOST_BIN`, or the workspace's debug build.
+    pub fn outpost_bin() -> PathBuf {
+        let path = std::env::var_os("OUTPOST_BIN").map(PathBuf::from).unwrap_or_else(|| {
+            let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace().join("target"));
+            target.join("debug").join("outpost")
+        });
+        assert!(path.exists(), "{} is missing: run `cargo build -p outpost` first (the README's test command does)", path.display());
+        path
+    }
+
+    /// The folder of built app bundles: `OUTPOST_APPS_DIST`, or `apps/dist`.
+    pub fn apps_dist() -> PathBuf {
+        let dir = std::env::var_os("OUTPOST_APPS_DIST").map(PathBuf::from).unwrap_or_else(|| workspace().join("apps").join("dist"));
+        assert!(
+            dir.join("qa.tgz").exists(),
+            "{} holds no app bundles: run `bash apps/build.sh` first (the README's test command does)",
+            dir.display()
+        );
+        dir
+    }
+}
+
+/// A free TCP port on loopback.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+}
+
+/// A unique name for this test run (queues, vhosts, schemas).
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}{}", uuid::Uuid::new_v4().simple())
+}
+
+/// One running `outpost` process.
+pub struct Outpost {
+    pub child: Child,
+    pub rest_url: String,
+    pub grpc_url: String,
+    pub password: String,
+    pub data_dir: PathBuf,
+    /// Keeps the data dir alive (and removes it) unless the test keeps it.
+    _temp: Option<tempfile::TempDir>,
+    log: PathBuf,
+}
+
+/// The admin password the harness gives every process.
+pub const PASSWORD: &str = "harness-admin-password";
+
+impl Outpost {
+    /// Starts `outpost up` with its own data dir, ports and the sample apps.
+    pub fn up(extra_args: &[&str]) -> Outpost {
+        let temp = tempfile::tempdir().expect("a temp dir");
+        let data_dir = temp.path().to_path_buf();
+        let mut args = vec!["up"];
+        args.extend_from_slice(extra_args);
+        Self::spawn(&args, data_dir, Some(temp), &[])
+    }
+
+    /// Starts `outpost <args>` with the harness's env (data dir, ports, admin password,
+    /// apps dir) plus `env`, and waits until REST answers.
+    pub fn spawn(args: &[&str], data_dir: PathBuf, temp: Option<tempfile::TempDir>, env: &[(&str, String)]) -> Outpost {
+        let (rest, grpc) = (free_port(), free_port());
+        let log = data_dir.join(format!("outpost-{rest}.log"));
+        std::fs::create_dir_all(&data_dir).expect("data dir");
+        let log_file = std::fs::File::create(&log).expect("log file");
+        let mut command = Command::new(paths::outpost_bin());
+        command
+            .args(args)
+            .env("OUTPOST_REST_ADDR", format!("127.0.0.1:{rest}"))
+            .env("OUTPOST_GRPC_ADDR", format!("127.0.0.1:{grpc}"))
+            .env("OUTPOST_DATA_DIR", &data_dir)
+            .env("OUTPOST_ADMIN_PASSWORD", PASSWORD)
+            .env("OUTPOST_APPS_DIR", paths::apps_dist())
+            .env("OUTPOST_LOG", std::env::var("OUTPOST_LOG").unwrap_or_else(|_| "info".into()))
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().expect("log file"))
+            .stderr(log_file);
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let child = command.spawn().expect("outpost starts");
+        let outpost = Outpost {
+            child,
+            rest_url: format!("http://127.0.0.1:{rest}"),
+            grpc_url: format!("http://127.0.0.1:{grpc}"),
+            password: PASSWORD.into(),
+            data_dir,
+            _temp: temp,
+            log,
+        };
+        outpost.wait_ready(Duration::from_secs(120));
+        outpost
+    }
+
+    fn wait_ready(&self, within: Duration) {
+        let deadline = Instant::now() + within;
+        let rest = self.rest();
+        loop {
+            if let Ok((200, _)) = rest.try_get("/rest/version") {
+                return;
+            }
+            assert!(Instant::now() < deadline, "outpost did not answer within {within:?}; log:\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// What the process wrote so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn rest(&self) -> Rest {
+        Rest::new(&self.rest_url, "admin", &self.password)
+    }
+
+    /// Sends SIGTERM and waits for a clean exit.
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "outpost did not stop within 60 s of SIGTERM; log:\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Outpost {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// A blocking REST client that answers (status, JSON body).
+#[derive(Clone)]
+pub struct Rest {
+    base: String,
+    http: reqwest::blocking::Client,
+    auth: Option<(String, String)>,
+    token: Option<String>,
+}
+
+impl Rest {
+    pub fn new(base: &str, user: &str, password: &str) -> Rest {
+        Rest {
+            base: base.trim_end_matches('/').to_string(),
+            http: reqwest::blocking::Client::builder().timeout(Duration::from_secs(60)).build().expect("http client"),
+            auth: Some((user.into(), password.into())),
+            token: None,
+        }
+    }
+
+    /// The same client without credentials.
+    pub fn anonymous(&self) -> Rest {
+        Rest { auth: None, token: None, ..self.clone() }
+    }
+
+    /// The same client authenticating with `ph-auth-token`.
+    pub fn with_token(&self, token: &str) -> Rest {
+        Rest { auth: None, token: Some(token.into()), ..self.clone() }
+    }
+
+    fn send(&self, request: reqwest::blocking::RequestBuilder) -> reqwest::Result<(u16, Value)> {
+        let request = match (&self.auth, &self.token) {
+            (_, Some(token)) => request.header("ph-auth-token", token),
+            (Some((u, p)), None) => request.basic_auth(u, Some(p)),
+            _ => request,
+        };
+        let response = request.send()?;
+        let status = response.status().as_u16();
+        let text = response.text()?;
+        Ok((status, serde_json::from_str(&text).unwrap_or(Value::String(text))))
+    }
+
+    pub fn try_get(&self, path: &str) -> reqwest::Result<(u16, Value)> {
+        self.send(self.http.get(format!("{}{path}", self.base)))
+    }
+
+    pub fn get(&self, path: &str) -> (u16, Value) {
+        self.try_get(path).unwrap_or_else(|e| panic!("GET {path}: {e}"))
+    }
+
+    pub fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        self.send(self.http.post(format!("{}{path}", self.base)).json(body)).unwrap_or_else(|e| panic!("POST {path}: {e}"))
+    }
+
+    /// POSTs raw bytes (for malformed bodies).
+    pub fn post_raw(&self, path: &str, body: &str) -> (u16, Value) {
+        self.send(self.http.post(format!("{}{path}", self.base)).header("content-type", "application/json").body(body.to_string()))
+            .unwrap_or_else(|e| panic!("POST {path}: {e}"))
+    }
+
+    pub fn delete(&self, path: &str) -> (u16, Value) {
+        self.send(self.http.delete(format!("{}{path}", self.base))).unwrap_or_else(|e| panic!("DELETE {path}: {e}"))
+    }
+
+    /// GETs and asserts 200.
+    pub fn ok(&self, path: &str) -> Value {
+        let (status, body) = self.get(path);
+        assert_eq!(status, 200, "GET {path} answered {status}: {body}");
+        body
+    }
+
+    /// POSTs and asserts 200.
+    pub fn created(&self, path: &str, body: &Value) -> Value {
+        let (status, answer) = self.post(path, body);
+        assert_eq!(status, 200, "POST {path} {body} answered {status}: {answer}");
+        answer
+    }
+
+    /// Polls an action run until it is final; answers it.
+    pub fn wait_action_run(&self, id: i64, within: Duration) -> Value {
+        let deadline = Instant::now() + within;
+        loop {
+            let run = self.ok(&format!("/rest/action_run/{id}"));
+            if run["status"] == "success" || run["status"] == "failed" {
+                return run;
+            }
+            assert!(Instant::now() < deadline, "action run {id} not finished within {within:?}: {run}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// Asserts a SOAR error body with a message containing `needle`.
+pub fn assert_soar_error(answer: &(u16, Value), status: u16, needle: &str) {
+    assert_eq!(answer.0, status, "expected {status}, got {}: {}", answer.0, answer.1);
+    assert_eq!(answer.1["failed"], true, "not a SOAR error body: {}", answer.1);
+    let message = answer.1["message"].as_str().unwrap_or_default();
+    assert!(message.contains(needle), "message {message:?} should contain {needle:?}");
+}

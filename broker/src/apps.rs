@@ -1,0 +1,23 @@
+//! Installing apps from bundles: the one path for `POST /rest/app` and the sample apps
+//! `outpost up` installs.
+
+use outpost_proto::OutpostError;
+
+use crate::Broker;
+use crate::bundle;
+use crate::store::apps::{App, Installed};
+
+impl Broker {
+    /// Checks a bundle and installs (or upgrades) its app.
+    pub async fn install_app(&self, bundle_bytes: &[u8]) -> Result<(App, Installed), OutpostError> {
+        let bytes = bundle_bytes.to_vec();
+        // Validating a multi-megabyte component takes milliseconds: keep it off the
+        // async threads.
+        let bundle = tokio::task::spawn_blocking(move || bundle::read(&bytes))
+            .await
+            .map_err(|e| OutpostError::internal(format!("bundle check failed: {e}")))?
+            .map_err(|e| OutpostError::invalid(e.to_string()))?;
+        let (app, installed) = self.store.install_app(&bundle.manifest, &bundle.digest, &bundle.component).await?;
+        Ok((app, installed))
+    }
+}

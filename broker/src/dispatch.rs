@@ -1,0 +1,288 @@
+//! Dispatch: turning a run-action request into a persisted action run.
+//!
+//! Everything is checked against the app manifests before anything is queued. The
+//! action run, its app runs (one per target × asset) and its tasks (one per parameter
+//! set) are written in one transaction; the outbox relay publishes the tasks.
+
+use outpost_proto::OutpostError;
+use outpost_proto::manifest::{json_type, render_egress};
+use outpost_proto::topology::DEFAULT_SEGMENT;
+use outpost_proto::v1::{AppRef, Limits, Task};
+use serde_json::{Map, Value, json};
+
+use crate::Broker;
+use crate::store::runs::{Cancelled, NewActionRun, NewAppRun};
+
+/// Longest `exec_delay_secs` accepted: 30 days.
+pub const MAX_EXEC_DELAY_SECS: i64 = 30 * 24 * 3600;
+/// Most parameter sets one action run may hold.
+pub const MAX_PARAMETER_SETS: usize = 100_000;
+
+/// A request to run an action, as SOAR's `POST /rest/action_run` takes it.
+#[derive(Debug, Clone, Default)]
+pub struct RunAction {
+    pub action: String,
+    pub container_id: i64,
+    /// Empty means SOAR's default, `user initiated <action> action`.
+    pub name: String,
+    pub action_type: Option<String>,
+    pub exec_delay_secs: i64,
+    pub targets: Vec<Target>,
+    /// The user running it.
+    pub creator: Option<i64>,
+}
+
+/// One entry of `targets`.
+#[derive(Debug, Clone, Default)]
+pub struct Target {
+    /// Numeric app id or the app's GUID.
+    pub app_id: String,
+    /// Asset ids or names.
+    pub assets: Vec<String>,
+    /// Parameter sets; empty means one set with no parameters.
+    pub parameters: Vec<Map<String, Value>>,
+}
+
+impl Broker {
+    /// Validates and persists an action run; answers its id.
+    pub async fn run_action(&self, request: RunAction) -> Result<i64, OutpostError> {
+        let action = request.action.trim();
+        if action.is_empty() {
+            return Err(OutpostError::invalid("'action' is required"));
+        }
+        if !(0..=MAX_EXEC_DELAY_SECS).contains(&request.exec_delay_secs) {
+            return Err(OutpostError::invalid(format!(
+                "'exec_delay_secs' must be between 0 and {MAX_EXEC_DELAY_SECS}, got {}",
+                request.exec_delay_secs
+            )));
+        }
+        if request.targets.is_empty() {
+            return Err(OutpostError::invalid("'targets' must hold at least one target"));
+        }
+        if !self.store.container_exists(request.container_id).await? {
+            return Err(OutpostError::not_found(format!("container {} not found", request.container_id)));
+        }
+        let name = if request.name.trim().is_empty() {
+            format!("user initiated {action} action")
+        } else {
+            request.name.trim().to_string()
+        };
+
+        let mut app_runs = vec![];
+        let mut action_type = request.action_type.clone().filter(|t| !t.trim().is_empty());
+        let mut total = 0usize;
+        for (t, target) in request.targets.iter().enumerate() {
+            let at = format!("target {}", t + 1);
+            if target.assets.is_empty() && target.parameters.is_empty() {
+                return Err(OutpostError::invalid(format!("{at}: give assets, parameters or both")));
+            }
+            let app = self
+                .store
+                .find_app(&target.app_id)
+                .await?
+                .ok_or_else(|| OutpostError::not_found(format!("{at}: app '{}' not found", target.app_id)))?;
+            let action_def = app.manifest.action(action).ok_or_else(|| {
+                let known: Vec<&str> = app.manifest.actions.iter().map(|a| a.action.as_str()).collect();
+                OutpostError::invalid(format!(
+                    "{at}: app '{}' has no action '{action}' (it has: {})",
+                    app.name,
+                    known.join(", ")
+                ))
+            })?;
+            action_type.get_or_insert_with(|| action_def.action_type.clone());
+
+            let mut parameters = vec![];
+            let given = if target.parameters.is_empty() { vec![Map::new()] } else { target.parameters.clone() };
+            for (p, set) in given.iter().enumerate() {
+                let mut checked = action_def
+                    .apply_parameters(set)
+                    .map_err(|e| OutpostError::invalid(format!("{at}, parameter set {}: {e}", p + 1)))?;
+                let context = checked.remove("context");
+                checked.insert("context".into(), build_context(context).map_err(|e| {
+                    OutpostError::invalid(format!("{at}, parameter set {}: {e}", p + 1))
+                })?);
+                parameters.push(Value::Object(checked));
+            }
+
+            let assets = if target.assets.is_empty() {
+                let of_app: Vec<_> =
+                    self.store.list_assets().await?.into_iter().filter(|a| a.app_id == app.id).collect();
+                match of_app.len() {
+                    1 => of_app,
+                    0 => return Err(OutpostError::invalid(format!("{at}: no assets given and app '{}' has no asset", app.name))),
+                    n => {
+                        return Err(OutpostError::invalid(format!(
+                            "{at}: no assets given and app '{}' has {n} assets; name the ones to run on",
+                            app.name
+                        )));
+                    }
+                }
+            } else {
+                let mut found = vec![];
+                for key in &target.assets {
+                    let asset = self
+                        .store
+                        .find_asset(key)
+                        .await?
+                        .ok_or_else(|| OutpostError::not_found(format!("{at}: asset '{key}' not found")))?;
+                    if asset.app_id != app.id {
+                        let owner = self.store.get_app(asset.app_id).await?.map(|a| a.name).unwrap_or_default();
+                        return Err(OutpostError::invalid(format!(
+                            "{at}: asset '{}' belongs to app '{owner}', not '{}'",
+                            asset.name, app.name
+                        )));
+                    }
+                    found.push(asset);
+                }
+                found
+            };
+
+            for asset in assets {
+                let segment = match asset.automation_broker_id {
+                    Some(id) => self.store.get_segment(id).await?.map(|s| s.name).unwrap_or_else(|| DEFAULT_SEGMENT.into()),
+                    None => DEFAULT_SEGMENT.to_string(),
+                };
+                let timeout_secs = action_def.timeout_secs().or(app.manifest.outpost.timeout_secs).unwrap_or(0);
+                let task = Task {
+                    action: action.to_string(),
+                    identifier: action_def.identifier.clone(),
+                    asset_id: asset.id,
+                    asset_name: asset.name.clone(),
+                    sealed_asset_config: self.bus_key.seal(Value::Object(asset.configuration.clone()).to_string().as_bytes()),
+                    container_id: request.container_id,
+                    app: Some(AppRef {
+                        app_id: app.id,
+                        appid: app.appid.clone(),
+                        name: app.name.clone(),
+                        version: app.app_version.clone(),
+                        digest: app.digest.clone(),
+                    }),
+                    limits: Some(Limits {
+                        memory_bytes: app.manifest.outpost.memory_mb.unwrap_or(0) * 1024 * 1024,
+                        timeout_ms: timeout_secs * 1000,
+                        max_result_bytes: 0,
+                    }),
+                    egress: render_egress(&app.manifest.outpost.egress, &asset.configuration),
+                    action_run_name: name.clone(),
+                    ..Default::default()
+                };
+                total += parameters.len();
+                if total > MAX_PARAMETER_SETS {
+                    return Err(OutpostError::invalid(format!(
+                        "the run holds more than {MAX_PARAMETER_SETS} parameter sets; split it"
+                    )));
+                }
+                app_runs.push(NewAppRun {
+                    asset_id: asset.id,
+                    app_id: app.id,
+                    app_name: app.name.clone(),
+                    app_version: app.app_version.clone(),
+                    segment,
+                    automation_broker_id: asset.automation_broker_id,
+                    task,
+                    parameters: parameters.clone(),
+                });
+            }
+        }
+
+        let targets = Value::Array(
+            request
+                .targets
+                .iter()
+                .map(|t| {
+                    json!({
+                        "app_id": t.app_id.parse::<i64>().map(Value::from).unwrap_or_else(|_| Value::from(t.app_id.clone())),
+                        "assets": t.assets.iter().map(|a| a.parse::<i64>().map(Value::from).unwrap_or_else(|_| Value::from(a.clone()))).collect::<Vec<_>>(),
+                        "parameters": t.parameters,
+                    })
+                })
+                .collect(),
+        );
+        let run = NewActionRun {
+            action: action.to_string(),
+            name,
+            action_type: action_type.unwrap_or_else(|| "generic".into()),
+            container_id: request.container_id,
+            creator: request.creator,
+            exec_delay_secs: request.exec_delay_secs,
+            targets,
+            app_runs,
+        };
+        let id = self.store.create_action_run(&run).await?;
+        tracing::info!(action_run_id = id, action, parameter_sets = total, "action run queued");
+        self.outbox_wakeup.notify_one();
+        Ok(id)
+    }
+
+    /// Cancels a pending or running action run; answers how many parameter sets stopped.
+    pub async fn cancel_action_run(&self, id: i64, by: &str) -> Result<u64, OutpostError> {
+        let reason = format!("cancelled by {by}");
+        match self.store.cancel_action_run(id, &reason).await? {
+            None => Err(OutpostError::not_found(format!("action run {id} not found"))),
+            Some(Cancelled::AlreadyFinished(status)) => {
+                Err(OutpostError::precondition(format!("action run {id} has already finished ({status}); nothing to cancel")))
+            }
+            Some(Cancelled::Done { stopped }) => {
+                // Workers skip the run's queued tasks and interrupt running ones. The store
+                // is already final, so a lost broadcast only costs wasted work: late results
+                // are ignored.
+                let control = outpost_proto::v1::Control {
+                    command: Some(outpost_proto::v1::control::Command::Cancel(outpost_proto::v1::CancelActionRun {
+                        action_run_id: id,
+                        reason: reason.clone(),
+                    })),
+                };
+                if let Err(e) = self.bus.publish_control(&control).await {
+                    tracing::warn!(action_run_id = id, error = %e, "cancel broadcast failed; workers finish what they hold");
+                }
+                self.watch.publish_done(id);
+                tracing::info!(action_run_id = id, stopped, by, "action run cancelled");
+                Ok(stopped)
+            }
+        }
+    }
+}
+
+/// SOAR's per-parameter-set `context`: a fresh `guid`, the `artifact_id` (0 when none)
+/// and `parent_action_run` (empty for a person's run), keeping what the caller set.
+fn build_context(given: Option<Value>) -> Result<Value, String> {
+    let given = match given {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(map)) => map,
+        Some(other) => return Err(format!("'context' must be an object, got {}", json_type(&other))),
+    };
+    let artifact_id = match given.get("artifact_id") {
+        None | Some(Value::Null) => 0,
+        Some(Value::Number(n)) if n.as_i64().is_some_and(|v| v >= 0) => n.as_i64().unwrap_or(0),
+        Some(other) => return Err(format!("'context.artifact_id' must be a non-negative integer, got {other}")),
+    };
+    let parent = match given.get("parent_action_run") {
+        None | Some(Value::Null) => vec![],
+        Some(Value::Array(items)) if items.iter().all(|i| i.as_i64().is_some()) => items.clone(),
+        Some(other) => return Err(format!("'context.parent_action_run' must be a list of ids, got {other}")),
+    };
+    Ok(json!({
+        "guid": uuid::Uuid::new_v4().to_string(),
+        "artifact_id": artifact_id,
+        "parent_action_run": parent,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn context_is_filled_and_checked() {
+        let ctx = build_context(None).unwrap();
+        assert_eq!(ctx["artifact_id"], 0);
+        assert_eq!(ctx["parent_action_run"], json!([]));
+        assert!(outpost_proto::manifest::is_guid(ctx["guid"].as_str().unwrap()));
+        let ctx = build_context(Some(json!({"artifact_id": 7, "parent_action_run": [3]}))).unwrap();
+        assert_eq!(ctx["artifact_id"], 7);
+        assert_eq!(ctx["parent_action_run"], json!([3]));
+        assert!(build_context(Some(json!("x"))).unwrap_err().contains("must be an object"));
+        assert!(build_context(Some(json!({"artifact_id": -1}))).unwrap_err().contains("non-negative"));
+        assert!(build_context(Some(json!({"parent_action_run": ["a"]}))).unwrap_err().contains("list of ids"));
+    }
+}

@@ -1,0 +1,367 @@
+//! The gRPC API: `ActionService` (the typed twin of `/rest/action_run` and
+//! `/rest/app_run`), `AppService` (component distribution to workers), the standard
+//! health service and reflection.
+//!
+//! Clients authenticate with the same credentials as REST, sent as metadata
+//! (`ph-auth-token` or `authorization: Basic ...`). Workers fetch components with the
+//! worker token derived from the bus key (`outpost-worker-token`).
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::Stream;
+use outpost_proto::OutpostError;
+use outpost_proto::v1::action_service_server::{ActionService, ActionServiceServer};
+use outpost_proto::v1::app_service_server::{AppService, AppServiceServer};
+use outpost_proto::v1::{self as pb, action_run_event};
+use serde_json::{Map, Value};
+use tokio::sync::broadcast::error::RecvError;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+use tonic::{Request, Response, Status};
+
+use crate::Broker;
+use crate::auth::Principal;
+use crate::dispatch::{RunAction, Target};
+use crate::store::Page;
+use crate::store::runs::{ActionResult, ActionRun, AppRun, Change};
+
+/// Metadata key a worker presents to fetch components.
+pub const WORKER_TOKEN_HEADER: &str = "outpost-worker-token";
+/// Size of one `AppChunk`.
+const CHUNK: usize = 256 * 1024;
+
+/// Serves gRPC until `shutdown`.
+pub async fn serve(broker: Arc<Broker>, listener: tokio::net::TcpListener, shutdown: CancellationToken) {
+    let (health_reporter, health) = tonic_health::server::health_reporter();
+    health_reporter.set_serving::<ActionServiceServer<Api>>().await;
+    health_reporter.set_serving::<AppServiceServer<Api>>().await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1();
+    let reflection = match reflection {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "gRPC reflection unavailable");
+            return;
+        }
+    };
+    let api = Api { broker };
+    let result = tonic::transport::Server::builder()
+        .add_service(health)
+        .add_service(reflection)
+        .add_service(ActionServiceServer::new(api.clone()))
+        .add_service(AppServiceServer::new(api).max_encoding_message_size(4 * CHUNK))
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown.cancelled_owned())
+        .await;
+    if let Err(e) = result {
+        tracing::error!(error = %e, "gRPC server stopped");
+    }
+}
+
+#[derive(Clone)]
+pub struct Api {
+    broker: Arc<Broker>,
+}
+
+impl Api {
+    async fn principal<T>(&self, request: &Request<T>) -> Result<Principal, Status> {
+        let meta = |key: &str| request.metadata().get(key).and_then(|v| v.to_str().ok()).map(str::to_string);
+        Ok(self.broker.auth.authenticate(meta("ph-auth-token").as_deref(), meta("authorization").as_deref()).await?)
+    }
+
+    async fn action_run(&self, id: i64) -> Result<ActionRun, Status> {
+        self.broker
+            .store
+            .get_action_run(id)
+            .await
+            .map_err(OutpostError::from)?
+            .ok_or_else(|| OutpostError::not_found(format!("action run {id} not found")).into())
+    }
+}
+
+fn timestamp(ms: i64) -> prost_types::Timestamp {
+    prost_types::Timestamp { seconds: ms.div_euclid(1000), nanos: (ms.rem_euclid(1000) * 1_000_000) as i32 }
+}
+
+fn timestamp_opt(ms: Option<i64>) -> Option<prost_types::Timestamp> {
+    ms.map(timestamp)
+}
+
+pub fn action_run_pb(run: &ActionRun) -> pb::ActionRun {
+    pb::ActionRun {
+        id: run.id,
+        action: run.action.clone(),
+        name: run.name.clone(),
+        status: run.status.as_str().into(),
+        message: run.message.clone(),
+        cancelled: run.cancelled.clone(),
+        container: run.container_id,
+        r#type: run.action_type.clone(),
+        exec_delay_secs: run.exec_delay_secs,
+        creator: run.creator,
+        owner: run.owner,
+        create_time: Some(timestamp(run.create_ms)),
+        start_time: timestamp_opt(run.start_ms),
+        close_time: timestamp_opt(run.close_ms),
+        update_time: Some(timestamp(run.update_ms)),
+        due_time: Some(timestamp(run.due_ms)),
+        targets_json: run.targets.to_string(),
+        version: run.version as i32,
+        progress: run.progress.clone(),
+    }
+}
+
+fn action_result_pb(result: &ActionResult) -> pb::ActionResult {
+    pb::ActionResult {
+        status: result.status.as_str().into(),
+        message: result.message.clone(),
+        data_json: result.data.to_string(),
+        summary_json: result.summary.to_string(),
+        parameter_json: result.parameter.to_string(),
+    }
+}
+
+fn app_run_pb(run: &AppRun, results: &[ActionResult]) -> pb::AppRun {
+    pb::AppRun {
+        id: run.id,
+        action: run.action.clone(),
+        action_run: run.action_run_id,
+        asset: run.asset_id,
+        app: run.app_id,
+        app_name: run.app_name.clone(),
+        app_version: run.app_version.clone(),
+        container: run.container_id,
+        status: run.status.as_str().into(),
+        message: run.message.clone(),
+        exception_occured: run.exception_occured,
+        start_time: timestamp_opt(run.start_ms),
+        end_time: timestamp_opt(run.end_ms),
+        node_guid: run.node_guid.clone().unwrap_or_default(),
+        automation_broker: run.automation_broker_id,
+        effective_user: run.effective_user,
+        result_summary_json: run.result_summary.to_string(),
+        result_data: results.iter().map(action_result_pb).collect(),
+        extra_data_json: run.extra_data.to_string(),
+        version: run.version as i32,
+    }
+}
+
+fn page_of(page: u32, page_size: u32) -> Page {
+    Page { page: u64::from(page), page_size: if page_size == 0 { 10 } else { u64::from(page_size).min(1000) } }
+}
+
+type EventStream = Pin<Box<dyn Stream<Item = Result<pb::ActionRunEvent, Status>> + Send>>;
+type ChunkStream = Pin<Box<dyn Stream<Item = Result<pb::AppChunk, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl ActionService for Api {
+    async fn run_action(&self, request: Request<pb::RunActionRequest>) -> Result<Response<pb::RunActionResponse>, Status> {
+        let who = self.principal(&request).await?;
+        let r = request.into_inner();
+        let mut targets = vec![];
+        for (i, t) in r.targets.into_iter().enumerate() {
+            let parameters = t
+                .parameters_json
+                .iter()
+                .enumerate()
+                .map(|(p, text)| match serde_json::from_str::<Value>(text) {
+                    Ok(Value::Object(m)) => Ok(m),
+                    _ => Err(OutpostError::invalid(format!("targets[{i}].parameters_json[{p}] is not a JSON object"))),
+                })
+                .collect::<Result<Vec<Map<String, Value>>, _>>()?;
+            if t.app_id.trim().is_empty() {
+                return Err(OutpostError::invalid(format!("targets[{i}].app_id is required")).into());
+            }
+            targets.push(Target { app_id: t.app_id, assets: t.assets, parameters });
+        }
+        let id = self
+            .broker
+            .run_action(RunAction {
+                action: r.action,
+                container_id: r.container_id,
+                name: r.name,
+                action_type: Some(r.r#type).filter(|t| !t.is_empty()),
+                exec_delay_secs: r.exec_delay_secs,
+                targets,
+                creator: Some(who.user_id),
+            })
+            .await?;
+        Ok(Response::new(pb::RunActionResponse { action_run_id: id, message: "New action queued.".into() }))
+    }
+
+    async fn get_action_run(&self, request: Request<pb::GetActionRunRequest>) -> Result<Response<pb::ActionRun>, Status> {
+        self.principal(&request).await?;
+        let run = self.action_run(request.get_ref().id).await?;
+        Ok(Response::new(action_run_pb(&run)))
+    }
+
+    async fn cancel_action_run(
+        &self,
+        request: Request<pb::CancelActionRunRequest>,
+    ) -> Result<Response<pb::CancelActionRunResponse>, Status> {
+        let who = self.principal(&request).await?;
+        let id = request.get_ref().id;
+        let stopped = self.broker.cancel_action_run(id, &who.username).await?;
+        Ok(Response::new(pb::CancelActionRunResponse {
+            cancelled: true,
+            message: format!("action run {id} cancelled; {stopped} parameter sets stopped, finished results kept"),
+        }))
+    }
+
+    async fn list_app_runs(&self, request: Request<pb::ListAppRunsRequest>) -> Result<Response<pb::ListAppRunsResponse>, Status> {
+        self.principal(&request).await?;
+        let r = request.into_inner();
+        let filter = (r.action_run_id != 0).then_some(r.action_run_id);
+        let listing = self.broker.store.list_app_runs(filter, page_of(r.page, r.page_size)).await.map_err(OutpostError::from)?;
+        let mut data = vec![];
+        for run in &listing.data {
+            let results = if r.include_expensive {
+                self.broker.store.list_results(run.id, Page { page: 0, page_size: 0 }).await.map_err(OutpostError::from)?.data
+            } else {
+                vec![]
+            };
+            data.push(app_run_pb(run, &results));
+        }
+        Ok(Response::new(pb::ListAppRunsResponse { count: listing.count, num_pages: listing.num_pages, data }))
+    }
+
+    async fn get_app_run(&self, request: Request<pb::GetAppRunRequest>) -> Result<Response<pb::AppRun>, Status> {
+        self.principal(&request).await?;
+        let id = request.get_ref().id;
+        let store = &self.broker.store;
+        let run = store
+            .get_app_run(id)
+            .await
+            .map_err(OutpostError::from)?
+            .ok_or_else(|| OutpostError::not_found(format!("app run {id} not found")))?;
+        let results = store.list_results(id, Page { page: 0, page_size: 0 }).await.map_err(OutpostError::from)?;
+        Ok(Response::new(app_run_pb(&run, &results.data)))
+    }
+
+    async fn list_action_results(
+        &self,
+        request: Request<pb::ListActionResultsRequest>,
+    ) -> Result<Response<pb::ListActionResultsResponse>, Status> {
+        self.principal(&request).await?;
+        let r = request.into_inner();
+        let store = &self.broker.store;
+        if store.get_app_run(r.app_run_id).await.map_err(OutpostError::from)?.is_none() {
+            return Err(OutpostError::not_found(format!("app run {} not found", r.app_run_id)).into());
+        }
+        let listing = store.list_results(r.app_run_id, page_of(r.page, r.page_size)).await.map_err(OutpostError::from)?;
+        Ok(Response::new(pb::ListActionResultsResponse {
+            count: listing.count,
+            num_pages: listing.num_pages,
+            data: listing.data.iter().map(action_result_pb).collect(),
+        }))
+    }
+
+    type WatchActionRunStream = EventStream;
+
+    async fn watch_action_run(
+        &self,
+        request: Request<pb::WatchActionRunRequest>,
+    ) -> Result<Response<Self::WatchActionRunStream>, Status> {
+        self.principal(&request).await?;
+        let id = request.get_ref().id;
+        // Subscribe before reading, so no change between the read and the subscription
+        // is missed.
+        let mut changes = self.broker.watch.subscribe();
+        let first = self.action_run(id).await?;
+        let api = self.clone();
+        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        tokio::spawn(async move {
+            let done = first.status.is_final();
+            let snapshot = pb::ActionRunEvent {
+                action_run: Some(action_run_pb(&first)),
+                change: Some(action_run_event::Change::Snapshot(true)),
+            };
+            if tx.send(Ok(snapshot)).await.is_err() || done {
+                return;
+            }
+            loop {
+                let change = tokio::select! {
+                    _ = tx.closed() => return,
+                    change = changes.recv() => change,
+                    // A safety net: re-read now and then, should a notification be lost.
+                    _ = tokio::time::sleep(Duration::from_secs(5)) => Err(RecvError::Lagged(0)),
+                };
+                let event = match change {
+                    Ok(change) if change.action_run_id() != id => continue,
+                    Ok(change) => api.event_for(id, change).await,
+                    Err(RecvError::Lagged(_)) => api.event_for(id, Change::Started { action_run_id: id }).await,
+                    Err(RecvError::Closed) => return,
+                };
+                let event = match event {
+                    Ok(event) => event,
+                    Err(status) => {
+                        let _ = tx.send(Err(status)).await;
+                        return;
+                    }
+                };
+                let finished = event.action_run.as_ref().is_some_and(|r| r.status == "success" || r.status == "failed");
+                if tx.send(Ok(event)).await.is_err() || finished {
+                    return;
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))))
+    }
+}
+
+impl Api {
+    async fn event_for(&self, id: i64, change: Change) -> Result<pb::ActionRunEvent, Status> {
+        let run = action_run_pb(&self.action_run(id).await?);
+        let change = match change {
+            Change::Progress { app_run_id, parameter_index, message, .. } => {
+                action_run_event::Change::Progress(pb::ProgressChange { app_run_id, parameter_index, message })
+            }
+            Change::AppRunDone { app_run_id, .. } => {
+                let store = &self.broker.store;
+                let app_run = store.get_app_run(app_run_id).await.map_err(OutpostError::from)?;
+                match app_run {
+                    Some(app_run) => {
+                        let results = store.list_results(app_run_id, Page { page: 0, page_size: 0 }).await.map_err(OutpostError::from)?;
+                        action_run_event::Change::AppRunDone(app_run_pb(&app_run, &results.data))
+                    }
+                    None => action_run_event::Change::Status(true),
+                }
+            }
+            Change::Started { .. } | Change::ActionRunDone { .. } => action_run_event::Change::Status(true),
+        };
+        Ok(pb::ActionRunEvent { action_run: Some(run), change: Some(change) })
+    }
+}
+
+#[tonic::async_trait]
+impl AppService for Api {
+    type FetchAppStream = ChunkStream;
+
+    async fn fetch_app(&self, request: Request<pb::FetchAppRequest>) -> Result<Response<Self::FetchAppStream>, Status> {
+        let presented = request.metadata().get(WORKER_TOKEN_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
+        if presented != self.broker.bus_key.derive_token("outpost-worker") {
+            return Err(OutpostError::unauthenticated("fetching components needs the worker token (a worker with the broker's bus key)").into());
+        }
+        let digest = request.get_ref().digest.trim().to_lowercase();
+        if digest.len() != 64 || !digest.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(OutpostError::invalid(format!("'{digest}' is not a sha256 digest")).into());
+        }
+        let bytes = self
+            .broker
+            .store
+            .component(&digest)
+            .await
+            .map_err(OutpostError::from)?
+            .ok_or_else(|| OutpostError::not_found(format!("no component with digest {digest}")))?;
+        let total = bytes.len() as u64;
+        let chunks: Vec<Result<pb::AppChunk, Status>> = bytes
+            .chunks(CHUNK)
+            .enumerate()
+            .map(|(i, c)| Ok(pb::AppChunk { data: c.to_vec(), total_size: if i == 0 { total } else { 0 } }))
+            .collect();
+        Ok(Response::new(Box::pin(futures::stream::iter(chunks))))
+    }
+}

@@ -1,0 +1,158 @@
+//! Result ingestion: reads worker events from the bus, records them in batches, and
+//! acknowledges them only once the store has them.
+//!
+//! Results are recorded idempotently per (app run, parameter index), so a task that ran
+//! twice (redelivery after a worker died) still yields one result. Dead-lettered tasks
+//! are recorded as failed results with `exception_occured`, so their runs still close.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use outpost_bus::{Acker, DeadTask, Delivery};
+use outpost_proto::time::now_ms;
+use outpost_proto::v1::{ResultStatus, TaskResult, WorkerEvent, worker_event};
+use tokio_util::sync::CancellationToken;
+
+use crate::Broker;
+
+/// Events recorded per transaction, at most.
+const BATCH: usize = 256;
+/// Events the broker holds unacknowledged.
+const PREFETCH: u16 = 1024;
+
+pub async fn run(broker: Arc<Broker>, shutdown: CancellationToken) {
+    let events = loop {
+        match broker.bus.consume_events(PREFETCH).await {
+            Ok(stream) => break stream,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot consume results yet; retrying");
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+            }
+        }
+    };
+    let mut batches = events.ready_chunks(BATCH);
+    loop {
+        let batch = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            batch = batches.next() => match batch {
+                Some(batch) => batch,
+                None => return,
+            },
+        };
+        record(&broker, batch, &shutdown).await;
+    }
+}
+
+async fn record(broker: &Broker, batch: Vec<Delivery<WorkerEvent>>, shutdown: &CancellationToken) {
+    let mut results = vec![];
+    let mut progress = vec![];
+    let mut ackers = vec![];
+    for delivery in batch {
+        let (event, acker) = delivery.into_parts();
+        ackers.push(acker);
+        match event.event {
+            Some(worker_event::Event::Result(result)) => results.push(result),
+            Some(worker_event::Event::Progress(p)) => progress.push(p),
+            None => tracing::warn!("empty worker event dropped"),
+        }
+    }
+    let mut backoff = Duration::from_millis(50);
+    let changes = loop {
+        match broker.store.ingest_results(&results).await {
+            Ok(changes) => break changes,
+            Err(e) => {
+                // Not acknowledged, so nothing is lost: retry until the store is back, or
+                // leave the events to RabbitMQ if the broker is stopping.
+                tracing::warn!(error = %e, results = results.len(), "recording results failed; retrying");
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    };
+    broker.watch.publish(changes);
+    for p in progress {
+        match broker.store.record_progress(p.app_run_id, p.parameter_index, &p.message, p.unix_ms).await {
+            Ok(changes) => broker.watch.publish(changes),
+            // Progress is informational: losing one is better than blocking results.
+            Err(e) => tracing::warn!(task_id = %p.task_id, error = %e, "progress not recorded"),
+        }
+    }
+    ack_all(ackers).await;
+}
+
+async fn ack_all(ackers: Vec<Acker>) {
+    for acker in ackers {
+        if let Err(e) = acker.ack().await {
+            // The store has the result; a redelivery will be ignored as a duplicate.
+            tracing::debug!(error = %e, "ack after recording failed");
+        }
+    }
+}
+
+/// Records every dead-lettered task as a failed result.
+pub async fn run_dead_letters(broker: Arc<Broker>, shutdown: CancellationToken) {
+    let mut dead = loop {
+        match broker.bus.consume_dead_tasks().await {
+            Ok(stream) => break stream,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot consume dead letters yet; retrying");
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+            }
+        }
+    };
+    loop {
+        let delivery = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            d = dead.next() => match d { Some(d) => d, None => return },
+        };
+        let (dead_task, acker) = delivery.into_parts();
+        let result = abandoned(&dead_task);
+        tracing::error!(task_id = %dead_task.task.task_id, deliveries = dead_task.deliveries, "task dead-lettered");
+        loop {
+            match broker.store.ingest_results(std::slice::from_ref(&result)).await {
+                Ok(changes) => {
+                    broker.watch.publish(changes);
+                    break;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "recording a dead-lettered task failed; retrying");
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return,
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    }
+                }
+            }
+        }
+        let _ = acker.ack().await;
+    }
+}
+
+/// The failed result recorded for a task nobody could finish.
+pub fn abandoned(dead: &DeadTask) -> TaskResult {
+    let task = &dead.task;
+    TaskResult {
+        task_id: task.task_id.clone(),
+        action_run_id: task.action_run_id,
+        app_run_id: task.app_run_id,
+        parameter_index: task.parameter_index,
+        status: ResultStatus::Failed as i32,
+        message: format!(
+            "the parameter set was abandoned after {} deliveries: every worker that took it died or gave it back",
+            dead.deliveries
+        ),
+        summary_json: "{}".into(),
+        exception_occured: true,
+        finished_unix_ms: now_ms(),
+        ..Default::default()
+    }
+}

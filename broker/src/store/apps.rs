@@ -1,0 +1,138 @@
+//! Installed apps: the manifest of the current version, the component by digest, and the
+//! versions seen before (`known_versions`).
+
+use outpost_proto::manifest::Manifest;
+use outpost_proto::time::now_ms;
+
+use super::{Row, Store, StoreError, StoreResult, parse_json};
+use crate::args;
+
+/// An installed app.
+#[derive(Debug, Clone)]
+pub struct App {
+    pub id: i64,
+    pub appid: String,
+    pub name: String,
+    pub app_version: String,
+    pub manifest: Manifest,
+    /// sha256 of the current version's component.
+    pub digest: String,
+    /// Every version installed before the current one, oldest first.
+    pub known_versions: Vec<String>,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+}
+
+/// What an install did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Installed {
+    /// A new app.
+    Created,
+    /// A new version of an app installed before.
+    Upgraded,
+    /// The same version and component were installed already.
+    Unchanged,
+}
+
+const APP_COLUMNS: &str = "id, appid, name, app_version, manifest, digest, known_versions, created_ms, updated_ms";
+
+fn app_from_row(row: &Row) -> StoreResult<App> {
+    let manifest: Manifest = serde_json::from_str(&row.text("manifest")?)
+        .map_err(|e| StoreError::Corrupt(format!("app manifest: {e}")))?;
+    let known_versions = serde_json::from_value(parse_json(&row.text("known_versions")?)?)
+        .map_err(|e| StoreError::Corrupt(format!("known_versions: {e}")))?;
+    Ok(App {
+        id: row.i64("id")?,
+        appid: row.text("appid")?,
+        name: row.text("name")?,
+        app_version: row.text("app_version")?,
+        manifest,
+        digest: row.text("digest")?,
+        known_versions,
+        created_ms: row.i64("created_ms")?,
+        updated_ms: row.i64("updated_ms")?,
+    })
+}
+
+impl Store {
+    /// Installs an app or upgrades it (same `appid`), keeping its numeric id and
+    /// recording the replaced version in `known_versions`.
+    pub async fn install_app(&self, manifest: &Manifest, digest: &str, component: &[u8]) -> StoreResult<(App, Installed)> {
+        let now = now_ms();
+        let manifest_json = serde_json::to_string(manifest).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut tx = self.db.begin().await?;
+        tx.execute(
+            "INSERT INTO app_components (digest, component, size, created_ms) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (digest) DO NOTHING",
+            args![digest, component.to_vec(), component.len() as i64, now],
+        )
+        .await?;
+        let existing = tx
+            .fetch_optional(&format!("SELECT {APP_COLUMNS} FROM apps WHERE appid = $1"), args![&manifest.appid])
+            .await?;
+        let installed = match existing {
+            None => {
+                tx.execute(
+                    "INSERT INTO apps (appid, name, app_version, manifest, digest, known_versions, created_ms, updated_ms)
+                     VALUES ($1, $2, $3, $4, $5, '[]', $6, $6)",
+                    args![&manifest.appid, &manifest.name, &manifest.app_version, manifest_json, digest, now],
+                )
+                .await?;
+                Installed::Created
+            }
+            Some(row) => {
+                let app = app_from_row(&row)?;
+                if app.app_version == manifest.app_version && app.digest == digest && &app.manifest == manifest {
+                    Installed::Unchanged
+                } else {
+                    let mut known = app.known_versions.clone();
+                    if app.app_version != manifest.app_version && !known.contains(&app.app_version) {
+                        known.push(app.app_version.clone());
+                    }
+                    let known = serde_json::to_string(&known).expect("strings serialize");
+                    tx.execute(
+                        "UPDATE apps SET name = $1, app_version = $2, manifest = $3, digest = $4, known_versions = $5,
+                         updated_ms = $6 WHERE id = $7",
+                        args![&manifest.name, &manifest.app_version, manifest_json, digest, known, now, app.id],
+                    )
+                    .await?;
+                    Installed::Upgraded
+                }
+            }
+        };
+        let row = tx.fetch_one(&format!("SELECT {APP_COLUMNS} FROM apps WHERE appid = $1"), args![&manifest.appid]).await?;
+        tx.commit().await?;
+        Ok((app_from_row(&row)?, installed))
+    }
+
+    pub async fn list_apps(&self) -> StoreResult<Vec<App>> {
+        let rows = self.db.fetch_all(&format!("SELECT {APP_COLUMNS} FROM apps ORDER BY id"), args![]).await?;
+        rows.iter().map(app_from_row).collect()
+    }
+
+    pub async fn get_app(&self, id: i64) -> StoreResult<Option<App>> {
+        let row = self.db.fetch_optional(&format!("SELECT {APP_COLUMNS} FROM apps WHERE id = $1"), args![id]).await?;
+        row.as_ref().map(app_from_row).transpose()
+    }
+
+    /// Finds an app by numeric id or by its GUID, as SOAR's `app_id` allows.
+    pub async fn find_app(&self, id_or_guid: &str) -> StoreResult<Option<App>> {
+        if let Ok(id) = id_or_guid.trim().parse::<i64>() {
+            return self.get_app(id).await;
+        }
+        let row = self
+            .db
+            .fetch_optional(&format!("SELECT {APP_COLUMNS} FROM apps WHERE LOWER(appid) = LOWER($1)"), args![id_or_guid.trim()])
+            .await?;
+        row.as_ref().map(app_from_row).transpose()
+    }
+
+    /// A component's bytes by digest (any version ever installed).
+    pub async fn component(&self, digest: &str) -> StoreResult<Option<Vec<u8>>> {
+        let row = self.db.fetch_optional("SELECT component FROM app_components WHERE digest = $1", args![digest]).await?;
+        Ok(match row {
+            Some(row) => Some(row.bytes("component")?),
+            None => None,
+        })
+    }
+}

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Runs the whole test suite on a fresh machine: builds the connectors and the binary the
+# end-to-end tests spawn, then every test of the workspace against the machine's real
+# RabbitMQ and PostgreSQL.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+rustup target add wasm32-wasip2 >/dev/null
+bash apps/build.sh
+cargo build -p outpost
+if cargo nextest --version >/dev/null 2>&1; then
+  # One process per test, both cores busy; e2e tests each start their own processes.
+  cargo nextest run --workspace --no-fail-fast "$@"
+else
+  cargo test --workspace --no-fail-fast "$@"
+fi
