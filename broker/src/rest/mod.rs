@@ -89,9 +89,10 @@ pub async fn serve(broker: Arc<Broker>, listener: tokio::net::TcpListener, shutd
 
 /// Puts the caller's [`crate::auth::Principal`] in the request's extensions, or answers 401.
 async fn authenticate(State(broker): State<Arc<Broker>>, mut request: Request, next: Next) -> Response {
-    let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
-    let token = header("ph-auth-token");
-    let authorization = header("authorization");
+    let (token, authorization) = {
+        let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+        (header("ph-auth-token"), header("authorization"))
+    };
     match broker.auth.authenticate(token.as_deref(), authorization.as_deref()).await {
         Ok(principal) => {
             request.extensions_mut().insert(principal);
