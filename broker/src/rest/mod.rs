@@ -7,13 +7,15 @@
 //! # Layout
 //! - [`input`]: reading JSON bodies and fields with precise errors.
 //! - [`render`]: the JSON shapes of SOAR's records and timestamps.
-//! - [`action_runs`], [`app_runs`], [`containers`], [`assets`], [`apps`], [`system`]:
+//! - [`action_runs`], [`app_runs`], [`containers`], [`assets`], [`apps`],
+//!   [`automation_proxy`], [`system`]:
 //!   the endpoints.
 
 pub mod action_runs;
 pub mod app_runs;
 pub mod apps;
 pub mod assets;
+pub mod automation_proxy;
 pub mod containers;
 pub mod input;
 pub mod render;
@@ -70,6 +72,7 @@ pub fn router(broker: Arc<Broker>) -> Router {
         .merge(app_runs::routes())
         .merge(containers::routes())
         .merge(assets::routes())
+        .merge(automation_proxy::routes())
         .merge(apps::routes())
         .merge(system::routes())
         .route_layer(middleware::from_fn_with_state(broker.clone(), authenticate));
