@@ -43,6 +43,9 @@ pub struct WorkerArgs {
     /// Seconds in-flight tasks may finish after SIGTERM before being handed back.
     #[arg(long, env = "OUTPOST_DRAIN_GRACE_SECS", default_value_t = 30)]
     pub drain_grace_secs: u64,
+    /// Seconds between heartbeats to the broker's registry.
+    #[arg(long, env = "OUTPOST_HEARTBEAT_SECS", default_value_t = 5)]
+    pub heartbeat_secs: u64,
     #[command(flatten)]
     pub bus: BusArgs,
 }
@@ -61,6 +64,7 @@ pub async fn run(args: WorkerArgs) -> anyhow::Result<()> {
     config.segment = args.segment.clone();
     config.concurrency = args.concurrency.max(1);
     config.drain_grace = Duration::from_secs(args.drain_grace_secs);
+    config.heartbeat_interval = Duration::from_secs(args.heartbeat_secs.max(1));
     config.sandbox.max_memory_bytes = args.max_memory_mb.max(1) * 1024 * 1024;
     config.sandbox.max_timeout = Duration::from_secs(args.max_timeout_secs);
     config.sandbox.egress.allow_cidrs = args.egress_allow_cidr.clone();

@@ -59,6 +59,8 @@ pub fn unique(prefix: &str) -> String {
 /// One running `outpost` process.
 pub struct Outpost {
     pub child: Child,
+    /// (REST, gRPC) ports, kept across restarts.
+    pub ports: (u16, u16),
     pub rest_url: String,
     pub grpc_url: String,
     pub password: String,
@@ -84,7 +86,17 @@ impl Outpost {
     /// Starts `outpost <args>` with the harness's env (data dir, ports, admin password,
     /// apps dir) plus `env`, and waits until REST answers.
     pub fn spawn(args: &[&str], data_dir: PathBuf, temp: Option<tempfile::TempDir>, env: &[(&str, String)]) -> Outpost {
-        let (rest, grpc) = (free_port(), free_port());
+        Self::spawn_on(args, data_dir, temp, env, (free_port(), free_port()))
+    }
+
+    /// Like [`Outpost::spawn`], on given (REST, gRPC) ports: a restart keeps its address.
+    pub fn spawn_on(
+        args: &[&str],
+        data_dir: PathBuf,
+        temp: Option<tempfile::TempDir>,
+        env: &[(&str, String)],
+        (rest, grpc): (u16, u16),
+    ) -> Outpost {
         let log = data_dir.join(format!("outpost-{rest}.log"));
         std::fs::create_dir_all(&data_dir).expect("data dir");
         let log_file = std::fs::File::create(&log).expect("log file");
@@ -106,6 +118,7 @@ impl Outpost {
         let child = command.spawn().expect("outpost starts");
         let outpost = Outpost {
             child,
+            ports: (rest, grpc),
             rest_url: format!("http://127.0.0.1:{rest}"),
             grpc_url: format!("http://127.0.0.1:{grpc}"),
             password: PASSWORD.into(),
@@ -259,4 +272,205 @@ pub fn assert_soar_error(answer: &(u16, Value), status: u16, needle: &str) {
     assert_eq!(answer.1["failed"], true, "not a SOAR error body: {}", answer.1);
     let message = answer.1["message"].as_str().unwrap_or_default();
     assert!(message.contains(needle), "message {message:?} should contain {needle:?}");
+}
+
+/// A RabbitMQ vhost of its own for one test, deleted at the end.
+pub struct Vhost {
+    pub name: String,
+}
+
+impl Vhost {
+    pub fn new() -> Vhost {
+        let name = unique("outpost-test-");
+        let ctl = |args: &[&str]| {
+            let status = Command::new("rabbitmqctl").args(args).stdout(Stdio::null()).stderr(Stdio::null()).status();
+            assert!(status.is_ok_and(|s| s.success()), "rabbitmqctl {args:?} failed: is RabbitMQ running on this machine?");
+        };
+        ctl(&["add_vhost", &name]);
+        ctl(&["set_permissions", "-p", &name, "guest", ".*", ".*", ".*"]);
+        Vhost { name }
+    }
+
+    /// The AMQP URL of this vhost on RabbitMQ at `host:port`.
+    pub fn url_via(&self, port: u16) -> String {
+        format!("amqp://guest:guest@127.0.0.1:{port}/{}", self.name)
+    }
+
+    pub fn url(&self) -> String {
+        self.url_via(5672)
+    }
+}
+
+impl Default for Vhost {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for Vhost {
+    fn drop(&mut self) {
+        let _ = Command::new("rabbitmqctl").args(["delete_vhost", &self.name]).stdout(Stdio::null()).stderr(Stdio::null()).status();
+    }
+}
+
+/// A TCP proxy the test controls, to cut RabbitMQ off without touching the machine's
+/// shared node.
+pub struct Proxy {
+    pub port: u16,
+    state: std::sync::Arc<ProxyState>,
+}
+
+#[derive(Default)]
+struct ProxyState {
+    refusing: std::sync::atomic::AtomicBool,
+    open: std::sync::Mutex<Vec<std::net::TcpStream>>,
+}
+
+impl Proxy {
+    /// Forwards 127.0.0.1:<port> to `upstream`.
+    pub fn start(upstream: &str) -> Proxy {
+        use std::sync::atomic::Ordering;
+        let listener = TcpListener::bind("127.0.0.1:0").expect("proxy port");
+        let port = listener.local_addr().expect("proxy addr").port();
+        let state = std::sync::Arc::new(ProxyState::default());
+        let upstream = upstream.to_string();
+        let shared = state.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                if shared.refusing.load(Ordering::SeqCst) {
+                    let _ = client.shutdown(std::net::Shutdown::Both);
+                    continue;
+                }
+                let Ok(server) = std::net::TcpStream::connect(&upstream) else {
+                    let _ = client.shutdown(std::net::Shutdown::Both);
+                    continue;
+                };
+                {
+                    let mut open = shared.open.lock().expect("proxy lock");
+                    open.push(client.try_clone().expect("clone"));
+                    open.push(server.try_clone().expect("clone"));
+                }
+                for (mut from, mut to) in [
+                    (client.try_clone().expect("clone"), server.try_clone().expect("clone")),
+                    (server, client),
+                ] {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(std::net::Shutdown::Both);
+                        let _ = from.shutdown(std::net::Shutdown::Both);
+                    });
+                }
+            }
+        });
+        Proxy { port, state }
+    }
+
+    /// Severs every connection and refuses new ones until [`Proxy::restore`].
+    pub fn cut(&self) {
+        self.state.refusing.store(true, std::sync::atomic::Ordering::SeqCst);
+        for stream in self.state.open.lock().expect("proxy lock").drain(..) {
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+        }
+    }
+
+    pub fn restore(&self) {
+        self.state.refusing.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// One running `outpost worker` process.
+pub struct WorkerProcess {
+    pub child: Child,
+    pub data_dir: PathBuf,
+    pub segment: String,
+    log: PathBuf,
+}
+
+impl WorkerProcess {
+    /// Starts `outpost worker` for `segment` against a broker, and waits until it serves.
+    pub fn start(broker: &Outpost, amqp_url: &str, segment: &str, data_dir: PathBuf, extra: &[(&str, String)]) -> WorkerProcess {
+        std::fs::create_dir_all(&data_dir).expect("worker data dir");
+        let log = data_dir.join(format!("worker-{}.log", unique("")));
+        let log_file = std::fs::File::create(&log).expect("log file");
+        let mut command = Command::new(paths::outpost_bin());
+        command
+            .arg("worker")
+            .env("OUTPOST_AMQP_URL", amqp_url)
+            .env("OUTPOST_BROKER_GRPC", &broker.grpc_url)
+            .env("OUTPOST_SEGMENT", segment)
+            .env("OUTPOST_DATA_DIR", &data_dir)
+            .env("OUTPOST_BUS_KEY_FILE", broker.data_dir.join("bus.key"))
+            .env("OUTPOST_LOG", std::env::var("OUTPOST_LOG").unwrap_or_else(|_| "info".into()))
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().expect("log file"))
+            .stderr(log_file);
+        for (k, v) in extra {
+            command.env(k, v);
+        }
+        let child = command.spawn().expect("outpost worker starts");
+        let worker = WorkerProcess { child, data_dir, segment: segment.into(), log };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !worker.log().contains("serving segment") {
+            assert!(Instant::now() < deadline, "worker did not start within 60 s; log:\n{}", worker.log());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        worker
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn node_guid(&self) -> String {
+        std::fs::read_to_string(self.data_dir.join("node_guid")).expect("node_guid written at start").trim().to_string()
+    }
+
+    /// SIGKILL: the worker dies mid-task, as on a power cut.
+    pub fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM and wait for a clean exit.
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "worker did not stop within 90 s of SIGTERM; log:\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for WorkerProcess {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+impl Outpost {
+    /// Starts `outpost broker` on RabbitMQ at `amqp_url`, in `data_dir` (kept by the
+    /// caller, so the broker can be restarted on it).
+    pub fn broker(amqp_url: &str, data_dir: PathBuf, env: &[(&str, String)]) -> Outpost {
+        Self::broker_on(amqp_url, data_dir, env, (free_port(), free_port()))
+    }
+
+    pub fn broker_on(amqp_url: &str, data_dir: PathBuf, env: &[(&str, String)], ports: (u16, u16)) -> Outpost {
+        let mut all = vec![("OUTPOST_AMQP_URL", amqp_url.to_string())];
+        all.extend(env.iter().cloned());
+        Self::spawn_on(&["broker"], data_dir, None, &all, ports)
+    }
+
+    /// SIGKILL: the process dies at once, as on a power cut.
+    pub fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
