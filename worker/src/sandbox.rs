@@ -248,6 +248,8 @@ pub struct Sandbox {
     /// One lock per digest being prepared, so concurrent tasks of a new app compile it once.
     preparing: tokio::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     components_built: AtomicU64,
+    /// Runs past the pool's capacity wait here instead of failing to instantiate.
+    slots: tokio::sync::Semaphore,
     _ticker: EpochTicker,
 }
 
@@ -272,6 +274,7 @@ impl Sandbox {
             .map_err(|e| SandboxError::Engine(format!("cannot start the epoch ticker: {e}")))?;
         Ok(Sandbox {
             _ticker: ticker,
+            slots: tokio::sync::Semaphore::new(engine::pool_slots(config.concurrency) as usize),
             config,
             engine,
             linker,
@@ -344,6 +347,8 @@ impl Sandbox {
     }
 
     async fn run_inner(&self, app: &PreparedApp, inv: Invocation) -> Outcome {
+        // The semaphore is never closed, so acquiring fails only in theory.
+        let _slot = self.slots.acquire().await.ok();
         let started = Instant::now();
         let limits = self.clamp(inv.limits);
         let deadline = started + limits.timeout;

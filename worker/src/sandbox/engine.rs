@@ -45,10 +45,14 @@ pub fn open_cache(dir: &Path) -> Result<Cache, SandboxError> {
 
 /// Builds the engine: Cranelift, epoch interruption, no component-model concurrency,
 /// and a pooling allocator sized from the worker's concurrency.
+/// Component instances the pool holds: twice the concurrency (the next task of a slot
+/// may instantiate while the previous store is still being torn down), plus headroom.
+pub fn pool_slots(concurrency: u32) -> u32 {
+    concurrency.saturating_mul(2).saturating_add(2)
+}
+
 pub fn build(config: &SandboxConfig, cache: Cache) -> Result<Engine, SandboxError> {
-    // Twice the concurrency: a finished store's slots are returned when it drops, but
-    // instantiation of the next task may overlap with that; plus a little headroom.
-    let slots = config.concurrency.saturating_mul(2).saturating_add(2);
+    let slots = pool_slots(config.concurrency);
     let max_memory = usize::try_from(config.max_memory_bytes)
         .map_err(|_| SandboxError::Config("max memory does not fit this platform".into()))?;
 

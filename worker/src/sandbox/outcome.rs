@@ -87,6 +87,7 @@ fn trap_message(error: &wasmtime::Error, log: &LogSink, timeout: Duration) -> St
         // before we get here).
         Some(Trap::Interrupt) => deadline_message(timeout),
         Some(Trap::StackOverflow) => "the connector overflowed its stack".into(),
+        Some(Trap::MemoryOutOfBounds) if runaway_recursion(error) => "the connector overflowed its stack".into(),
         Some(Trap::UnreachableCodeReached) => match log.panic_message() {
             Some(panic) => format!("the connector trapped: {panic}"),
             None => format!("the connector trapped: {}", Trap::UnreachableCodeReached),
@@ -94,6 +95,22 @@ fn trap_message(error: &wasmtime::Error, log: &LogSink, timeout: Duration) -> St
         Some(trap) => format!("the connector trapped: {trap}"),
         None => format!("the connector trapped: {error:#}"),
     }
+}
+
+/// Whether a trap's backtrace is one function (or a short cycle) calling itself over and
+/// over: Rust and C keep large locals on a shadow stack in linear memory, and when that
+/// overflows first the trap is an out-of-bounds access, not a native stack overflow.
+fn runaway_recursion(error: &wasmtime::Error) -> bool {
+    let Some(backtrace) = error.downcast_ref::<wasmtime::WasmBacktrace>() else { return false };
+    let frames = backtrace.frames();
+    if frames.len() < 16 {
+        return false;
+    }
+    let mut counts: std::collections::HashMap<u32, usize> = std::collections::HashMap::new();
+    for frame in frames {
+        *counts.entry(frame.func_index()).or_default() += 1;
+    }
+    counts.values().max().is_some_and(|&most| most * 2 >= frames.len())
 }
 
 fn from_result(result: ActionResult, max_result_bytes: u64) -> Outcome {
