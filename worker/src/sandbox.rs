@@ -110,6 +110,8 @@ pub enum SandboxError {
     Link(String),
     #[error("the compile task failed: {0}")]
     CompileTask(String),
+    #[error("the component cannot be instantiated: {0}")]
+    Instantiate(String),
 }
 
 /// An app version compiled and linked, ready to instantiate.
@@ -360,28 +362,18 @@ impl Sandbox {
         ));
         let egress = EgressRun::new(self.net.clone(), &inv.egress, &inv.task_id);
         let request = bindings::request(&inv);
-        let data = RunState::new(state::RunSetup {
-            log: log.clone(),
-            egress: egress.clone(),
-            memory_bytes: limits.memory_bytes,
-            state_json: inv.state_json.clone(),
-            progress: inv.progress.clone(),
-            max_line_bytes: self.config.max_log_line_bytes,
-        });
-        let mut store = Store::new(&self.engine, data);
-        store.limiter(|state| state.limiter());
-        // Every tick: stop when past the deadline or cancelled, otherwise yield to the
-        // async runtime so a busy connector neither starves other tasks nor delays
-        // `tokio::time::timeout` and cancellation.
-        let cancel = inv.cancel.clone();
-        store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(move |_| {
-            if cancel.is_cancelled() || Instant::now() >= deadline {
-                Ok(UpdateDeadline::Interrupt)
-            } else {
-                Ok(UpdateDeadline::Yield(1))
-            }
-        });
+        let mut store = self.store(
+            state::RunSetup {
+                log: log.clone(),
+                egress: egress.clone(),
+                memory_bytes: limits.memory_bytes,
+                state_json: inv.state_json.clone(),
+                progress: inv.progress.clone(),
+                max_line_bytes: self.config.max_log_line_bytes,
+            },
+            deadline,
+            inv.cancel.clone(),
+        );
 
         let call = async {
             let instance = app.pre.instantiate_async(&mut store).await.map_err(Ended::Instantiate)?;
@@ -422,6 +414,55 @@ impl Sandbox {
                 "connector run finished");
         }
         outcome
+    }
+
+    /// Instantiates an app in a fresh store with the worker's limits and drops it: a
+    /// check that it starts at all (e.g. right after install), and what the benchmark
+    /// measures as the fixed cost of a parameter set.
+    pub async fn instantiate(&self, app: &PreparedApp) -> Result<(), SandboxError> {
+        let _slot = self.slots.acquire().await.ok();
+        let log = Arc::new(LogSink::new("instantiate", 0, self.config.max_log_lines, self.config.max_log_line_bytes));
+        let mut store = self.store(
+            state::RunSetup {
+                log,
+                egress: EgressRun::new(self.net.clone(), &[], "instantiate"),
+                memory_bytes: self.config.max_memory_bytes,
+                state_json: "{}".into(),
+                progress: None,
+                max_line_bytes: self.config.max_log_line_bytes,
+            },
+            Instant::now() + self.config.max_timeout,
+            tokio_util::sync::CancellationToken::new(),
+        );
+        let instantiate = app.pre.instantiate_async(&mut store);
+        match tokio::time::timeout(self.config.max_timeout, instantiate).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(SandboxError::Instantiate(format!("{e:#}"))),
+            Err(_) => Err(SandboxError::Instantiate("instantiation exceeded the deadline".into())),
+        }
+    }
+
+    /// A fresh store with the run's memory cap and an epoch callback that, every tick,
+    /// stops the connector when past the deadline or cancelled, and otherwise yields to
+    /// the async runtime so a busy connector neither starves other tasks nor delays
+    /// `tokio::time::timeout` and cancellation.
+    fn store(
+        &self,
+        setup: state::RunSetup,
+        deadline: Instant,
+        cancel: tokio_util::sync::CancellationToken,
+    ) -> Store<RunState> {
+        let mut store = Store::new(&self.engine, RunState::new(setup));
+        store.limiter(|state| state.limiter());
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |_| {
+            if cancel.is_cancelled() || Instant::now() >= deadline {
+                Ok(UpdateDeadline::Interrupt)
+            } else {
+                Ok(UpdateDeadline::Yield(1))
+            }
+        });
+        store
     }
 
     fn clamp(&self, asked: Limits) -> Limits {
