@@ -93,8 +93,7 @@ async fn bench() {
         );
     }
 
-    let iterations: usize =
-        std::env::var("OUTPOST_BENCH_ITERATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(2000);
+    let iterations: usize = std::env::var("OUTPOST_BENCH_ITERATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(2000);
     let wasm = std::fs::read(dist.join("qa.wasm")).expect("qa.wasm");
     let cache = tempfile::tempdir().unwrap();
     let sandbox = sandbox(cache.path());

@@ -251,14 +251,14 @@ impl fmt::Display for Host {
 /// Names that a resolver would read as a number (`2130706433`, `0x7f.1`, `127.1`,
 /// `0177.0.0.1`) are refused: they are the usual way to smuggle an address past a
 /// name-based check.
-pub fn normalize_host(host: &str) -> Result<Host, ()> {
+pub fn normalize_host(host: &str) -> Result<Host, InvalidHost> {
     if let Some(inner) = host.strip_prefix('[') {
-        let inner = inner.strip_suffix(']').ok_or(())?;
-        return inner.parse::<Ipv6Addr>().map(|ip| Host::Ip(IpAddr::V6(ip))).map_err(|_| ());
+        let inner = inner.strip_suffix(']').ok_or(InvalidHost)?;
+        return inner.parse::<Ipv6Addr>().map(|ip| Host::Ip(IpAddr::V6(ip))).map_err(|_| InvalidHost);
     }
     let host = host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase();
     if host.is_empty() || host.len() > 253 {
-        return Err(());
+        return Err(InvalidHost);
     }
     if let Ok(ip) = host.parse::<Ipv4Addr>() {
         return Ok(Host::Ip(IpAddr::V4(ip)));
@@ -272,17 +272,22 @@ pub fn normalize_host(host: &str) -> Result<Host, ()> {
             && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
     };
     if !labels.iter().all(valid_label) {
-        return Err(());
+        return Err(InvalidHost);
     }
     // WHATWG's "ends in a number": such a host is an IPv4 address in some notation.
     let last = labels.last().copied().unwrap_or_default();
     let numeric = last.bytes().all(|b| b.is_ascii_digit())
         || (last.starts_with("0x") && last[2..].bytes().all(|b| b.is_ascii_hexdigit()));
     if numeric {
-        return Err(());
+        return Err(InvalidHost);
     }
     Ok(Host::Name(host))
 }
+
+/// A host that is neither a standard IP literal nor an RFC 1123 name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("invalid host")]
+pub struct InvalidHost;
 
 /// Splits `host[:port]` / `[v6][:port]`; `None` when the shape is wrong.
 fn split_authority(authority: &str) -> Option<(&str, Option<&str>)> {
@@ -587,7 +592,7 @@ impl Target {
         if authority.as_str().contains('@') {
             return Err("user info in the URL is not allowed".into());
         }
-        let host = normalize_host(authority.host()).map_err(|()| format!("invalid host {:?}", authority.host()))?;
+        let host = normalize_host(authority.host()).map_err(|_| format!("invalid host {:?}", authority.host()))?;
         let port = authority.port_u16().unwrap_or(scheme.default_port());
         let path = uri.path_and_query().map_or("/", |p| p.as_str());
         let url = format!("{}://{host}:{port}{path}", scheme.as_str());

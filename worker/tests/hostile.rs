@@ -11,8 +11,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use http_body_util::Full;
-use hyper::body::Bytes;
+use http_body_util::StreamBody;
+use hyper::body::{Bytes, Frame};
 use hyper_util::rt::TokioIo;
 use outpost_worker::egress::EgressConfig;
 use outpost_worker::sandbox::{Context, Invocation, Limits, Outcome, PreparedApp, Sandbox, SandboxConfig, Status};
@@ -303,6 +303,13 @@ impl Drop for HelloServer {
 }
 
 async fn serve_hello() -> HelloServer {
+    serve_bytes(HELLO.as_bytes().to_vec()).await
+}
+
+/// Like [`serve_hello`], with any body; sent without a content-length so that only
+/// counting the bytes as they stream can stop an oversized one.
+async fn serve_bytes(body: Vec<u8>) -> HelloServer {
+    let body = Bytes::from(body);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -310,15 +317,36 @@ async fn serve_hello() -> HelloServer {
     let task = tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else { return };
-            let counter = counter.clone();
+            let (counter, body) = (counter.clone(), body.clone());
             tokio::spawn(async move {
                 let service = hyper::service::service_fn(move |_request| {
                     counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                    async { Ok::<_, Infallible>(hyper::Response::new(Full::new(Bytes::from_static(HELLO.as_bytes())))) }
+                    let chunks = body.chunks(64 * 1024).map(|c| Ok::<_, Infallible>(Frame::data(Bytes::copy_from_slice(c))));
+                    let stream = futures::stream::iter(chunks.collect::<Vec<_>>());
+                    async move { Ok::<_, Infallible>(hyper::Response::new(StreamBody::new(stream))) }
                 });
-                let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                let _ =
+                    hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
             });
         }
     });
     HelloServer { port, hits, _stop: task }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_response_larger_than_the_worker_allows_is_cut_off() {
+    let suite = open().await;
+    let max = suite.sandbox.config().egress.max_response_bytes;
+    let server = serve_bytes(vec![b'x'; max as usize + (1 << 20)]).await;
+    let port = server.port();
+    let mut invocation = invocation("fetch", json!({"url": format!("http://127.0.0.1:{port}/big")}), secs(20));
+    invocation.egress = vec![format!("http://127.0.0.1:{port}")];
+    let outcome = attack(suite, invocation).await;
+    // The connector sees an error and fails on its own; nothing was denied.
+    assert_eq!(outcome.status, Status::Failed, "{outcome:?}");
+    assert!(!outcome.exception, "{outcome:?}");
+    assert_eq!(outcome.http.len(), 1);
+    assert_eq!(outcome.http[0].status, 200);
+    assert!(outcome.http[0].bytes > max && outcome.http[0].bytes <= max + (1 << 20), "{:?}", outcome.http[0]);
+    assert_echo_works(suite).await;
 }

@@ -261,3 +261,18 @@ async fn parameter_sets_run_side_by_side_in_separate_instances() {
         assert_eq!(data(&outcome, 0)["index"], index);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_sample_connector_prepares_and_instantiates_within_the_default_limits() {
+    let cache = tempfile::tempdir().unwrap();
+    let sandbox = sandbox_in(cache.path());
+    for app in ["qa", "geoip", "whois", "reputation", "hostile"] {
+        let prepared = prepare(&sandbox, app).await;
+        assert!(
+            prepared.imports.iter().any(|name| name.starts_with("outpost:connector/host@0.1.")),
+            "{app} imports {:?}",
+            prepared.imports
+        );
+        sandbox.instantiate(&prepared).await.unwrap_or_else(|e| panic!("{app}: {e}"));
+    }
+}
