@@ -246,7 +246,7 @@ pub struct Sandbox {
     linker: Arc<Linker<RunState>>,
     cache: wasmtime::Cache,
     net: Arc<EgressNet>,
-    apps: Mutex<PreparedApps>,
+    apps: Mutex<Lru<Arc<PreparedApp>>>,
     /// One lock per digest being prepared, so concurrent tasks of a new app compile it once.
     preparing: tokio::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     components_built: AtomicU64,
@@ -282,7 +282,7 @@ impl Sandbox {
             linker,
             cache,
             net: Arc::new(net),
-            apps: Mutex::new(PreparedApps::default()),
+            apps: Mutex::new(Lru::new(PREPARED_APPS)),
             preparing: tokio::sync::Mutex::new(HashMap::new()),
             components_built: AtomicU64::new(0),
         })
@@ -506,31 +506,35 @@ fn prepare_blocking(
     Ok(PreparedApp { digest: digest.to_ascii_lowercase(), imports, prepare_time: started.elapsed(), pre })
 }
 
-/// A small LRU of prepared apps: a lookup refreshes an entry, an insert past
-/// [`PREPARED_APPS`] evicts the least recently used one.
-#[derive(Default)]
-struct PreparedApps {
-    entries: HashMap<String, (Arc<PreparedApp>, u64)>,
+/// A small LRU (of prepared apps): a lookup refreshes an entry, an insert past the
+/// capacity evicts the least recently used one. Linear eviction is fine at 64 entries.
+struct Lru<V> {
+    entries: HashMap<String, (V, u64)>,
     clock: u64,
+    capacity: usize,
 }
 
-impl PreparedApps {
-    fn get(&mut self, digest: &str) -> Option<Arc<PreparedApp>> {
+impl<V: Clone> Lru<V> {
+    fn new(capacity: usize) -> Self {
+        Self { entries: HashMap::new(), clock: 0, capacity }
+    }
+
+    fn get(&mut self, key: &str) -> Option<V> {
         self.clock += 1;
         let clock = self.clock;
-        self.entries.get_mut(digest).map(|(app, used)| {
+        self.entries.get_mut(key).map(|(value, used)| {
             *used = clock;
-            app.clone()
+            value.clone()
         })
     }
 
-    fn insert(&mut self, digest: String, app: Arc<PreparedApp>) {
+    fn insert(&mut self, key: String, value: V) {
         self.clock += 1;
-        self.entries.insert(digest, (app, self.clock));
-        while self.entries.len() > PREPARED_APPS {
-            let oldest = self.entries.iter().min_by_key(|(_, (_, used))| *used).map(|(digest, _)| digest.clone());
+        self.entries.insert(key, (value, self.clock));
+        while self.entries.len() > self.capacity {
+            let oldest = self.entries.iter().min_by_key(|(_, (_, used))| *used).map(|(key, _)| key.clone());
             match oldest {
-                Some(digest) => self.entries.remove(&digest),
+                Some(key) => self.entries.remove(&key),
                 None => break,
             };
         }
@@ -576,11 +580,15 @@ mod tests {
     }
 
     #[test]
-    fn the_lru_keeps_recent_apps() {
-        // Exercised through the map alone: building real PreparedApps needs components.
-        let mut apps = PreparedApps::default();
-        assert!(apps.get("nothing").is_none());
-        assert_eq!(apps.len(), 0);
+    fn the_lru_evicts_the_least_recently_used_app() {
+        let mut apps = Lru::new(2);
+        apps.insert("a".into(), 1);
+        apps.insert("b".into(), 2);
+        assert_eq!(apps.get("a"), Some(1));
+        apps.insert("c".into(), 3);
+        assert_eq!(apps.len(), 2);
+        assert_eq!(apps.get("b"), None, "b was used least recently");
+        assert_eq!((apps.get("a"), apps.get("c")), (Some(1), Some(3)));
     }
 
     #[test]

@@ -16,6 +16,8 @@ use hyper::body::{Bytes, Frame};
 use hyper_util::rt::TokioIo;
 use outpost_worker::egress::EgressConfig;
 use outpost_worker::sandbox::{Context, Invocation, Limits, Outcome, PreparedApp, Sandbox, SandboxConfig, Status};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tokio::sync::OnceCell;
@@ -49,6 +51,7 @@ async fn suite(allow_loopback: bool) -> Suite {
     let cache = tempfile::tempdir().unwrap();
     let egress = EgressConfig {
         allow_cidrs: if allow_loopback { vec!["127.0.0.1/32".parse().unwrap()] } else { vec![] },
+        extra_root_certificates: vec![CertificateDer::from_pem_slice(TEST_CA.as_bytes()).unwrap()],
         ..EgressConfig::default()
     };
     let sandbox = Sandbox::new(SandboxConfig {
@@ -321,7 +324,8 @@ async fn serve_bytes(body: Vec<u8>) -> HelloServer {
             tokio::spawn(async move {
                 let service = hyper::service::service_fn(move |_request| {
                     counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                    let chunks = body.chunks(64 * 1024).map(|c| Ok::<_, Infallible>(Frame::data(Bytes::copy_from_slice(c))));
+                    let chunks =
+                        body.chunks(64 * 1024).map(|c| Ok::<_, Infallible>(Frame::data(Bytes::copy_from_slice(c))));
                     let stream = futures::stream::iter(chunks.collect::<Vec<_>>());
                     async move { Ok::<_, Infallible>(hyper::Response::new(StreamBody::new(stream))) }
                 });
@@ -349,4 +353,101 @@ async fn a_response_larger_than_the_worker_allows_is_cut_off() {
     assert_eq!(outcome.http[0].status, 200);
     assert!(outcome.http[0].bytes > max && outcome.http[0].bytes <= max + (1 << 20), "{:?}", outcome.http[0]);
     assert_echo_works(suite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_reaches_the_checked_address_with_the_host_name_as_sni() {
+    let suite = open().await;
+    let server = serve_tls().await;
+    let port = server.port;
+    let mut invocation = invocation("fetch", json!({"url": format!("https://localhost:{port}/tls")}), secs(10));
+    invocation.egress = vec![format!("https://localhost:{port}")];
+    let outcome = attack(suite, invocation).await;
+    assert_eq!(outcome.status, Status::Success, "{outcome:?}");
+    let data: Value = serde_json::from_str(&outcome.data[0]).unwrap();
+    assert_eq!(data["status"], 200);
+    assert_eq!(data["bytes"], HELLO.len());
+    assert_eq!(server.sni.lock().unwrap().as_deref(), Some("localhost"));
+    assert_eq!(outcome.http[0].url, format!("https://localhost:{port}/tls"));
+    assert_echo_works(suite).await;
+}
+
+/// A test-only certificate authority and a `localhost` / 127.0.0.1 certificate it
+/// signed (P-256, valid until 2126). Trusted only by this suite's sandboxes.
+const TEST_CA: &str = r"-----BEGIN CERTIFICATE-----
+MIIBmzCCAUGgAwIBAgIULp6GtvwSzrdl28F7gi9HxFAhaTowCgYIKoZIzj0EAwIw
+GjEYMBYGA1UEAwwPT3V0cG9zdCB0ZXN0IENBMCAXDTI2MTEyNTE5Mjk0OFoYDzIx
+MjYxMTAxMTkyOTQ4WjAaMRgwFgYDVQQDDA9PdXRwb3N0IHRlc3QgQ0EwWTATBgcq
+hkjOPQIBBggqhkjOPQMBBwNCAARHCEd8sG7Zu+XUwaz+0gsCn2AskspJQu1KYiYE
+ddfvWYb06OsMzktKhF7VrgQdTUOve0hYOdXOz5ti/OPsqOi3o2MwYTAdBgNVHQ4E
+FgQUoUnUOu/+/uZvaerYyCv2VTYONXYwHwYDVR0jBBgwFoAUoUnUOu/+/uZvaerY
+yCv2VTYONXYwDwYDVR0TAQH/BAUwAwEB/zAOBgNVHQ8BAf8EBAMCAgQwCgYIKoZI
+zj0EAwIDSAAwRQIhANSQYYXH+3UBfduui7+67yiuYiYdEvOMPmsHzF6Ztps5AiA0
+uO4b6SFF+YatnPVfCWxa+ngbpEITaDaVRqEVk/zfww==
+-----END CERTIFICATE-----";
+const TEST_LEAF: &str = r"-----BEGIN CERTIFICATE-----
+MIIBxTCCAWugAwIBAgIUERfuuFu1a+iXxcWIGaUeEy+hBk0wCgYIKoZIzj0EAwIw
+GjEYMBYGA1UEAwwPT3V0cG9zdCB0ZXN0IENBMCAXDTI2MTEyNTE5Mjk0OFoYDzIx
+MjYxMTAxMTkyOTQ4WjAUMRIwEAYDVQQDDAlsb2NhbGhvc3QwWTATBgcqhkjOPQIB
+BggqhkjOPQMBBwNCAARJ2ggCDeKdppDF7bOxZI5oyXKzd41ZE68lORzgvtDmqIcY
+VFVbV17Hh1N6VC+dKFhAk/jH/4Rm59VG2Ytwc/QTo4GSMIGPMBoGA1UdEQQTMBGC
+CWxvY2FsaG9zdIcEfwAAATAMBgNVHRMBAf8EAjAAMBMGA1UdJQQMMAoGCCsGAQUF
+BwMBMA4GA1UdDwEB/wQEAwIHgDAdBgNVHQ4EFgQUgnO+tF+hYPLVK9ShGzmdnsAz
+F38wHwYDVR0jBBgwFoAUoUnUOu/+/uZvaerYyCv2VTYONXYwCgYIKoZIzj0EAwID
+SAAwRQIgPRAk57PAANTPDnqxd/PMOMdUgP1BdNTdsYCljYxHVjwCIQDGDzicBuQG
+6OgiGFlZnNESiVv21GuK9pl7yOGQtEvBAQ==
+-----END CERTIFICATE-----";
+const TEST_LEAF_KEY: &str = r"-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgmFIh4MGUDEz/c3rT
+++CAU5ZsoqCNUIzmY4nKk7mZ4NKhRANCAARJ2ggCDeKdppDF7bOxZI5oyXKzd41Z
+E68lORzgvtDmqIcYVFVbV17Hh1N6VC+dKFhAk/jH/4Rm59VG2Ytwc/QT
+-----END PRIVATE KEY-----";
+
+struct TlsServer {
+    port: u16,
+    /// The server name the client asked for in its TLS hello.
+    sni: Arc<std::sync::Mutex<Option<String>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for TlsServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// An https server on 127.0.0.1:0 answering [`HELLO`] with the test certificate.
+async fn serve_tls() -> TlsServer {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![CertificateDer::from_pem_slice(TEST_LEAF.as_bytes()).unwrap()],
+            PrivateKeyDer::from_pem_slice(TEST_LEAF_KEY.as_bytes()).unwrap(),
+        )
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let sni = Arc::new(std::sync::Mutex::new(None));
+    let seen = sni.clone();
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { return };
+            let (acceptor, seen) = (acceptor.clone(), seen.clone());
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(stream).await else { return };
+                *seen.lock().unwrap() = tls.get_ref().1.server_name().map(str::to_string);
+                let service = hyper::service::service_fn(|_request| async {
+                    Ok::<_, Infallible>(hyper::Response::new(http_body_util::Full::new(Bytes::from_static(
+                        HELLO.as_bytes(),
+                    ))))
+                });
+                let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(tls), service).await;
+            });
+        }
+    });
+    TlsServer { port, sni, task }
 }

@@ -204,3 +204,57 @@ impl host::Host for RunState {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::egress::{EgressConfig, EgressNet};
+    use host::Host as _;
+
+    fn state() -> RunState {
+        let net = Arc::new(EgressNet::new(EgressConfig::default()).unwrap());
+        RunState::new(RunSetup {
+            log: Arc::new(LogSink::new("t", 1, 10, 100)),
+            egress: EgressRun::new(net, &[], "t"),
+            memory_bytes: 1 << 20,
+            state_json: r#"{"before":true}"#.into(),
+            progress: None,
+            max_line_bytes: 100,
+        })
+    }
+
+    #[test]
+    fn save_state_takes_only_json_objects_up_to_1_mib() {
+        let mut state = state();
+        assert_eq!(state.load_state(), r#"{"before":true}"#);
+        assert_eq!(state.save_state("[1,2]".into()), Err("state must be a JSON object".into()));
+        assert_eq!(state.save_state("\"text\"".into()), Err("state must be a JSON object".into()));
+        assert!(state.save_state("{not json".into()).unwrap_err().starts_with("state is not valid JSON"));
+        let big = format!(r#"{{"x":"{}"}}"#, "a".repeat(MAX_STATE_BYTES));
+        assert_eq!(
+            state.save_state(big),
+            Err(format!("state is {} bytes, more than the 1 MiB allowed", MAX_STATE_BYTES + 8))
+        );
+        assert_eq!(state.take_saved_state(), None, "refused states are not kept");
+        state.save_state(r#"{"after":1}"#.into()).unwrap();
+        assert_eq!(state.load_state(), r#"{"after":1}"#, "load-state sees the latest save");
+        assert_eq!(state.take_saved_state().as_deref(), Some(r#"{"after":1}"#));
+    }
+
+    #[tokio::test]
+    async fn progress_is_rate_limited_and_lossy() {
+        let mut state = state();
+        let (tx, mut rx) = tokio::sync::mpsc::channel(1);
+        state.progress = Some(tx);
+        state.save_progress("first".into());
+        state.save_progress("too soon".into());
+        assert_eq!(rx.try_recv().unwrap(), "first");
+        assert!(rx.try_recv().is_err());
+        state.last_progress = Some(Instant::now() - PROGRESS_INTERVAL);
+        state.save_progress("later".into());
+        state.last_progress = Some(Instant::now() - PROGRESS_INTERVAL);
+        state.save_progress("channel full, dropped".into());
+        assert_eq!(rx.try_recv().unwrap(), "later");
+        assert!(rx.try_recv().is_err());
+    }
+}
