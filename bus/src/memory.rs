@@ -165,18 +165,30 @@ fn consume<T: Clone + Send + Sync + 'static>(inner: Arc<Inner>, queue: Arc<Queue
             if inner.closed.is_cancelled() {
                 return None;
             }
-            let notified = queue.notify.notified();
-            if let Some(mut entry) = queue.pop() {
+            let popped = {
+                // Register for a wake-up before looking, so a push between the look and
+                // the wait is not missed.
+                let notified = queue.notify.notified();
+                tokio::pin!(notified);
+                notified.as_mut().enable();
+                match queue.pop() {
+                    Some(entry) => Some(entry),
+                    None => {
+                        tokio::select! {
+                            _ = notified => {}
+                            _ = inner.closed.cancelled() => return None,
+                        }
+                        None
+                    }
+                }
+            };
+            if let Some(mut entry) = popped {
                 let previous = entry.deliveries;
                 entry.deliveries += 1;
                 let message = entry.message.clone();
                 let settle = MemorySettle { queue: queue.clone(), entry: Some(entry), _permit: permit };
                 let delivery = Delivery::new(message, previous, Box::new(settle));
                 return Some((delivery, (inner, queue, permits)));
-            }
-            tokio::select! {
-                _ = notified => {}
-                _ = inner.closed.cancelled() => return None,
             }
         }
     });

@@ -6,12 +6,18 @@
 //!
 //! # Layout
 //! - [`up`]: broker and local workers in one process, embedded store and bus.
+//! - [`broker`]: the broker alone, on RabbitMQ and (optionally) PostgreSQL.
+//! - [`worker`]: a worker for one segment, on RabbitMQ.
+//! - [`bus`]: the RabbitMQ settings both share.
 //! - [`demo`]: what `outpost up --demo` does once everything runs.
 //! - [`logging`]: tracing set-up.
 
+mod broker;
+mod bus;
 mod demo;
 mod logging;
 mod up;
+mod worker;
 
 use clap::{Parser, Subcommand};
 
@@ -27,6 +33,10 @@ enum Command {
     /// Run the broker and local workers in one process, with the embedded store and bus,
     /// and install the sample apps.
     Up(up::UpArgs),
+    /// Run the broker alone, on RabbitMQ; workers connect with `outpost worker`.
+    Broker(broker::BrokerArgs),
+    /// Run a worker for one segment, on RabbitMQ.
+    Worker(worker::WorkerArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -39,6 +49,8 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(async move {
         match cli.command {
             Command::Up(args) => up::run(args).await,
+            Command::Broker(args) => broker::run(args).await,
+            Command::Worker(args) => worker::run(args).await,
         }
     })
 }

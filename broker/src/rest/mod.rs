@@ -7,13 +7,15 @@
 //! # Layout
 //! - [`input`]: reading JSON bodies and fields with precise errors.
 //! - [`render`]: the JSON shapes of SOAR's records and timestamps.
-//! - [`action_runs`], [`app_runs`], [`containers`], [`assets`], [`apps`], [`system`]:
+//! - [`action_runs`], [`app_runs`], [`containers`], [`assets`], [`apps`],
+//!   [`automation_proxy`], [`system`]:
 //!   the endpoints.
 
 pub mod action_runs;
 pub mod app_runs;
 pub mod apps;
 pub mod assets;
+pub mod automation_proxy;
 pub mod containers;
 pub mod input;
 pub mod render;
@@ -70,6 +72,7 @@ pub fn router(broker: Arc<Broker>) -> Router {
         .merge(app_runs::routes())
         .merge(containers::routes())
         .merge(assets::routes())
+        .merge(automation_proxy::routes())
         .merge(apps::routes())
         .merge(system::routes())
         .route_layer(middleware::from_fn_with_state(broker.clone(), authenticate));
@@ -89,9 +92,10 @@ pub async fn serve(broker: Arc<Broker>, listener: tokio::net::TcpListener, shutd
 
 /// Puts the caller's [`crate::auth::Principal`] in the request's extensions, or answers 401.
 async fn authenticate(State(broker): State<Arc<Broker>>, mut request: Request, next: Next) -> Response {
-    let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
-    let token = header("ph-auth-token");
-    let authorization = header("authorization");
+    let (token, authorization) = {
+        let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+        (header("ph-auth-token"), header("authorization"))
+    };
     match broker.auth.authenticate(token.as_deref(), authorization.as_deref()).await {
         Ok(principal) => {
             request.extensions_mut().insert(principal);

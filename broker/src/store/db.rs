@@ -135,6 +135,13 @@ impl Db {
     /// Opens the store named by `url`: `sqlite://<path>` or `postgres://...`, and runs
     /// its migrations.
     pub async fn connect(url: &str) -> Result<Db, sqlx::Error> {
+        let db = Self::connect_unmigrated(url).await?;
+        db.migrate().await?;
+        Ok(db)
+    }
+
+    /// Opens a connection pool without touching the schema (administration, tests).
+    pub async fn connect_unmigrated(url: &str) -> Result<Db, sqlx::Error> {
         let db = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let pool = PgPoolOptions::new()
                 .max_connections(16)
@@ -154,7 +161,6 @@ impl Db {
             let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
             Db::Sqlite(pool)
         };
-        db.migrate().await?;
         Ok(db)
     }
 
