@@ -249,7 +249,8 @@ pub struct Sandbox {
     apps: Mutex<Lru<Arc<PreparedApp>>>,
     /// One lock per digest being prepared, so concurrent tasks of a new app compile it once.
     preparing: tokio::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-    components_built: AtomicU64,
+    /// Components handed to Cranelift or to the artifact cache (hits are counted by the cache).
+    components_built: Arc<AtomicU64>,
     /// Runs past the pool's capacity wait here instead of failing to instantiate.
     slots: tokio::sync::Semaphore,
     _ticker: EpochTicker,
@@ -284,7 +285,7 @@ impl Sandbox {
             net: Arc::new(net),
             apps: Mutex::new(Lru::new(PREPARED_APPS)),
             preparing: tokio::sync::Mutex::new(HashMap::new()),
-            components_built: AtomicU64::new(0),
+            components_built: Arc::new(AtomicU64::new(0)),
         })
     }
 
@@ -310,11 +311,12 @@ impl Sandbox {
         let linker = self.linker.clone();
         let digest_owned = digest.to_string();
         let wasm = wasm.to_vec();
-        self.components_built.fetch_add(1, Ordering::Relaxed);
-        let result =
-            tokio::task::spawn_blocking(move || prepare_blocking(&engine, &linker, &digest_owned, &wasm, started))
-                .await
-                .map_err(|e| SandboxError::CompileTask(e.to_string()));
+        let built = self.components_built.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            prepare_blocking(&engine, &linker, &digest_owned, &wasm, started, &built)
+        })
+        .await
+        .map_err(|e| SandboxError::CompileTask(e.to_string()));
         self.preparing.lock().await.remove(digest);
         let app = Arc::new(result??);
         tracing::info!(digest = %digest, prepare_ms = app.prepare_time.as_millis() as u64,
@@ -486,11 +488,13 @@ fn prepare_blocking(
     digest: &str,
     wasm: &[u8],
     started: Instant,
+    built: &AtomicU64,
 ) -> Result<PreparedApp, SandboxError> {
     let actual = hex::encode(Sha256::digest(wasm));
     if !actual.eq_ignore_ascii_case(digest) {
         return Err(SandboxError::DigestMismatch { expected: digest.to_string(), actual });
     }
+    built.fetch_add(1, Ordering::Relaxed);
     // With `Config::cache` set, this loads the precompiled artifact when `cache_dir`
     // has one for these bytes and this engine, and writes one after compiling.
     let component = Component::new(engine, wasm).map_err(|e| SandboxError::InvalidComponent(format!("{e:#}")))?;

@@ -44,11 +44,15 @@ fn component(app: &str) -> Vec<u8> {
 struct Suite {
     sandbox: Sandbox,
     hostile: Arc<PreparedApp>,
-    _cache: tempfile::TempDir,
+}
+
+/// Precompiled artifacts shared by every test process (nextest runs one per test), so
+/// the hostile app is compiled once per build rather than once per case.
+fn shared_cache_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("outpost-worker-sandbox-cache")
 }
 
 async fn suite(allow_loopback: bool) -> Suite {
-    let cache = tempfile::tempdir().unwrap();
     let egress = EgressConfig {
         allow_cidrs: if allow_loopback { vec!["127.0.0.1/32".parse().unwrap()] } else { vec![] },
         extra_root_certificates: vec![CertificateDer::from_pem_slice(TEST_CA.as_bytes()).unwrap()],
@@ -57,7 +61,7 @@ async fn suite(allow_loopback: bool) -> Suite {
     let sandbox = Sandbox::new(SandboxConfig {
         concurrency: 4,
         max_memory_bytes: SUITE_MAX_MEMORY,
-        cache_dir: cache.path().to_path_buf(),
+        cache_dir: shared_cache_dir(),
         egress,
         ..SandboxConfig::default()
     })
@@ -65,7 +69,7 @@ async fn suite(allow_loopback: bool) -> Suite {
     let wasm = component("hostile");
     let digest = hex::encode(Sha256::digest(&wasm));
     let hostile = sandbox.prepare(&digest, &wasm).await.expect("prepare hostile");
-    Suite { sandbox, hostile, _cache: cache }
+    Suite { sandbox, hostile }
 }
 
 /// The strict sandbox, created once for the whole suite.

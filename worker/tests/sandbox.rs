@@ -31,6 +31,16 @@ fn digest(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
+/// Precompiled artifacts shared by the tests that do not measure compilation, across
+/// test processes too (nextest runs one per test).
+fn shared_cache_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("outpost-worker-sandbox-cache")
+}
+
+fn sandbox() -> Sandbox {
+    sandbox_in(&shared_cache_dir())
+}
+
 fn sandbox_in(cache_dir: &std::path::Path) -> Sandbox {
     Sandbox::new(SandboxConfig { concurrency: 2, cache_dir: cache_dir.to_path_buf(), ..SandboxConfig::default() })
         .expect("sandbox")
@@ -72,8 +82,7 @@ fn data(outcome: &Outcome, index: usize) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn echo_returns_its_parameter_object() {
-    let cache = tempfile::tempdir().unwrap();
-    let sandbox = sandbox_in(cache.path());
+    let sandbox = sandbox();
     let qa = prepare(&sandbox, "qa").await;
     let parameters = json!({"value": "hello", "number": 4.5, "nested": {"list": [1, 2]}});
     let invocation = invocation("echo", parameters.clone());
@@ -90,8 +99,7 @@ async fn echo_returns_its_parameter_object() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connector_failure_is_not_an_exception() {
-    let cache = tempfile::tempdir().unwrap();
-    let sandbox = sandbox_in(cache.path());
+    let sandbox = sandbox();
     let qa = prepare(&sandbox, "qa").await;
     let outcome = sandbox.run(&qa, invocation("fail", json!({"message": "the device said no"}))).await;
     assert_eq!(outcome.status, Status::Failed);
@@ -101,8 +109,7 @@ async fn a_connector_failure_is_not_an_exception() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_is_a_failed_result_with_an_exception() {
-    let cache = tempfile::tempdir().unwrap();
-    let sandbox = sandbox_in(cache.path());
+    let sandbox = sandbox();
     let qa = prepare(&sandbox, "qa").await;
     let outcome = sandbox.run(&qa, invocation("crash", json!({}))).await;
     assert_eq!(outcome.status, Status::Failed);
@@ -116,8 +123,7 @@ async fn a_crash_is_a_failed_result_with_an_exception() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sleep_reports_progress_while_it_runs() {
-    let cache = tempfile::tempdir().unwrap();
-    let sandbox = sandbox_in(cache.path());
+    let sandbox = sandbox();
     let qa = prepare(&sandbox, "qa").await;
     let (tx, mut rx) = tokio::sync::mpsc::channel(16);
     let mut invocation = invocation("sleep", json!({"seconds": 1}));
@@ -132,8 +138,7 @@ async fn sleep_reports_progress_while_it_runs() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deadline_also_stops_a_connector_waiting_in_the_host() {
-    let cache = tempfile::tempdir().unwrap();
-    let sandbox = sandbox_in(cache.path());
+    let sandbox = sandbox();
     let qa = prepare(&sandbox, "qa").await;
     let mut invocation = invocation("sleep", json!({"seconds": 30}));
     invocation.limits.timeout = Duration::from_secs(1);
@@ -146,8 +151,7 @@ async fn a_deadline_also_stops_a_connector_waiting_in_the_host() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancelling_stops_a_run_promptly() {
-    let cache = tempfile::tempdir().unwrap();
-    let sandbox = sandbox_in(cache.path());
+    let sandbox = sandbox();
     let qa = prepare(&sandbox, "qa").await;
     let invocation = invocation("sleep", json!({"seconds": 30}));
     let cancel = invocation.cancel.clone();
@@ -165,8 +169,7 @@ async fn cancelling_stops_a_run_promptly() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn state_saved_by_one_run_is_loaded_by_the_next() {
-    let cache = tempfile::tempdir().unwrap();
-    let sandbox = sandbox_in(cache.path());
+    let sandbox = sandbox();
     let hostile = prepare(&sandbox, "hostile").await;
     let outcome = sandbox.run(&hostile, invocation("write state", json!({"value": "remember me"}))).await;
     assert_eq!(outcome.status, Status::Success, "{outcome:?}");
@@ -217,8 +220,7 @@ async fn a_component_is_compiled_once_and_its_artifact_reused_after_a_restart() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_component_without_the_handler_is_rejected_naming_what_is_missing() {
-    let cache = tempfile::tempdir().unwrap();
-    let sandbox = sandbox_in(cache.path());
+    let sandbox = sandbox();
     let wat = br#"(component
         (core module $m (func (export "f")))
         (core instance $i (instantiate $m))
@@ -237,8 +239,7 @@ async fn a_component_without_the_handler_is_rejected_naming_what_is_missing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bytes_that_do_not_match_their_digest_are_refused() {
-    let cache = tempfile::tempdir().unwrap();
-    let sandbox = sandbox_in(cache.path());
+    let sandbox = sandbox();
     let wasm = component("qa");
     let error = sandbox.prepare(&"0".repeat(64), &wasm).await.unwrap_err();
     assert!(matches!(error, SandboxError::DigestMismatch { .. }), "{error:?}");
@@ -248,8 +249,7 @@ async fn bytes_that_do_not_match_their_digest_are_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn parameter_sets_run_side_by_side_in_separate_instances() {
-    let cache = tempfile::tempdir().unwrap();
-    let sandbox = Arc::new(sandbox_in(cache.path()));
+    let sandbox = Arc::new(sandbox());
     let qa = prepare(&sandbox, "qa").await;
     let runs = (0..8).map(|index| {
         let (sandbox, qa) = (sandbox.clone(), qa.clone());
@@ -264,8 +264,7 @@ async fn parameter_sets_run_side_by_side_in_separate_instances() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_sample_connector_prepares_and_instantiates_within_the_default_limits() {
-    let cache = tempfile::tempdir().unwrap();
-    let sandbox = sandbox_in(cache.path());
+    let sandbox = sandbox();
     for app in ["qa", "geoip", "whois", "reputation", "hostile"] {
         let prepared = prepare(&sandbox, app).await;
         assert!(
