@@ -493,7 +493,7 @@ pub struct Journal {
     pub exchanges: Vec<HttpExchange>,
     /// `(url, reason)` of the first refused request: it decides the run's message.
     pub first_denial: Option<(String, String)>,
-    /// Requests beyond [`MAX_RECORDED_EXCHANGES`] that were made but not recorded.
+    /// Requests made after the journal was full (1000 entries), not recorded.
     pub unrecorded: u32,
 }
 
