@@ -267,6 +267,7 @@ async fn every_sample_connector_prepares_and_instantiates_within_the_default_lim
     let sandbox = sandbox();
     for app in ["qa", "geoip", "whois", "reputation", "hostile"] {
         let prepared = prepare(&sandbox, app).await;
+        eprintln!("{app} imports: {}", prepared.imports.join(", "));
         assert!(
             prepared.imports.iter().any(|name| name.starts_with("outpost:connector/host@0.1.")),
             "{app} imports {:?}",
