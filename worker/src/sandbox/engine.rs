@@ -23,11 +23,14 @@ const TABLE_ELEMENTS: usize = 65_536;
 
 /// Opens (creating it, owner-only) the directory of precompiled artifacts.
 ///
-/// wasmtime's cache keys each artifact on the sha256 of the wasm bytes plus a hash of
-/// everything in the engine that affects code generation (the compatibility hash) and
-/// the wasmtime version, writes it atomically, and loads it back without recompiling.
-/// Whoever can write this directory can make the worker run native code: keep it
-/// private to the worker's user.
+/// This is wasmtime's own compilation cache, used instead of `precompile_component` +
+/// `Component::deserialize_file` because it needs no `unsafe` in our code. Each
+/// artifact's key is the sha256 of the wasm bytes together with the engine's
+/// compatibility hash (the very value `Engine::precompile_compatibility_hash()`
+/// returns) and the wasmtime version; it is written atomically and loaded back by
+/// `Component::new` without recompiling. Whoever can write this directory can make the
+/// worker run native code, exactly as with `deserialize_file`: keep it private to the
+/// worker's user.
 pub fn open_cache(dir: &Path) -> Result<Cache, SandboxError> {
     let cache_error = |error: String| SandboxError::CacheDir { path: dir.to_path_buf(), error };
     std::fs::create_dir_all(dir).map_err(|e| cache_error(e.to_string()))?;
