@@ -75,9 +75,11 @@ async fn bench() {
         let wasm = std::fs::read(path).unwrap();
         let digest = hex::encode(Sha256::digest(&wasm));
         let cache = tempfile::tempdir().unwrap();
+        let fresh = sandbox(cache.path());
         let started = Instant::now();
-        sandbox(cache.path()).prepare(&digest, &wasm).await.expect("compile");
+        fresh.prepare(&digest, &wasm).await.expect("compile");
         let compile = started.elapsed();
+        assert_eq!(fresh.stats().compiled, 1);
         let restarted = sandbox(cache.path());
         let started = Instant::now();
         restarted.prepare(&digest, &wasm).await.expect("load");
@@ -92,6 +94,11 @@ async fn bench() {
             load.as_secs_f64() * 1e3
         );
     }
+
+    let cache = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    drop(sandbox(cache.path()));
+    println!("\nSandbox::new (engine, pool, linker, TLS roots): {:.1} ms", started.elapsed().as_secs_f64() * 1e3);
 
     let iterations: usize = std::env::var("OUTPOST_BENCH_ITERATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(2000);
     let wasm = std::fs::read(dist.join("qa.wasm")).expect("qa.wasm");
