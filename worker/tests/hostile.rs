@@ -455,3 +455,37 @@ async fn serve_tls() -> TlsServer {
     });
     TlsServer { port, sni, task }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_stops_a_busy_loop_promptly() {
+    let suite = strict().await;
+    let invocation = invocation("spin", json!({}), secs(30));
+    let cancel = invocation.cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        cancel.cancel();
+    });
+    let started = Instant::now();
+    let outcome = suite.sandbox.run(&suite.hostile, invocation).await;
+    assert!(started.elapsed() < secs(1), "{:?}", started.elapsed());
+    assert_failed_with(&outcome, "the action run was cancelled");
+    assert_echo_works(suite).await;
+}
+
+/// On a single-threaded runtime: a connector burning CPU yields every epoch tick, so a
+/// parameter set next to it is not held up until the spinner's deadline.
+#[tokio::test(flavor = "current_thread")]
+async fn a_busy_connector_does_not_starve_its_neighbours() {
+    let suite = strict().await;
+    let spin = suite.sandbox.run(&suite.hostile, invocation("spin", json!({}), secs(3)));
+    let echo = async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let started = Instant::now();
+        let outcome = suite.sandbox.run(&suite.hostile, invocation("echo", json!({}), secs(10))).await;
+        (outcome, started.elapsed())
+    };
+    let (spun, (echoed, echo_took)) = tokio::join!(spin, echo);
+    assert_failed_with(&spun, "the connector exceeded its 3 s deadline");
+    assert_eq!(echoed.status, Status::Success, "{echoed:?}");
+    assert!(echo_took < secs(1), "echo waited {echo_took:?} behind the spinning connector");
+}
