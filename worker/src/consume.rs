@@ -48,8 +48,8 @@ pub struct Consumer {
     pub stats: Stats,
     /// Action runs cancelled recently, with when we heard.
     cancelled: Mutex<HashMap<i64, Instant>>,
-    /// Cancel tokens of running tasks, by action run.
-    running: Mutex<HashMap<i64, Vec<CancellationToken>>>,
+    /// Cancel tokens of running tasks (with their task ids), by action run.
+    running: Mutex<HashMap<i64, Vec<(String, CancellationToken)>>>,
 }
 
 /// How a task ended for the bus.
@@ -84,7 +84,7 @@ impl Consumer {
     pub fn cancel(&self, action_run_id: i64) {
         self.cancelled.lock().expect("cancel set").insert(action_run_id, Instant::now());
         if let Some(tokens) = self.running.lock().expect("running set").get(&action_run_id) {
-            for token in tokens {
+            for (_, token) in tokens {
                 token.cancel();
             }
         }
@@ -174,12 +174,13 @@ impl Consumer {
     async fn execute(&self, task: &Task, abandon: CancellationToken) -> Settle {
         let started = now_ms();
         let cancel = CancellationToken::new();
-        self.running.lock().expect("running set").entry(task.action_run_id).or_default().push(cancel.clone());
+        // Tokens are kept by task id, so the finished task removes exactly its own.
+        self.running.lock().expect("running set").entry(task.action_run_id).or_default().push((task.task_id.clone(), cancel.clone()));
         let outcome = self.run_in_sandbox(task, cancel.clone(), abandon.clone()).await;
         {
             let mut running = self.running.lock().expect("running set");
             if let Some(tokens) = running.get_mut(&task.action_run_id) {
-                tokens.retain(|t| !t.same(&cancel));
+                tokens.retain(|(task_id, _)| *task_id != task.task_id);
                 if tokens.is_empty() {
                     running.remove(&task.action_run_id);
                 }
@@ -290,7 +291,11 @@ impl Consumer {
         loop {
             let message = tokio::select! {
                 m = messages.recv() => match m {
-                    Some(m) => m,
+                    Some(m) => {
+                        // A real progress message also tells the broker the task started.
+                        noticed = true;
+                        m
+                    }
                     None => return,
                 },
                 _ = &mut notice, if !noticed => {
@@ -298,7 +303,6 @@ impl Consumer {
                     String::new()
                 }
             };
-            noticed = true;
             let progress = Progress {
                 task_id: task.task_id.clone(),
                 action_run_id: task.action_run_id,
