@@ -61,8 +61,9 @@ pub(super) async fn start<T: Decode>(
     let session = shared.current().ok_or_else(super::not_connected)?;
     let subscribed = subscribe(&shared, &session, &source, prefetch).await?;
     drop(session);
-    // Deliveries wait in lapin's buffer, bounded by the prefetch, until taken.
-    let (tx, rx) = mpsc::channel(1);
+    // At most `prefetch` deliveries exist at once; buffering them all here lets the
+    // reader take them without waking the forwarding task for each.
+    let (tx, rx) = mpsc::channel(usize::from(prefetch.max(1)));
     tokio::spawn(run::<T>(shared, source, prefetch, subscribed, tx));
     Ok(ReceiverStream::new(rx).boxed())
 }
@@ -192,11 +193,15 @@ async fn run<T: Decode>(
 async fn forward<T: Decode>(shared: &Shared, subscribed: Subscribed, tx: &mpsc::Sender<Delivery<T>>) -> Ended {
     let Subscribed { channel, mut consumer, queue } = subscribed;
     let settle_timeout = shared.config.confirm_timeout;
+    // Made once, not per delivery: each registers a waiter.
+    let closed = shared.closed.cancelled();
+    let dropped = tx.closed();
+    tokio::pin!(closed, dropped);
     loop {
         let next = tokio::select! {
             biased;
-            _ = shared.closed.cancelled() => return Ended::Closed,
-            _ = tx.closed() => {
+            _ = &mut closed => return Ended::Closed,
+            _ = &mut dropped => {
                 hand_back(&channel, &mut consumer).await;
                 return Ended::Dropped;
             }
@@ -219,10 +224,19 @@ async fn forward<T: Decode>(shared: &Shared, subscribed: Subscribed, tx: &mpsc::
             }
         };
         let delivery = Delivery::new(message, previous_deliveries(&delivery), Box::new(settle));
-        tokio::select! {
-            _ = shared.closed.cancelled() => return Ended::Closed,
-            sent = tx.send(delivery) => if sent.is_err() {
+        // The buffer holds `prefetch` deliveries, so it is full only if QoS is not in effect.
+        let delivery = match tx.try_send(delivery) {
+            Ok(()) => continue,
+            Err(mpsc::error::TrySendError::Full(delivery)) => delivery,
+            Err(mpsc::error::TrySendError::Closed(_)) => {
                 // The delivery came back with the error and was dropped: requeued.
+                hand_back(&channel, &mut consumer).await;
+                return Ended::Dropped;
+            }
+        };
+        tokio::select! {
+            _ = &mut closed => return Ended::Closed,
+            sent = tx.send(delivery) => if sent.is_err() {
                 hand_back(&channel, &mut consumer).await;
                 return Ended::Dropped;
             },

@@ -19,8 +19,16 @@
 //! and ends only on [`Bus::close`].
 //!
 //! During an outage publishes fail fast with [`BusError::Unavailable`] (callers retry);
-//! deliveries taken before it can no longer be settled (`ack` answers `Unavailable`) and
-//! RabbitMQ redelivers them.
+//! a publish caught by the outage before its confirm also answers `Unavailable`, and may
+//! or may not have been stored (at-least-once). Deliveries taken before the outage can no
+//! longer be settled (`ack` answers `Unavailable`); RabbitMQ redelivers them.
+//!
+//! # Settling
+//! `ack` is `basic.ack`, `requeue` is `basic.nack` with requeue (on a quorum queue it
+//! counts towards the delivery limit). A delivery dropped unsettled is nacked with
+//! requeue from a spawned task. Each delivery holds a handle on its channel, so dropping
+//! a stream cancels its consumer and requeues what was prefetched but not taken, while
+//! deliveries already taken stay settleable until they are settled.
 
 mod consume;
 mod session;

@@ -144,7 +144,11 @@ async fn supervise(shared: Arc<Shared>, mut session: Arc<Session>, mut events: B
         let mut status = tokio::time::interval(STATUS_CHECK);
         let reason = loop {
             tokio::select! {
-                _ = shared.closed.cancelled() => return,
+                _ = shared.closed.cancelled() => {
+                    // Closed, or every handle dropped: leave RabbitMQ politely.
+                    let _ = tokio::time::timeout(CLOSE_TIMEOUT, session.connection.close(200, "bus closed".into())).await;
+                    return;
+                }
                 _ = session.lost.cancelled() => break "an operation found the connection dead".to_string(),
                 event = events.next() => match event {
                     Some(Event::Error(e)) => break e.to_string(),
