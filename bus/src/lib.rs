@@ -3,6 +3,7 @@
 //! One trait, [`Bus`], with two implementations that pass the same contract tests
 //! (`tests/contract.rs`):
 //! - [`memory::InProcessBus`]: the embedded default of `outpost up`, no external service;
+//! - [`amqp::AmqpBus`]: RabbitMQ (quorum queues, confirms, reconnection) for distributed runs.
 //!
 //! # Semantics every implementation keeps
 //! - Tasks are routed to one queue per segment; publishing to a segment whose queue was
@@ -17,7 +18,10 @@
 //!
 //! # Layout
 //! - [`memory`]: the in-process implementation.
+//! - [`amqp`]: the RabbitMQ implementation (lapin): topology, confirmed publishing,
+//!   consumer streams that survive reconnects, and the connection supervisor.
 
+pub mod amqp;
 pub mod memory;
 
 use std::pin::Pin;

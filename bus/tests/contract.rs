@@ -3,6 +3,8 @@
 //! Each implementation module below provides `async fn bus() -> Arc<dyn Bus>` that returns
 //! a fresh, isolated bus whose task queues have a delivery limit of 2.
 
+mod support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -54,6 +56,38 @@ pub async fn unsettled_task_comes_back(bus: Arc<dyn Bus>) {
     second.ack().await.unwrap();
 }
 
+pub async fn dropped_task_comes_back(bus: Arc<dyn Bus>) {
+    bus.declare_segment("zeta").await.unwrap();
+    bus.publish_task("zeta", &task(4)).await.unwrap();
+    let mut tasks = bus.consume_tasks("zeta", 1).await.unwrap();
+    drop(next(&mut tasks).await);
+    let again = next(&mut tasks).await;
+    assert_eq!(again.message, task(4));
+    assert!(again.previous_deliveries >= 1, "redelivery is counted");
+    again.ack().await.unwrap();
+}
+
+pub async fn dropped_stream_hands_back_its_tasks_and_keeps_taken_ones_settleable(bus: Arc<dyn Bus>) {
+    bus.declare_segment("eta").await.unwrap();
+    for n in 0..3 {
+        bus.publish_task("eta", &task(n)).await.unwrap();
+    }
+    let mut tasks = bus.consume_tasks("eta", 8).await.unwrap();
+    let taken = next(&mut tasks).await;
+    // A worker that stops taking tasks drops its stream, then finishes what it holds.
+    drop(tasks);
+    let mut others = bus.consume_tasks("eta", 8).await.unwrap();
+    let mut rest = vec![next(&mut others).await, next(&mut others).await];
+    rest.sort_by_key(|d| d.message.parameter_index);
+    let indexes: Vec<u32> = rest.iter().map(|d| d.message.parameter_index).collect();
+    assert!(!indexes.contains(&taken.message.parameter_index), "the task being worked on stays taken");
+    taken.ack().await.unwrap();
+    for delivery in rest {
+        delivery.ack().await.unwrap();
+    }
+    nothing(&mut others).await;
+}
+
 pub async fn task_returned_past_the_limit_is_dead_lettered(bus: Arc<dyn Bus>) {
     bus.declare_segment("gamma").await.unwrap();
     let mut dead = bus.consume_dead_tasks().await.unwrap();
@@ -99,7 +133,11 @@ pub async fn segments_are_isolated(bus: Arc<dyn Bus>) {
 pub async fn events_reach_the_broker(bus: Arc<dyn Bus>) {
     let mut events = bus.consume_events(16).await.unwrap();
     let progress = WorkerEvent {
-        event: Some(worker_event::Event::Progress(Progress { task_id: "9.0".into(), message: "half way".into(), ..Default::default() })),
+        event: Some(worker_event::Event::Progress(Progress {
+            task_id: "9.0".into(),
+            message: "half way".into(),
+            ..Default::default()
+        })),
     };
     bus.publish_event(&progress).await.unwrap();
     let delivery = next(&mut events).await;
@@ -113,7 +151,9 @@ pub async fn control_and_heartbeats_are_broadcast(bus: Arc<dyn Bus>) {
     let mut beats = bus.subscribe_heartbeats().await.unwrap();
     // Subscriptions on a remote bus become effective asynchronously.
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let cancel = Control { command: Some(control::Command::Cancel(CancelActionRun { action_run_id: 5, reason: "test".into() })) };
+    let cancel = Control {
+        command: Some(control::Command::Cancel(CancelActionRun { action_run_id: 5, reason: "test".into() })),
+    };
     bus.publish_control(&cancel).await.unwrap();
     assert_eq!(next(&mut a).await, cancel);
     assert_eq!(next(&mut b).await, cancel);
@@ -138,6 +178,8 @@ macro_rules! contract {
             unroutable_task_is_an_error,
             task_is_delivered_once_when_acked,
             unsettled_task_comes_back,
+            dropped_task_comes_back,
+            dropped_stream_hands_back_its_tasks_and_keeps_taken_ones_settleable,
             task_returned_past_the_limit_is_dead_lettered,
             prefetch_bounds_unsettled_deliveries,
             segments_are_isolated,
@@ -161,6 +203,18 @@ mod in_process {
 
     async fn bus() -> Arc<dyn Bus> {
         Arc::new(outpost_bus::InProcessBus::new(2))
+    }
+
+    contract!(bus);
+}
+
+/// Against the machine's RabbitMQ (`OUTPOST_TEST_AMQP_URL` overrides it): each case gets
+/// its own topology prefix, deleted afterwards.
+mod amqp {
+    use super::*;
+
+    async fn bus() -> Arc<dyn Bus> {
+        super::support::test_bus(2).await
     }
 
     contract!(bus);

@@ -1,0 +1,404 @@
+//! One connection to RabbitMQ with what hangs off it (a [`Session`]), the topology it
+//! declares, and the supervisor that replaces it when it dies.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use lapin::options::{
+    BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
+};
+use lapin::types::{AMQPValue, FieldTable};
+use lapin::uri::AMQPUri;
+use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, ErrorKind, Event, ExchangeKind};
+use outpost_proto::topology::Topology;
+use tokio::sync::{Semaphore, watch};
+use tokio_util::sync::CancellationToken;
+
+use super::{AmqpConfig, Outgoing};
+use crate::{BusError, BusResult};
+
+/// How often the supervisor double-checks the connection state, in case lapin did not
+/// report an error event.
+const STATUS_CHECK: Duration = Duration::from_secs(1);
+/// Longest wait for RabbitMQ to acknowledge a connection close.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// What every part of the bus shares: configuration, the current session, what to
+/// re-declare after a reconnect.
+pub(super) struct Shared {
+    pub config: AmqpConfig,
+    uri: AMQPUri,
+    /// `host:port/vhost`, without credentials, for logs.
+    pub endpoint: String,
+    /// The live session, or `None` while reconnecting.
+    session: watch::Sender<Option<Arc<Session>>>,
+    /// Segments declared through this bus, re-declared on every new session.
+    segments: Mutex<BTreeSet<String>>,
+    /// Cancelled by `close()`: ends every stream and the supervisor.
+    pub closed: CancellationToken,
+    /// Sessions opened so far.
+    generation: AtomicU64,
+}
+
+impl Shared {
+    /// Opens the first session and starts the supervisor.
+    pub async fn connect(config: AmqpConfig, uri: AMQPUri) -> BusResult<Arc<Shared>> {
+        let endpoint = format!("{}:{}/{}", uri.authority.host, uri.authority.port, uri.vhost);
+        let shared = Arc::new(Shared {
+            config,
+            uri,
+            endpoint,
+            session: watch::Sender::new(None),
+            segments: Mutex::new(BTreeSet::new()),
+            closed: CancellationToken::new(),
+            generation: AtomicU64::new(0),
+        });
+        let (session, events) = shared.open_session().await?;
+        shared.session.send_replace(Some(session.clone()));
+        tracing::info!(endpoint = %shared.endpoint, prefix = %shared.config.topology.prefix, "connected to rabbitmq");
+        tokio::spawn(supervise(shared.clone(), session, events));
+        Ok(shared)
+    }
+
+    /// The live session, if any.
+    pub fn current(&self) -> Option<Arc<Session>> {
+        self.session.borrow().as_ref().filter(|s| s.is_alive()).cloned()
+    }
+
+    /// Waits for a live session; `None` once the bus is closed.
+    pub async fn wait_session(&self) -> Option<Arc<Session>> {
+        let mut sessions = self.session.subscribe();
+        loop {
+            if self.closed.is_cancelled() {
+                return None;
+            }
+            if let Some(session) = sessions.borrow_and_update().as_ref().filter(|s| s.is_alive()) {
+                return Some(session.clone());
+            }
+            tokio::select! {
+                _ = self.closed.cancelled() => return None,
+                changed = sessions.changed() => changed.ok()?,
+                // The supervisor notices a dead connection within a second; look again.
+                _ = tokio::time::sleep(STATUS_CHECK) => {}
+            }
+        }
+    }
+
+    pub fn reconnects(&self) -> u64 {
+        self.generation.load(Ordering::Relaxed).saturating_sub(1)
+    }
+
+    pub fn remember_segment(&self, segment: &str) {
+        self.segments.lock().expect("segments lock").insert(segment.to_string());
+    }
+
+    fn segments(&self) -> Vec<String> {
+        self.segments.lock().expect("segments lock").iter().cloned().collect()
+    }
+
+    pub async fn close(&self) {
+        self.closed.cancel();
+        if let Some(session) = self.session.send_replace(None) {
+            session.lost.cancel();
+            let _ = tokio::time::timeout(CLOSE_TIMEOUT, session.connection.close(200, "bus closed".into())).await;
+        }
+    }
+
+    /// Connects, declares the topology (with every known segment) and readies publishing,
+    /// all within the connect timeout.
+    async fn open_session(&self) -> BusResult<(Arc<Session>, BoxStream<'static, Event>)> {
+        let open = async {
+            let properties =
+                ConnectionProperties::default().with_connection_name(self.config.connection_name.clone().into());
+            let connection = Connection::connect_uri(self.uri.clone(), properties)
+                .await
+                .map_err(|e| BusError::Unavailable(format!("cannot connect to rabbitmq at {}: {e}", self.endpoint)))?;
+            // Listen before anything can fail, so no error event is missed.
+            let events = connection.events_listener().boxed();
+            let session = Session {
+                generation: self.generation.fetch_add(1, Ordering::Relaxed) + 1,
+                connection,
+                topology: self.config.topology.clone(),
+                publishers: Mutex::new(Vec::new()),
+                publish_slots: Semaphore::new(self.config.publish_channels.max(1)),
+                lost: CancellationToken::new(),
+            };
+            session.declare_topology(&self.segments()).await?;
+            Ok((Arc::new(session), events))
+        };
+        match tokio::time::timeout(self.config.connect_timeout, open).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(BusError::Timeout(format!("connecting to rabbitmq at {}", self.endpoint))),
+        }
+    }
+}
+
+/// Watches the session; when it dies, reconnects with exponential back-off until the
+/// bus is closed.
+async fn supervise(shared: Arc<Shared>, mut session: Arc<Session>, mut events: BoxStream<'static, Event>) {
+    loop {
+        let mut status = tokio::time::interval(STATUS_CHECK);
+        let reason = loop {
+            tokio::select! {
+                _ = shared.closed.cancelled() => {
+                    // Closed, or every handle dropped: leave RabbitMQ politely.
+                    let _ = tokio::time::timeout(CLOSE_TIMEOUT, session.connection.close(200, "bus closed".into())).await;
+                    return;
+                }
+                _ = session.lost.cancelled() => break "an operation found the connection dead".to_string(),
+                event = events.next() => match event {
+                    Some(Event::Error(e)) => break e.to_string(),
+                    Some(_) => {}
+                    None => break "connection events ended".to_string(),
+                },
+                _ = status.tick() => if !session.connection.status().connected() {
+                    break "connection no longer open".to_string();
+                },
+            }
+        };
+        session.lost.cancel();
+        shared.session.send_replace(None);
+        tracing::warn!(endpoint = %shared.endpoint, reason = %reason, "lost the rabbitmq connection; reconnecting");
+        drop(session);
+
+        let mut delay = shared.config.reconnect_min_backoff;
+        (session, events) = loop {
+            tokio::select! {
+                _ = shared.closed.cancelled() => return,
+                _ = tokio::time::sleep(delay) => {}
+            }
+            match shared.open_session().await {
+                Ok(opened) => break opened,
+                Err(e) => {
+                    delay = (delay * 2).min(shared.config.reconnect_max_backoff);
+                    tracing::warn!(endpoint = %shared.endpoint, error = %e, retry_in_ms = delay.as_millis() as u64, "reconnecting to rabbitmq failed");
+                }
+            }
+        };
+        if shared.closed.is_cancelled() {
+            let _ = tokio::time::timeout(CLOSE_TIMEOUT, session.connection.close(200, "bus closed".into())).await;
+            return;
+        }
+        shared.session.send_replace(Some(session.clone()));
+        tracing::info!(endpoint = %shared.endpoint, generation = session.generation, "reconnected to rabbitmq");
+    }
+}
+
+/// The outcome of a confirmed publish.
+pub(super) enum Published {
+    /// RabbitMQ routed and stored the message.
+    Confirmed,
+    /// A mandatory message no queue took; RabbitMQ returned it.
+    Returned,
+}
+
+/// One connection and the channels that publish on it.
+pub(super) struct Session {
+    /// 1 for the first connection, +1 per reconnect.
+    pub generation: u64,
+    pub connection: Connection,
+    topology: Topology,
+    /// Idle confirm-mode channels. Each carries one publish at a time: lapin hands a
+    /// mandatory publish's return to whichever confirm it completes next, and assigns
+    /// confirm tags outside the lock that orders frames, so sharing a channel between
+    /// concurrent publishes can pair a message with another one's confirm or return.
+    publishers: Mutex<Vec<Channel>>,
+    /// Bounds publishes in flight, hence publisher channels.
+    publish_slots: Semaphore,
+    /// Cancelled when this connection is known dead; the supervisor then replaces it.
+    lost: CancellationToken,
+}
+
+impl Session {
+    pub fn is_alive(&self) -> bool {
+        !self.lost.is_cancelled() && self.connection.status().connected()
+    }
+
+    /// Tells the supervisor if an error means the connection itself is gone.
+    pub fn note_error(&self, error: &lapin::Error) {
+        if !self.connection.status().connected() {
+            tracing::debug!(error = %error, "operation failed on a dead connection");
+            self.lost.cancel();
+        }
+    }
+
+    /// Maps a lapin error to a bus error, noting a dead connection on the way.
+    pub fn error(&self, what: &str, error: &lapin::Error) -> BusError {
+        self.note_error(error);
+        bus_error(what, error)
+    }
+
+    pub async fn channel(&self) -> BusResult<Channel> {
+        self.connection.create_channel().await.map_err(|e| self.error("opening a channel", &e))
+    }
+
+    /// Publishes one message on an idle publisher channel and waits for its confirm.
+    pub async fn publish(
+        &self,
+        exchange: &str,
+        routing_key: &str,
+        mandatory: bool,
+        message: &Outgoing<'_>,
+    ) -> BusResult<Published> {
+        let _slot = self.publish_slots.acquire().await.map_err(|_| super::not_connected())?;
+        let idle = self.publishers.lock().expect("publishers lock").pop();
+        let channel = match idle {
+            Some(channel) => channel,
+            None => self.open_publisher().await?,
+        };
+        let mut properties = BasicProperties::default()
+            .with_delivery_mode(2)
+            .with_content_type("application/x-protobuf".into())
+            .with_type(message.kind.into());
+        if let Some(id) = message.id {
+            properties = properties.with_message_id(id.into());
+        }
+        let options = BasicPublishOptions { mandatory, immediate: false };
+        let confirmed = async {
+            channel
+                .basic_publish(exchange.into(), routing_key.into(), options, &message.payload, properties)
+                .await?
+                .await
+        };
+        // If this future is dropped (confirm timeout), the channel is dropped with it,
+        // never reused with a confirm outstanding.
+        let outcome = match confirmed.await {
+            Ok(Confirmation::Ack(None)) => Ok(Published::Confirmed),
+            Ok(Confirmation::Ack(Some(returned))) => {
+                tracing::debug!(exchange, routing_key, reply = %returned.reply_text, "message returned");
+                Ok(Published::Returned)
+            }
+            Ok(Confirmation::Nack(_)) => Err(BusError::Refused("rabbitmq nacked the message".into())),
+            Ok(Confirmation::NotRequested) => {
+                return Err(BusError::Refused("publisher confirms are off on this channel".into()));
+            }
+            Err(e) => return Err(self.error("publishing", &e)),
+        };
+        if channel.status().connected() {
+            self.publishers.lock().expect("publishers lock").push(channel);
+        }
+        outcome
+    }
+
+    async fn open_publisher(&self) -> BusResult<Channel> {
+        let channel = self.channel().await?;
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await
+            .map_err(|e| self.error("enabling publisher confirms", &e))?;
+        Ok(channel)
+    }
+
+    /// Declares the exchanges, the results and dead-letter queues, and the given segments.
+    pub async fn declare_topology(&self, segments: &[String]) -> BusResult<()> {
+        let channel = self.channel().await?;
+        declare_base(&channel, &self.topology).await.map_err(|e| self.error("declaring the topology", &e))?;
+        let mut channel = Some(channel);
+        for segment in segments {
+            let ch = match channel.take() {
+                Some(ch) => ch,
+                None => self.channel().await?,
+            };
+            match declare_task_queue(&ch, &self.topology, segment).await {
+                Ok(()) => channel = Some(ch),
+                // One segment RabbitMQ refuses (e.g. declared elsewhere with other
+                // arguments) must not keep every other one, and the bus, down.
+                Err(e) => {
+                    let error = self.error("declaring a segment", &e);
+                    if !self.is_alive() {
+                        return Err(error);
+                    }
+                    tracing::error!(segment = %segment, error = %error, "segment not re-declared");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn declare_segment(&self, segment: &str) -> BusResult<()> {
+        let channel = self.channel().await?;
+        declare_task_queue(&channel, &self.topology, segment).await.map_err(|e| self.error("declaring a segment", &e))
+    }
+}
+
+/// Maps a lapin error: RabbitMQ refusing an operation (403 access refused, 404 not
+/// found, 405 locked, 406 precondition failed) is `Refused`; anything else is a
+/// transport problem worth retrying.
+pub(super) fn bus_error(what: &str, error: &lapin::Error) -> BusError {
+    match error.kind() {
+        ErrorKind::ProtocolError(amqp) if matches!(amqp.get_id(), 403..=406) => {
+            BusError::Refused(format!("{what}: {}", amqp.get_message()))
+        }
+        _ => BusError::Unavailable(format!("{what}: {error}")),
+    }
+}
+
+fn durable() -> QueueDeclareOptions {
+    QueueDeclareOptions { durable: true, ..Default::default() }
+}
+
+fn text(value: &str) -> AMQPValue {
+    AMQPValue::LongString(value.into())
+}
+
+fn quorum() -> FieldTable {
+    let mut arguments = FieldTable::default();
+    arguments.insert("x-queue-type".into(), text("quorum"));
+    arguments
+}
+
+/// A segment's task queue: quorum, a delivery limit, and at-least-once dead-lettering.
+///
+/// RabbitMQ 3.10 quorum queues support `x-dead-letter-strategy: at-least-once`, which
+/// keeps a dead-lettered message in the source queue until the dead-letter queue has
+/// confirmed it (the default, at-most-once, can lose it on a leader change). It requires
+/// `x-overflow: reject-publish`; with no length limit that never rejects anything.
+pub(super) fn task_queue_arguments(topology: &Topology) -> FieldTable {
+    let mut arguments = quorum();
+    arguments.insert("x-delivery-limit".into(), AMQPValue::LongLongInt(i64::from(topology.delivery_limit)));
+    arguments.insert("x-dead-letter-exchange".into(), text(&topology.dead_letter_exchange()));
+    arguments.insert("x-dead-letter-strategy".into(), text("at-least-once"));
+    arguments.insert("x-overflow".into(), text("reject-publish"));
+    arguments
+}
+
+async fn declare_base(channel: &Channel, topology: &Topology) -> lapin::Result<()> {
+    let exchange = ExchangeDeclareOptions { durable: true, ..Default::default() };
+    let exchanges = [
+        (topology.tasks_exchange(), ExchangeKind::Direct),
+        (topology.dead_letter_exchange(), ExchangeKind::Fanout),
+        (topology.control_exchange(), ExchangeKind::Fanout),
+        (topology.heartbeat_exchange(), ExchangeKind::Fanout),
+    ];
+    for (name, kind) in exchanges {
+        channel.exchange_declare(name.into(), kind, exchange, FieldTable::default()).await?;
+    }
+    declare_results_queue(channel, topology).await?;
+    declare_dead_queue(channel, topology).await
+}
+
+pub(super) async fn declare_results_queue(channel: &Channel, topology: &Topology) -> lapin::Result<()> {
+    channel.queue_declare(topology.results_queue().into(), durable(), quorum()).await.map(|_| ())
+}
+
+pub(super) async fn declare_dead_queue(channel: &Channel, topology: &Topology) -> lapin::Result<()> {
+    let queue = topology.dead_letter_queue();
+    channel.queue_declare(queue.clone().into(), durable(), quorum()).await?;
+    let exchange = topology.dead_letter_exchange();
+    channel
+        .queue_bind(queue.into(), exchange.into(), "".into(), QueueBindOptions::default(), FieldTable::default())
+        .await
+}
+
+pub(super) async fn declare_task_queue(channel: &Channel, topology: &Topology, segment: &str) -> lapin::Result<()> {
+    let queue = topology.task_queue(segment);
+    channel.queue_declare(queue.clone().into(), durable(), task_queue_arguments(topology)).await?;
+    let exchange = topology.tasks_exchange();
+    channel
+        .queue_bind(queue.into(), exchange.into(), segment.into(), QueueBindOptions::default(), FieldTable::default())
+        .await
+}

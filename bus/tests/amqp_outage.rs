@@ -1,0 +1,275 @@
+//! RabbitMQ outages, made without touching the machine's shared node: the bus talks to
+//! RabbitMQ through a TCP proxy inside the test, which can sever every connection and
+//! refuse new ones for a while.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use lapin::uri::AMQPUri;
+use outpost_bus::amqp::{AmqpBus, AmqpConfig};
+use outpost_bus::{Bus, BusError};
+use outpost_proto::topology::Topology;
+use outpost_proto::v1::Task;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::{AbortHandle, JoinHandle};
+
+/// Tasks published through the outage.
+const TASKS: u32 = 400;
+/// How long RabbitMQ stays unreachable.
+const OUTAGE: Duration = Duration::from_secs(3);
+const WAIT: Duration = Duration::from_secs(10);
+
+/// A TCP proxy in front of RabbitMQ that can fail on demand.
+struct Proxy {
+    addr: SocketAddr,
+    /// Whether new connections are forwarded (else closed at once).
+    open: Arc<AtomicBool>,
+    /// The forwarding tasks of live connections; aborting one closes both sockets.
+    links: Arc<Mutex<Vec<AbortHandle>>>,
+    accept: JoinHandle<()>,
+}
+
+impl Proxy {
+    async fn start(upstream: String) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let open = Arc::new(AtomicBool::new(true));
+        let links: Arc<Mutex<Vec<AbortHandle>>> = Arc::default();
+        let accept = tokio::spawn({
+            let (open, links) = (open.clone(), links.clone());
+            async move {
+                loop {
+                    let Ok((mut client, _)) = listener.accept().await else { continue };
+                    // Checked under the lock `cut` takes, so no link escapes a cut.
+                    let mut links = links.lock().unwrap();
+                    if !open.load(Ordering::SeqCst) {
+                        continue;
+                    }
+                    let upstream = upstream.clone();
+                    let link = tokio::spawn(async move {
+                        if let Ok(mut server) = TcpStream::connect(&upstream).await {
+                            // As lapin does: Nagle would add 40 ms to every confirm.
+                            let _ = client.set_nodelay(true).and(server.set_nodelay(true));
+                            let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                        }
+                    });
+                    links.push(link.abort_handle());
+                }
+            }
+        });
+        Proxy { addr, open, links, accept }
+    }
+
+    /// The bus URL, pointed at the proxy.
+    fn url(&self) -> String {
+        let upstream = upstream();
+        let target = format!("{}:{}", upstream.authority.host, upstream.authority.port);
+        let url = support::amqp_url();
+        assert!(url.contains(&target), "the test url names its port explicitly");
+        url.replacen(&target, &self.addr.to_string(), 1)
+    }
+
+    /// Severs every connection and refuses new ones: RabbitMQ is gone.
+    fn cut(&self) {
+        let mut links = self.links.lock().unwrap();
+        self.open.store(false, Ordering::SeqCst);
+        for link in links.drain(..) {
+            link.abort();
+        }
+    }
+
+    /// RabbitMQ is back.
+    fn restore(&self) {
+        self.open.store(true, Ordering::SeqCst);
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.accept.abort();
+        self.cut();
+    }
+}
+
+fn upstream() -> AMQPUri {
+    support::amqp_url().parse().expect("a valid test url")
+}
+
+fn task(n: u32) -> Task {
+    Task { task_id: format!("1.{n}"), app_run_id: 1, parameter_index: n, action: "echo".into(), ..Default::default() }
+}
+
+async fn eventually(what: &str, condition: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tasks_published_and_consumed_through_an_outage_are_all_delivered_and_streams_keep_working() {
+    let upstream = upstream();
+    let proxy = Proxy::start(format!("{}:{}", upstream.authority.host, upstream.authority.port)).await;
+    // Every outage returns the deliveries in flight, which counts towards the limit.
+    let topology = Topology { prefix: support::unique_prefix("outage"), delivery_limit: 20 };
+    let cleanup = support::Cleanup::new(support::amqp_url(), topology.prefix.clone());
+    cleanup.segment("main");
+    cleanup.segment("qos");
+    let mut config = AmqpConfig::new(proxy.url(), topology);
+    config.reconnect_max_backoff = Duration::from_secs(1);
+    config.confirm_timeout = Duration::from_secs(5);
+    let bus = Arc::new(AmqpBus::connect(config).await.unwrap());
+    let started = Instant::now();
+    bus.declare_segment("main").await.unwrap();
+    let tasks = bus.consume_tasks("main", 8).await.unwrap();
+    let mut qos = bus.consume_tasks("qos", 2).await.unwrap();
+    let mut dead = bus.consume_dead_tasks().await.unwrap();
+
+    // Publishes like the broker's outbox: what fails is retried.
+    let published = Arc::new(AtomicU32::new(0));
+    let refused = Arc::new(AtomicU32::new(0));
+    let publisher = tokio::spawn({
+        let (bus, published, refused) = (bus.clone(), published.clone(), refused.clone());
+        async move {
+            let publish = |n: u32| {
+                let (bus, published, refused) = (bus.clone(), published.clone(), refused.clone());
+                async move {
+                    loop {
+                        match bus.publish_task("main", &task(n)).await {
+                            Ok(()) => break,
+                            Err(BusError::Unavailable(_) | BusError::Timeout(_)) => {
+                                refused.fetch_add(1, Ordering::SeqCst);
+                                tokio::time::sleep(Duration::from_millis(50)).await;
+                            }
+                            Err(e) => panic!("publishing task {n}: {e}"),
+                        }
+                    }
+                    published.fetch_add(1, Ordering::SeqCst);
+                }
+            };
+            // A few in flight at a time, paced so the outage falls in the middle.
+            futures::stream::iter(0..TASKS)
+                .then(|n| async move {
+                    tokio::time::sleep(Duration::from_millis(4)).await;
+                    n
+                })
+                .map(publish)
+                .buffer_unordered(8)
+                .collect::<()>()
+                .await;
+        }
+    });
+
+    // Consumes like a worker, from the one stream taken before the outage.
+    let received = Arc::new(AtomicU32::new(0));
+    let restored = Arc::new(AtomicBool::new(false));
+    let consumer = tokio::spawn({
+        let (received, restored) = (received.clone(), restored.clone());
+        async move {
+            let mut tasks = tasks;
+            let mut deliveries: BTreeMap<u32, u32> = BTreeMap::new();
+            let mut acked = vec![false; TASKS as usize];
+            let (mut failed_acks, mut after_restore) = (0u32, 0u32);
+            while acked.iter().any(|a| !a) {
+                let delivery = tokio::time::timeout(Duration::from_secs(30), tasks.next())
+                    .await
+                    .expect("deliveries keep coming")
+                    .expect("the stream stays open");
+                let n = delivery.message.parameter_index;
+                *deliveries.entry(n).or_default() += 1;
+                received.fetch_add(1, Ordering::SeqCst);
+                if restored.load(Ordering::SeqCst) {
+                    after_restore += 1;
+                }
+                // Slower than the publisher, so deliveries are in hand when the cut comes.
+                tokio::time::sleep(Duration::from_millis(6)).await;
+                match delivery.ack().await {
+                    Ok(()) => acked[n as usize] = true,
+                    // Taken before the outage: RabbitMQ delivers it again.
+                    Err(_) => failed_acks += 1,
+                }
+            }
+            (deliveries, failed_acks, after_restore)
+        }
+    });
+
+    eventually("a third of the tasks published and a quarter consumed", || {
+        published.load(Ordering::SeqCst) >= TASKS / 3 && received.load(Ordering::SeqCst) >= TASKS / 4
+    })
+    .await;
+    proxy.cut();
+    eventually("the bus to notice", || !bus.is_connected()).await;
+    let cut_at = published.load(Ordering::SeqCst);
+    tokio::time::sleep(OUTAGE).await;
+    assert!(refused.load(Ordering::SeqCst) > 0, "publishes fail while rabbitmq is away");
+    proxy.restore();
+    restored.store(true, Ordering::SeqCst);
+    eventually("the bus to reconnect", || bus.is_connected()).await;
+
+    let (deliveries, failed_acks, after_restore) =
+        tokio::time::timeout(Duration::from_secs(60), consumer).await.expect("every task acknowledged").unwrap();
+    publisher.await.unwrap();
+    let duplicates: u32 = deliveries.values().map(|d| d - 1).sum();
+    eprintln!(
+        "{TASKS} tasks: cut after {cut_at} published; {} publish attempts refused; {duplicates} duplicate deliveries; \
+         {failed_acks} acks failed; {after_restore} deliveries after the restore; {} reconnects; {:?}",
+        refused.load(Ordering::SeqCst),
+        bus.reconnects(),
+        started.elapsed()
+    );
+    assert_eq!(deliveries.len(), TASKS as usize, "every task delivered");
+    assert!(after_restore > 0, "the stream taken before the outage kept yielding after it");
+    assert!(bus.reconnects() >= 1);
+    if let Ok(Some(d)) = tokio::time::timeout(Duration::from_millis(300), dead.next()).await {
+        panic!("nothing is dead-lettered, got {:?}", d.message);
+    }
+
+    // The other stream taken before the outage still holds its prefetch of 2.
+    for n in 0..3 {
+        bus.publish_task("qos", &task(n)).await.unwrap();
+    }
+    let first = tokio::time::timeout(WAIT, qos.next()).await.unwrap().unwrap();
+    let second = tokio::time::timeout(WAIT, qos.next()).await.unwrap().unwrap();
+    if let Ok(Some(d)) = tokio::time::timeout(Duration::from_millis(500), qos.next()).await {
+        panic!("prefetch 2 exceeded after the reconnect: got {:?}", d.message);
+    }
+    first.ack().await.unwrap();
+    let third = tokio::time::timeout(WAIT, qos.next()).await.unwrap().unwrap();
+    second.ack().await.unwrap();
+    third.ack().await.unwrap();
+
+    bus.close().await;
+    assert!(tokio::time::timeout(WAIT, qos.next()).await.unwrap().is_none(), "streams end on close");
+}
+
+#[tokio::test]
+async fn connecting_to_an_unreachable_rabbitmq_fails_fast() {
+    // A port nobody listens on: bind one, then free it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let config = AmqpConfig::new(format!("amqp://guest:guest@127.0.0.1:{port}/%2f"), Topology::with_prefix("unused"));
+    let started = Instant::now();
+    let err = AmqpBus::connect(config).await.unwrap_err();
+    assert!(matches!(err, BusError::Unavailable(_)), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn tls_to_a_plain_port_fails_without_hanging() {
+    // Both rustls providers are compiled in; the binaries install ring at start-up.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let upstream = upstream();
+    let url = format!("amqps://guest:guest@{}:{}/%2f", upstream.authority.host, upstream.authority.port);
+    let mut config = AmqpConfig::new(url, Topology::with_prefix("unused"));
+    config.connect_timeout = Duration::from_secs(3);
+    let started = Instant::now();
+    let err = AmqpBus::connect(config).await.unwrap_err();
+    assert!(matches!(err, BusError::Unavailable(_) | BusError::Timeout(_)), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
