@@ -12,6 +12,7 @@ const DEMO_IPS: &[&str] = &["8.8.8.8", "1.1.1.1", "193.0.6.139"];
 pub async fn run(rest_url: &str, user: &str, password: &str) -> anyhow::Result<()> {
     let http = reqwest::Client::new();
     let call = |method: reqwest::Method, path: &str, body: Option<Value>| {
+        let path = path.to_string();
         let mut request = http.request(method, format!("{rest_url}{path}")).basic_auth(user, Some(password));
         if let Some(body) = body {
             request = request.json(&body);
