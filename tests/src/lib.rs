@@ -151,8 +151,8 @@ impl Outpost {
         Rest::new(&self.rest_url, "admin", &self.password)
     }
 
-    /// Sends SIGTERM and waits for a clean exit.
-    pub fn stop(mut self) -> std::process::ExitStatus {
+    /// Sends SIGTERM and waits for a clean exit; the data dir stays.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
         let _ = Command::new("kill").args(["-TERM", &pid]).status();
         let deadline = Instant::now() + Duration::from_secs(60);
