@@ -83,13 +83,32 @@ impl From<&Actor> for Actor {
 /// The object an audit record is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuditObject {
-    User { id: i64, name: String },
-    Role { id: i64, name: String },
-    Container { id: i64, name: String },
-    Asset { id: i64, name: String },
-    App { id: i64, name: String },
+    User {
+        id: i64,
+        name: String,
+    },
+    Role {
+        id: i64,
+        name: String,
+    },
+    Container {
+        id: i64,
+        name: String,
+    },
+    Asset {
+        id: i64,
+        name: String,
+    },
+    App {
+        id: i64,
+        name: String,
+    },
     /// An action run, related to its container (cancel).
-    ActionRun { id: i64, name: String, container_id: i64 },
+    ActionRun {
+        id: i64,
+        name: String,
+        container_id: i64,
+    },
     /// Runtime settings (`/rest/system_settings`).
     Settings,
     /// The audit trail itself (reads of `/rest/audit`).
@@ -119,7 +138,9 @@ impl AuditObject {
             AuditObject::User { .. } => "ph_user",
             AuditObject::Role { .. } => "role",
             AuditObject::Container { .. } | AuditObject::ActionRun { .. } => "container",
-            AuditObject::Asset { .. } | AuditObject::App { .. } | AuditObject::Settings | AuditObject::Audit => "administration",
+            AuditObject::Asset { .. } | AuditObject::App { .. } | AuditObject::Settings | AuditObject::Audit => {
+                "administration"
+            }
         }
     }
 
@@ -184,7 +205,8 @@ impl Broker {
     pub async fn audit_cancel(&self, who: &Actor, action_run_id: i64) {
         match self.store.get_action_run(action_run_id).await {
             Ok(Some(run)) => {
-                let object = AuditObject::ActionRun { id: run.id, name: run.name.clone(), container_id: run.container_id };
+                let object =
+                    AuditObject::ActionRun { id: run.id, name: run.name.clone(), container_id: run.container_id };
                 self.audit.record_field(who, object, "cancelled", Some(""), Some(&run.cancelled), "cancelled").await;
             }
             Ok(None) => tracing::error!(action_run_id, "action run vanished before its cancel was audited"),
@@ -195,10 +217,21 @@ impl Broker {
     /// Records an app install or upgrade (an unchanged re-install records nothing).
     pub async fn audit_app_install(&self, who: &Actor, app: &App, installed: Installed) {
         match installed {
-            Installed::Created => self.audit.record_change(who, AuditObject::app(app), None, Some(&app_fields(app))).await,
+            Installed::Created => {
+                self.audit.record_change(who, AuditObject::app(app), None, Some(&app_fields(app))).await
+            }
             Installed::Upgraded => {
                 let previous = app.known_versions.last().map(String::as_str);
-                self.audit.record_field(who, AuditObject::app(app), "app_version", previous, Some(&app.app_version), "upgraded").await;
+                self.audit
+                    .record_field(
+                        who,
+                        AuditObject::app(app),
+                        "app_version",
+                        previous,
+                        Some(&app.app_version),
+                        "upgraded",
+                    )
+                    .await;
             }
             Installed::Unchanged => {}
         }
@@ -206,10 +239,20 @@ impl Broker {
 }
 
 /// Leaf names whose values are always masked, whatever the object.
-const ALWAYS_SECRET: &[&str] = &["password", "password_hash", "token", "token_hash", "key", "secret", "api_key", "apikey"];
+const ALWAYS_SECRET: &[&str] =
+    &["password", "password_hash", "token", "token_hash", "key", "secret", "api_key", "apikey"];
 /// Fields that change on every write and say nothing about what changed.
-const IGNORED: &[&str] =
-    &["id", "version", "update_time", "updated_ms", "create_time", "created_ms", "container_update_time", "hash", "artifact_update_time"];
+const IGNORED: &[&str] = &[
+    "id",
+    "version",
+    "update_time",
+    "updated_ms",
+    "create_time",
+    "created_ms",
+    "container_update_time",
+    "hash",
+    "artifact_update_time",
+];
 
 /// Writes audit records; cheap to clone.
 #[derive(Clone, Debug)]
@@ -252,7 +295,13 @@ impl Audit {
     /// Records a create (`old` = `None`), an update or a delete (`new` = `None`): one
     /// record per changed field, secrets masked. An update that changes nothing leaves
     /// no record.
-    pub async fn record_change(&self, who: impl Into<Actor>, object: AuditObject, old: Option<&Value>, new: Option<&Value>) {
+    pub async fn record_change(
+        &self,
+        who: impl Into<Actor>,
+        object: AuditObject,
+        old: Option<&Value>,
+        new: Option<&Value>,
+    ) {
         let who = who.into();
         let secrets = self.secrets_of(&object, old.or(new)).await;
         let records = change_records(&who, &object, old, new, &secrets);
@@ -261,7 +310,15 @@ impl Audit {
 
     /// Records one named change, values already safe to show (e.g. `password`,
     /// `********`, `********`).
-    pub async fn record_field(&self, who: impl Into<Actor>, object: AuditObject, field: &str, old: Option<&str>, new: Option<&str>, note: &str) {
+    pub async fn record_field(
+        &self,
+        who: impl Into<Actor>,
+        object: AuditObject,
+        field: &str,
+        old: Option<&str>,
+        new: Option<&str>,
+        note: &str,
+    ) {
         let who = who.into();
         let mut record = base(&who, &object, format!("{}:{note}", object.name()));
         record.changed_field = field.into();
@@ -384,7 +441,13 @@ fn shown(field: &str, value: &Value, secrets: &[String]) -> Option<String> {
 }
 
 /// The records of one change (see [`Audit::record_change`]).
-pub fn change_records(who: &Actor, object: &AuditObject, old: Option<&Value>, new: Option<&Value>, secrets: &[String]) -> Vec<AuditRecord> {
+pub fn change_records(
+    who: &Actor,
+    object: &AuditObject,
+    old: Option<&Value>,
+    new: Option<&Value>,
+    secrets: &[String],
+) -> Vec<AuditRecord> {
     let name = object.name().to_string();
     let verb = match (old, new) {
         (None, Some(_)) => "created",
@@ -403,7 +466,9 @@ pub fn change_records(who: &Actor, object: &AuditObject, old: Option<&Value>, ne
     let ignored = |field: &str| IGNORED.contains(&field.split('.').next().unwrap_or(field));
     let mut fields: Vec<&str> = after.iter().map(|(k, _)| k.as_str()).collect();
     fields.extend(before.iter().map(|(k, _)| k.as_str()).filter(|k| !after.iter().any(|(a, _)| a == k)));
-    let lookup = |list: &[(String, Value)], field: &str| list.iter().find(|(k, _)| k == field).map(|(_, v)| v.clone()).unwrap_or(Value::Null);
+    let lookup = |list: &[(String, Value)], field: &str| {
+        list.iter().find(|(k, _)| k == field).map(|(_, v)| v.clone()).unwrap_or(Value::Null)
+    };
     let mut records = vec![];
     for field in fields {
         if ignored(field) {
@@ -601,7 +666,10 @@ mod tests {
         let old = json!({"name": "geo", "configuration": {"url": "https://a", "apikey": "old-secret", "pw": "x"}, "tags": []});
         let new = json!({"name": "geo", "configuration": {"url": "https://b", "apikey": "new-secret", "pw": "y"}, "tags": ["t"]});
         let records = change_records(&who(), &object, Some(&old), Some(&new), &["configuration.pw".into()]);
-        let fields: Vec<_> = records.iter().map(|r| (r.changed_field.as_str(), r.old_value.as_deref(), r.new_value.as_deref())).collect();
+        let fields: Vec<_> = records
+            .iter()
+            .map(|r| (r.changed_field.as_str(), r.old_value.as_deref(), r.new_value.as_deref()))
+            .collect();
         assert_eq!(
             fields,
             vec![
@@ -611,7 +679,11 @@ mod tests {
                 ("tags", Some("[]"), Some("[\"t\"]")),
             ]
         );
-        assert!(records.iter().all(|r| r.note == "geo:updated" && r.object_type == "asset" && r.category == "administration"));
+        assert!(
+            records
+                .iter()
+                .all(|r| r.note == "geo:updated" && r.object_type == "asset" && r.category == "administration")
+        );
         let rendered = serde_json::to_string(&records.iter().map(record_json).collect::<Vec<_>>()).unwrap();
         assert!(!rendered.contains("secret"), "{rendered}");
     }
@@ -621,7 +693,8 @@ mod tests {
         let object = AuditObject::Container { id: 9, name: "c".into() };
         let new = json!({"name": "c", "description": "", "severity": "high", "owner_id": null, "version": 1});
         let records = change_records(&who(), &object, None, Some(&new), &[]);
-        let fields: Vec<_> = records.iter().map(|r| (r.changed_field.as_str(), r.old_value.clone(), r.new_value.clone())).collect();
+        let fields: Vec<_> =
+            records.iter().map(|r| (r.changed_field.as_str(), r.old_value.clone(), r.new_value.clone())).collect();
         assert_eq!(fields, vec![("name", None, Some("c".into())), ("severity", None, Some("high".into()))]);
         let deleted = change_records(&who(), &object, Some(&new), None, &[]);
         assert_eq!(deleted.len(), 1);
@@ -660,8 +733,20 @@ mod tests {
         assert_eq!(
             keys,
             [
-                "AUDIT ID", "AUDIT SOURCE", "CHANGED FIELD", "IP ADDRESS", "NEW VALUE", "NOTE", "OBJECT ID", "OBJECT TYPE",
-                "OLD VALUE", "RELATED OBJECT ID", "RELATED OBJECT TYPE", "TIME", "USER", "USER ID"
+                "AUDIT ID",
+                "AUDIT SOURCE",
+                "CHANGED FIELD",
+                "IP ADDRESS",
+                "NEW VALUE",
+                "NOTE",
+                "OBJECT ID",
+                "OBJECT TYPE",
+                "OLD VALUE",
+                "RELATED OBJECT ID",
+                "RELATED OBJECT TYPE",
+                "TIME",
+                "USER",
+                "USER ID"
             ]
         );
         assert_eq!(record_json(&record)["OBJECT ID"], "");

@@ -11,8 +11,8 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use base64::Engine;
 use outpost_proto::{ErrorCode, OutpostError};
 use rand::RngCore;
@@ -64,12 +64,20 @@ pub fn token_hash(token: &str) -> String {
 /// then reset to that on every start); otherwise one is generated on first start, kept
 /// in `<data_dir>/admin-password` readable by the owner only, and answered so the caller
 /// can print it once.
-pub async fn bootstrap_admin(store: &Store, data_dir: &Path, password: Option<&str>) -> Result<Option<String>, OutpostError> {
+pub async fn bootstrap_admin(
+    store: &Store,
+    data_dir: &Path,
+    password: Option<&str>,
+) -> Result<Option<String>, OutpostError> {
     let generated = ensure_admin(store, data_dir, password).await?;
     // The bootstrap administrator always holds the Administrator role, so a broker can
     // never lose its last way in.
-    let admin = store.user_by_name(ADMIN_USER).await?.ok_or_else(|| OutpostError::internal("the admin user vanished"))?;
-    let role = store.find_role(ADMINISTRATOR).await?.ok_or_else(|| OutpostError::internal("the Administrator role is missing"))?;
+    let admin =
+        store.user_by_name(ADMIN_USER).await?.ok_or_else(|| OutpostError::internal("the admin user vanished"))?;
+    let role = store
+        .find_role(ADMINISTRATOR)
+        .await?
+        .ok_or_else(|| OutpostError::internal("the Administrator role is missing"))?;
     store.grant_role(admin.id, role.id).await?;
     Ok(generated)
 }
@@ -218,7 +226,10 @@ fn unauthenticated(message: impl Into<String>) -> Denied {
 fn locked(wait: Duration, what: &str) -> Denied {
     let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
     Denied {
-        error: OutpostError::new(ErrorCode::ResourceExhausted, format!("too many failed sign-ins for {what}; try again in {secs} s")),
+        error: OutpostError::new(
+            ErrorCode::ResourceExhausted,
+            format!("too many failed sign-ins for {what}; try again in {secs} s"),
+        ),
         retry_after: Some(Duration::from_secs(secs)),
     }
 }
@@ -264,7 +275,11 @@ impl Authenticator {
     }
 
     /// Authenticates from the `ph-auth-token` or `authorization` value.
-    pub async fn authenticate(&self, token: Option<&str>, authorization: Option<&str>) -> Result<Principal, OutpostError> {
+    pub async fn authenticate(
+        &self,
+        token: Option<&str>,
+        authorization: Option<&str>,
+    ) -> Result<Principal, OutpostError> {
         Ok(self.authenticate_from(token, authorization, None).await?)
     }
 
@@ -282,7 +297,8 @@ impl Authenticator {
         let Some(authorization) = authorization else {
             return Err(unauthenticated("authentication required: use HTTP Basic or a ph-auth-token header"));
         };
-        let Some(encoded) = authorization.strip_prefix("Basic ").or_else(|| authorization.strip_prefix("basic ")) else {
+        let Some(encoded) = authorization.strip_prefix("Basic ").or_else(|| authorization.strip_prefix("basic "))
+        else {
             return Err(unauthenticated("unsupported authorization scheme; use Basic or ph-auth-token"));
         };
         let decoded = base64::engine::general_purpose::STANDARD
@@ -339,7 +355,12 @@ impl Authenticator {
         }
     }
 
-    async fn with_token(&self, token: &str, source: Option<(String, u32)>, ip: Option<IpAddr>) -> Result<Principal, Denied> {
+    async fn with_token(
+        &self,
+        token: &str,
+        source: Option<(String, u32)>,
+        ip: Option<IpAddr>,
+    ) -> Result<Principal, Denied> {
         let keys: Vec<(String, u32)> = source.into_iter().collect();
         if let Some(wait) = self.throttle.locked(&keys) {
             return Err(locked(wait, "this address"));

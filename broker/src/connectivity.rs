@@ -57,18 +57,25 @@ impl Broker {
     /// Runs the `test` action of an asset's app on the asset, as `who`; audited as an
     /// action run.
     pub async fn test_connectivity(&self, who: &Actor, asset_id: i64) -> Result<TestStarted, OutpostError> {
-        let asset = self.store.get_asset(asset_id).await?.ok_or_else(|| OutpostError::not_found(format!("asset {asset_id} not found")))?;
-        let app = self
+        let asset = self
             .store
-            .get_app(asset.app_id)
+            .get_asset(asset_id)
             .await?
-            .ok_or_else(|| OutpostError::not_found(format!("asset '{}' belongs to app {}, which is not installed", asset.name, asset.app_id)))?;
+            .ok_or_else(|| OutpostError::not_found(format!("asset {asset_id} not found")))?;
+        let app = self.store.get_app(asset.app_id).await?.ok_or_else(|| {
+            OutpostError::not_found(format!(
+                "asset '{}' belongs to app {}, which is not installed",
+                asset.name, asset.app_id
+            ))
+        })?;
         let tests: Vec<_> = app.manifest.actions.iter().filter(|a| a.action_type == "test").collect();
-        let action = tests
-            .iter()
-            .find(|a| a.action == "test connectivity")
-            .or_else(|| tests.first())
-            .ok_or_else(|| OutpostError::invalid(format!("app '{}' has no test connectivity action (no action of type 'test')", app.name)))?;
+        let action =
+            tests.iter().find(|a| a.action == "test connectivity").or_else(|| tests.first()).ok_or_else(|| {
+                OutpostError::invalid(format!(
+                    "app '{}' has no test connectivity action (no action of type 'test')",
+                    app.name
+                ))
+            })?;
         let container_id = self.system_container().await?;
         let name = format!("test connectivity of asset '{}'", asset.name);
         let action_run_id = self
@@ -78,7 +85,11 @@ impl Broker {
                 name: name.clone(),
                 action_type: Some("test".into()),
                 exec_delay_secs: 0,
-                targets: vec![Target { app_id: app.id.to_string(), assets: vec![asset.id.to_string()], parameters: vec![] }],
+                targets: vec![Target {
+                    app_id: app.id.to_string(),
+                    assets: vec![asset.id.to_string()],
+                    parameters: vec![],
+                }],
                 creator: who.user_id,
             })
             .await?;

@@ -29,8 +29,8 @@ use tonic::{Request, Response, Status};
 use crate::Broker;
 use crate::audit::Actor;
 use crate::auth::Principal;
-use crate::permissions::{self, Required};
 use crate::dispatch::{RunAction, Target};
+use crate::permissions::{self, Required};
 use crate::store::Page;
 use crate::store::runs::{ActionResult, ActionRun, AppRun, Change};
 
@@ -133,7 +133,8 @@ where
             };
             if !principal.grants.allows(required) {
                 broker.audit.record_denied(&principal, required.name()).await;
-                let message = format!("user '{}' may not call {method}: it needs '{}'", principal.username, required.name());
+                let message =
+                    format!("user '{}' may not call {method}: it needs '{}'", principal.username, required.name());
                 return Ok(Status::from(OutpostError::forbidden(message)).into_http());
             }
             request.extensions_mut().insert(principal);

@@ -83,7 +83,11 @@ pub fn read_machine(data_dir: &Path, db_file: Option<&Path>) -> Machine {
     let cached = total.saturating_sub(free).saturating_sub(used);
     let pid = sysinfo::get_current_pid().ok();
     if let Some(pid) = pid {
-        system.refresh_processes_specifics(ProcessesToUpdate::Some(&[pid]), true, ProcessRefreshKind::nothing().with_memory());
+        system.refresh_processes_specifics(
+            ProcessesToUpdate::Some(&[pid]),
+            true,
+            ProcessRefreshKind::nothing().with_memory(),
+        );
     }
     let process = pid.and_then(|pid| system.process(pid));
     let disks = Disks::new_with_refreshed_list();
@@ -92,7 +96,9 @@ pub fn read_machine(data_dir: &Path, db_file: Option<&Path>) -> Machine {
         memory: [free / MB, used / MB, cached / MB],
         swap: [system.free_swap() / MB, system.used_swap() / MB],
         data_disk: disk_of(&disks, data_dir),
-        db_disk: db_file.map(|f| f.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."))).and_then(|p| disk_of(&disks, p)),
+        db_disk: db_file
+            .map(|f| f.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")))
+            .and_then(|p| disk_of(&disks, p)),
         rss_kb: process.map(|p| p.memory() / 1024).unwrap_or(0),
         vm_kb: process.map(|p| p.virtual_memory() / 1024).unwrap_or(0),
         ticks: own_ticks(),
@@ -243,7 +249,10 @@ mod tests {
 
     #[test]
     fn sqlite_paths() {
-        assert_eq!(sqlite_path("sqlite:///var/lib/outpost/outpost.db"), Some(PathBuf::from("/var/lib/outpost/outpost.db")));
+        assert_eq!(
+            sqlite_path("sqlite:///var/lib/outpost/outpost.db"),
+            Some(PathBuf::from("/var/lib/outpost/outpost.db"))
+        );
         assert_eq!(sqlite_path("sqlite://data/o.db?mode=rwc"), Some(PathBuf::from("data/o.db")));
         assert_eq!(sqlite_path("postgres://x"), None);
         assert_eq!(sqlite_path("sqlite::memory:"), None);

@@ -296,7 +296,12 @@ mod tests {
     #[test]
     fn every_rule_is_unique() {
         for (i, a) in REST.iter().enumerate() {
-            assert!(REST[i + 1..].iter().all(|b| (a.method, a.path) != (b.method, b.path)), "{} {} twice", a.method, a.path);
+            assert!(
+                REST[i + 1..].iter().all(|b| (a.method, a.path) != (b.method, b.path)),
+                "{} {} twice",
+                a.method,
+                a.path
+            );
         }
     }
 }

@@ -36,7 +36,11 @@ async fn read(State(broker): State<Arc<Broker>>, Path(id): Path<String>) -> ApiR
 }
 
 /// `{"app": "<base64 bundle>"}` installs or upgrades a connector.
-async fn install(State(broker): State<Arc<Broker>>, Extension(who): Extension<Principal>, body: Bytes) -> ApiResult<Json<Value>> {
+async fn install(
+    State(broker): State<Arc<Broker>>,
+    Extension(who): Extension<Principal>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
     let map = input::object(&body)?;
     let f = Fields::new(&map);
     f.only(&["app"])?;

@@ -82,7 +82,11 @@ pub async fn segment_of(broker: &Broker, f: &Fields<'_>) -> Result<Option<i64>, 
     }
 }
 
-async fn create(State(broker): State<Arc<Broker>>, Extension(who): Extension<Principal>, body: Bytes) -> ApiResult<Json<Value>> {
+async fn create(
+    State(broker): State<Arc<Broker>>,
+    Extension(who): Extension<Principal>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
     let map = input::object(&body)?;
     let f = Fields::new(&map);
     f.only(FIELDS)?;
@@ -100,7 +104,8 @@ async fn create(State(broker): State<Arc<Broker>>, Extension(who): Extension<Pri
     };
     match broker.store.create_asset(&asset).await {
         Ok(asset) => {
-            broker.audit.record_change(&who, AuditObject::asset(&asset), None, Some(&audit::asset_fields(&asset))).await;
+            let fields = audit::asset_fields(&asset);
+            broker.audit.record_change(&who, AuditObject::asset(&asset), None, Some(&fields)).await;
             Ok(Json(json!({"success": true, "id": asset.id})))
         }
         Err(e) if e.is_unique_violation() => Err(OutpostError::conflict(format!("an asset named '{name}' exists already")).into()),

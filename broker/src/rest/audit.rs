@@ -48,7 +48,8 @@ const DEFAULT_WINDOW_MS: i64 = 30 * 24 * 3600 * 1000;
 /// The parameters every audit endpoint takes.
 const COMMON: &[&str] = &["format", "sort", "start", "end", "page", "page_size"];
 /// The selections only `/rest/audit` takes.
-const SELECTIONS: &[&str] = &["user", "role", "container", "playbook", "authentication", "administration", "admnistration", "tenant"];
+const SELECTIONS: &[&str] =
+    &["user", "role", "container", "playbook", "authentication", "administration", "admnistration", "tenant"];
 /// SOAR's list separator (ASCII record separator, `%1E` in a URL).
 const SEPARATOR: char = '\u{1e}';
 
@@ -76,7 +77,9 @@ pub fn parse_when(field: &str, text: &str) -> Result<i64, OutpostError> {
     if let Ok(d) = NaiveDate::parse_from_str(&candidate, "%Y-%m-%d") {
         return Ok(d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc().timestamp_millis());
     }
-    Err(OutpostError::invalid(format!("'{field}' must be an ISO 8601 date or date-time (e.g. 2017-07-07 or 2017-07-06T23:59:59Z), got '{text}'")))
+    Err(OutpostError::invalid(format!(
+        "'{field}' must be an ISO 8601 date or date-time (e.g. 2017-07-07 or 2017-07-06T23:59:59Z), got '{text}'"
+    )))
 }
 
 /// An audit request, parsed but with names not yet resolved to ids.
@@ -101,12 +104,19 @@ fn star_only(field: &str, value: &str) -> Result<(), OutpostError> {
     if value.split(SEPARATOR).all(|v| matches!(v.trim(), "" | "*")) {
         Ok(())
     } else {
-        Err(OutpostError::invalid(format!("'{field}' only takes *: its events have no individual objects, got '{value}'")))
+        Err(OutpostError::invalid(format!(
+            "'{field}' only takes *: its events have no individual objects, got '{value}'"
+        )))
     }
 }
 
 fn number(field: &str, value: &str) -> Result<i64, OutpostError> {
-    value.trim().parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| OutpostError::invalid(format!("'{field}' must be a non-negative integer, got '{value}'")))
+    value
+        .trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|n| *n >= 0)
+        .ok_or_else(|| OutpostError::invalid(format!("'{field}' must be a non-negative integer, got '{value}'")))
 }
 
 /// Parses the query string of an audit endpoint; `selections` is true on `/rest/audit`.
@@ -149,12 +159,17 @@ pub fn parse(pairs: &[(String, String)], selections: bool, now: i64) -> Result<R
                 // No tenants in Outpost: every record maps to all tenants, which the seed
                 // says the filter keeps. Ids or names are still checked for shape.
                 if value.split(SEPARATOR).all(|v| v.trim().is_empty() || v.trim() == "*") {
-                    return Err(OutpostError::invalid("'tenant' takes tenant ids or names; * is not supported (leave it out)"));
+                    return Err(OutpostError::invalid(
+                        "'tenant' takes tenant ids or names; * is not supported (leave it out)",
+                    ));
                 }
             }
             other => {
                 let known = if selections { [COMMON, SELECTIONS].concat() } else { COMMON.to_vec() };
-                return Err(OutpostError::invalid(format!("unknown parameter '{other}' (expected: {})", known.join(", "))));
+                return Err(OutpostError::invalid(format!(
+                    "unknown parameter '{other}' (expected: {})",
+                    known.join(", ")
+                )));
             }
         }
     }
@@ -199,8 +214,16 @@ where
 async fn resolve_all(broker: &Broker, r: &Request) -> Result<AuditQuery, OutpostError> {
     let store = &broker.store;
     let mut q = r.query.clone();
-    q.users = resolve(&r.users, |name| async move { Ok(store.user_by_name(&name).await?.map(|u| vec![u.id]).unwrap_or_default()) }).await?;
-    q.roles = resolve(&r.roles, |name| async move { Ok(store.find_role(&name).await?.map(|r| vec![r.id]).unwrap_or_default()) }).await?;
+    q.users = resolve(&r.users, |name| async move {
+        Ok(store.user_by_name(&name).await?.map(|u| vec![u.id]).unwrap_or_default())
+    })
+    .await?;
+    q.roles =
+        resolve(
+            &r.roles,
+            |name| async move { Ok(store.find_role(&name).await?.map(|r| vec![r.id]).unwrap_or_default()) },
+        )
+        .await?;
     q.containers = resolve(&r.containers, |name| async move { Ok(store.container_ids_named(&name).await?) }).await?;
     q.playbooks = r.playbooks.as_ref().map(|_| Selection::Nothing);
     Ok(q)
@@ -215,7 +238,14 @@ fn note(uri: &axum::http::Uri) -> String {
 }
 
 /// Records the read, runs the query and answers json or csv.
-async fn answer(broker: &Broker, who: &Principal, read_of: AuditObject, note: &str, request: Request, query: AuditQuery) -> ApiResult<Response> {
+async fn answer(
+    broker: &Broker,
+    who: &Principal,
+    read_of: AuditObject,
+    note: &str,
+    request: Request,
+    query: AuditQuery,
+) -> ApiResult<Response> {
     broker.audit.record_read(who, read_of, note).await;
     let mut query = query;
     if !request.explicit_end {
@@ -224,7 +254,8 @@ async fn answer(broker: &Broker, who: &Principal, read_of: AuditObject, note: &s
     }
     let records = broker.store.query_audit(&query).await?;
     if request.csv {
-        let body = audit::records_csv(&records).map_err(|e| OutpostError::internal(format!("csv rendering failed: {e}")))?;
+        let body =
+            audit::records_csv(&records).map_err(|e| OutpostError::internal(format!("csv rendering failed: {e}")))?;
         let mut response = body.into_response();
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
         return Ok(response);
@@ -247,10 +278,17 @@ async fn all(
         Some(Selection::Ids(ids)) if ids.len() == 1 => Some(ids[0]),
         _ => None,
     };
-    let chosen = [query.users.is_some(), query.roles.is_some(), query.containers.is_some(), query.playbooks.is_some(), query.authentication, query.administration]
-        .iter()
-        .filter(|b| **b)
-        .count();
+    let chosen = [
+        query.users.is_some(),
+        query.roles.is_some(),
+        query.containers.is_some(),
+        query.playbooks.is_some(),
+        query.authentication,
+        query.administration,
+    ]
+    .iter()
+    .filter(|b| **b)
+    .count();
     let read_of = match (chosen, single(&query.users), single(&query.roles), single(&query.containers)) {
         (1, Some(id), _, _) => AuditObject::User { id, name: String::new() },
         (1, _, Some(id), _) => AuditObject::Role { id, name: String::new() },
@@ -297,7 +335,11 @@ async fn of_container(
 ) -> Result<Response, ApiError> {
     let request = parse(&pairs(query)?, false, now_ms())?;
     let id = input::id(&id, "container")?;
-    let container = broker.store.get_container(id).await?.ok_or_else(|| OutpostError::not_found(format!("container {id} not found")))?;
+    let container = broker
+        .store
+        .get_container(id)
+        .await?
+        .ok_or_else(|| OutpostError::not_found(format!("container {id} not found")))?;
     let mut query = request.query.clone();
     query.containers = Some(Selection::Ids(vec![container.id]));
     answer(&broker, &who, AuditObject::container(&container), &note(&uri), request, query).await
@@ -369,7 +411,8 @@ mod tests {
         assert!(q("tenant=*").unwrap_err().contains("'tenant'"));
         let r = q("page=2&page_size=5").unwrap();
         assert_eq!((r.query.limit, r.query.offset), (Some(5), 10));
-        assert!(parse(&[("user".into(), "1".into())], false, 0).unwrap_err().message.contains("unknown parameter 'user'"));
+        assert!(
+            parse(&[("user".into(), "1".into())], false, 0).unwrap_err().message.contains("unknown parameter 'user'")
+        );
     }
-
 }

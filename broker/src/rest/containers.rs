@@ -116,11 +116,16 @@ pub fn parse_container(map: &Map<String, Value>, base: Option<&Container>) -> Re
     })
 }
 
-async fn create(State(broker): State<Arc<Broker>>, Extension(who): Extension<Principal>, body: Bytes) -> ApiResult<Json<Value>> {
+async fn create(
+    State(broker): State<Arc<Broker>>,
+    Extension(who): Extension<Principal>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
     let map = input::object(&body)?;
     let fields = parse_container(&map, None)?;
     let container = broker.store.create_container(&fields).await?;
-    broker.audit.record_change(&who, AuditObject::container(&container), None, Some(&audit::container_fields(&container))).await;
+    let audited = audit::container_fields(&container);
+    broker.audit.record_change(&who, AuditObject::container(&container), None, Some(&audited)).await;
     Ok(Json(json!({"success": true, "id": container.id})))
 }
 

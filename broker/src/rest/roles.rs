@@ -70,7 +70,10 @@ fn permissions_of(f: &Fields<'_>) -> Result<Option<Vec<String>>, OutpostError> {
     for (i, name) in names.iter().enumerate() {
         let Some(p) = Permission::parse(name) else {
             let known: Vec<&str> = Permission::ALL.iter().map(|p| p.name()).collect();
-            return Err(OutpostError::invalid(format!("'permissions[{i}]': unknown permission '{name}' (known: {})", known.join(", "))));
+            return Err(OutpostError::invalid(format!(
+                "'permissions[{i}]': unknown permission '{name}' (known: {})",
+                known.join(", ")
+            )));
         };
         if !out.iter().any(|n| n == p.name()) {
             out.push(p.name().to_string());
@@ -106,7 +109,13 @@ pub async fn load_role(broker: &Broker, id: &str) -> Result<Role, OutpostError> 
 
 /// Refuses membership changes to the Administrator role that leave no active
 /// administrator.
-async fn check_admin_members(broker: &Broker, role: &Role, before: &[i64], after: &[i64], active: bool) -> Result<(), OutpostError> {
+async fn check_admin_members(
+    broker: &Broker,
+    role: &Role,
+    before: &[i64],
+    after: &[i64],
+    active: bool,
+) -> Result<(), OutpostError> {
     if !(role.builtin && role.name == ADMINISTRATOR) {
         return Ok(());
     }
@@ -134,7 +143,11 @@ async fn read(State(broker): State<Arc<Broker>>, Path(id): Path<String>) -> ApiR
     Ok(Json(render_role(&role, &broker.store.role_member_ids(role.id).await?)))
 }
 
-async fn create(State(broker): State<Arc<Broker>>, Extension(who): Extension<Principal>, body: Bytes) -> ApiResult<Json<Value>> {
+async fn create(
+    State(broker): State<Arc<Broker>>,
+    Extension(who): Extension<Principal>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
     let map = input::object(&body)?;
     let f = Fields::new(&map);
     f.only(FIELDS)?;
@@ -147,7 +160,9 @@ async fn create(State(broker): State<Arc<Broker>>, Extension(who): Extension<Pri
     let members = member_ids(&broker, &f).await?.unwrap_or_default();
     let role = match broker.store.create_role(&fields).await {
         Ok(role) => role,
-        Err(e) if e.is_unique_violation() => return Err(OutpostError::conflict(format!("a role named '{}' exists already", fields.name)).into()),
+        Err(e) if e.is_unique_violation() => {
+            return Err(OutpostError::conflict(format!("a role named '{}' exists already", fields.name)).into());
+        }
         Err(e) => return Err(e.into()),
     };
     broker.store.set_role_members(role.id, &members).await?;
@@ -188,7 +203,9 @@ async fn update(
     let after = match broker.store.update_role(before.id, &fields).await {
         Ok(Some(role)) => role,
         Ok(None) => return Err(OutpostError::not_found(format!("role {} not found", before.id)).into()),
-        Err(e) if e.is_unique_violation() => return Err(OutpostError::conflict(format!("a role named '{}' exists already", fields.name)).into()),
+        Err(e) if e.is_unique_violation() => {
+            return Err(OutpostError::conflict(format!("a role named '{}' exists already", fields.name)).into());
+        }
         Err(e) => return Err(e.into()),
     };
     if members != members_before {
@@ -197,12 +214,21 @@ async fn update(
     broker.auth.forget();
     broker
         .audit
-        .record_change(&who, AuditObject::role(&after), Some(&audit::role_fields(&before, &members_before)), Some(&audit::role_fields(&after, &members)))
+        .record_change(
+            &who,
+            AuditObject::role(&after),
+            Some(&audit::role_fields(&before, &members_before)),
+            Some(&audit::role_fields(&after, &members)),
+        )
         .await;
     Ok(Json(json!({"success": true, "id": after.id})))
 }
 
-async fn disable(State(broker): State<Arc<Broker>>, Extension(who): Extension<Principal>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn disable(
+    State(broker): State<Arc<Broker>>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     let before = load_role(&broker, &id).await?;
     if before.builtin {
         return Err(OutpostError::invalid(format!("role '{}' is built in and cannot be disabled", before.name)).into());
@@ -214,11 +240,20 @@ async fn disable(State(broker): State<Arc<Broker>>, Extension(who): Extension<Pr
         permissions: before.permissions.clone(),
         is_active: false,
     };
-    let after = broker.store.update_role(before.id, &fields).await?.ok_or_else(|| OutpostError::not_found(format!("role {} not found", before.id)))?;
+    let after = broker
+        .store
+        .update_role(before.id, &fields)
+        .await?
+        .ok_or_else(|| OutpostError::not_found(format!("role {} not found", before.id)))?;
     broker.auth.forget();
     broker
         .audit
-        .record_change(&who, AuditObject::role(&after), Some(&audit::role_fields(&before, &members)), Some(&audit::role_fields(&after, &members)))
+        .record_change(
+            &who,
+            AuditObject::role(&after),
+            Some(&audit::role_fields(&before, &members)),
+            Some(&audit::role_fields(&after, &members)),
+        )
         .await;
     Ok(Json(json!({"success": true, "id": after.id, "message": format!("role '{}' disabled", after.name)})))
 }
@@ -230,10 +265,16 @@ mod tests {
 
     #[test]
     fn permissions_are_checked_by_name() {
-        let map: Map<String, Value> = json!({"permissions": ["audit:view", "containers:view", "audit:view"]}).as_object().unwrap().clone();
+        let map: Map<String, Value> =
+            json!({"permissions": ["audit:view", "containers:view", "audit:view"]}).as_object().unwrap().clone();
         assert_eq!(permissions_of(&Fields::new(&map)).unwrap().unwrap(), vec!["audit:view", "containers:view"]);
         let map: Map<String, Value> = json!({"permissions": ["root"]}).as_object().unwrap().clone();
-        assert!(permissions_of(&Fields::new(&map)).unwrap_err().message.starts_with("'permissions[0]': unknown permission 'root'"));
+        assert!(
+            permissions_of(&Fields::new(&map))
+                .unwrap_err()
+                .message
+                .starts_with("'permissions[0]': unknown permission 'root'")
+        );
         assert!(check_name("7").is_err());
     }
 }

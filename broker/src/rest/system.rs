@@ -67,7 +67,9 @@ fn check_base_url(url: &str) -> Result<String, OutpostError> {
     }
     let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
     match rest {
-        Some(host) if !host.is_empty() && url.len() <= 2048 && !url.chars().any(|c| c.is_whitespace() || c.is_control()) => {
+        Some(host)
+            if !host.is_empty() && url.len() <= 2048 && !url.chars().any(|c| c.is_whitespace() || c.is_control()) =>
+        {
             Ok(url.to_string())
         }
         _ => Err(OutpostError::invalid(format!("'base_url' must be an http:// or https:// URL, got '{url}'"))),
@@ -80,12 +82,24 @@ fn check_time_zone(zone: &str) -> Result<String, OutpostError> {
     let zone = zone.trim();
     let ok = !zone.is_empty()
         && zone.len() <= 64
-        && zone.split('/').all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || "_-+".contains(c)))
+        && zone
+            .split('/')
+            .all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || "_-+".contains(c)))
         && zone.chars().next().is_some_and(|c| c.is_ascii_alphabetic());
-    if ok { Ok(zone.to_string()) } else { Err(OutpostError::invalid(format!("'time_zone' must be an IANA time zone name such as UTC or Europe/Paris, got '{zone}'"))) }
+    if ok {
+        Ok(zone.to_string())
+    } else {
+        Err(OutpostError::invalid(format!(
+            "'time_zone' must be an IANA time zone name such as UTC or Europe/Paris, got '{zone}'"
+        )))
+    }
 }
 
-async fn change_settings(State(broker): State<Arc<Broker>>, Extension(who): Extension<Principal>, body: Bytes) -> ApiResult<Json<Value>> {
+async fn change_settings(
+    State(broker): State<Arc<Broker>>,
+    Extension(who): Extension<Principal>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
     let map = input::object(&body)?;
     let f = Fields::new(&map);
     f.only(&[BASE_URL, TIME_ZONE])?;
@@ -182,7 +196,10 @@ fn render_status(s: &AppStatus, pretty: bool, now: i64) -> Value {
     out.insert("asset".into(), json!(s.asset_id));
     out.insert("create_time".into(), json!(render::iso(s.create_ms)));
     out.insert("id".into(), json!(s.id));
-    out.insert("message".into(), json!(format!("Testing asset connectivity for '{}' using app '{}' {tail}", s.asset_name, s.app_name)));
+    out.insert(
+        "message".into(),
+        json!(format!("Testing asset connectivity for '{}' using app '{}' {tail}", s.asset_name, s.app_name)),
+    );
     out.insert("status".into(), json!(s.status));
     Value::Object(out)
 }
@@ -239,15 +256,24 @@ impl WidgetQuery {
     /// The window: `start_time` and `end_time` together, else the last 7 days.
     fn filter(&self, now: i64) -> Result<ActionRunFilter, OutpostError> {
         let (start_ms, end_ms) = match (&self.start_time, &self.end_time) {
-            (Some(s), Some(e)) => (super::audit::parse_when("start_time", s)?, super::audit::parse_when("end_time", e)?),
+            (Some(s), Some(e)) => {
+                (super::audit::parse_when("start_time", s)?, super::audit::parse_when("end_time", e)?)
+            }
             (None, None) => (now - 7 * 24 * 3600 * 1000, now + 1),
-            _ => return Err(OutpostError::invalid("give 'start_time' and 'end_time' together, or neither for the last 7 days")),
+            _ => {
+                return Err(OutpostError::invalid(
+                    "give 'start_time' and 'end_time' together, or neither for the last 7 days",
+                ));
+            }
         };
         if start_ms >= end_ms {
             return Err(OutpostError::invalid("'start_time' must be before 'end_time'"));
         }
         let user_id = match self.user_id.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
-            Some(u) => Some(u.parse::<i64>().map_err(|_| OutpostError::invalid(format!("'user_id' must be an integer, got '{u}'")))?),
+            Some(u) => Some(
+                u.parse::<i64>()
+                    .map_err(|_| OutpostError::invalid(format!("'user_id' must be an integer, got '{u}'")))?,
+            ),
             None => None,
         };
         Ok(ActionRunFilter { start_ms, end_ms, label: self.label.clone().filter(|l| !l.trim().is_empty()), user_id })
@@ -307,11 +333,15 @@ async fn compute(broker: &Broker, name: &str, q: &WidgetQuery) -> Result<Value, 
             outpost_proto::ErrorCode::Unimplemented,
             format!("widget '{other}' is not supported by outpost (supported: {})", WIDGETS.join(", ")),
         )),
-        other => Err(OutpostError::not_found(format!("no widget '{other}' (outpost supports: {})", WIDGETS.join(", ")))),
+        other => {
+            Err(OutpostError::not_found(format!("no widget '{other}' (outpost supports: {})", WIDGETS.join(", "))))
+        }
     }
 }
 
-fn widget_query(q: Result<Query<WidgetQuery>, axum::extract::rejection::QueryRejection>) -> Result<WidgetQuery, OutpostError> {
+fn widget_query(
+    q: Result<Query<WidgetQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<WidgetQuery, OutpostError> {
     q.map(|Query(q)| q).map_err(|e| OutpostError::invalid(format!("bad widget parameters: {}", e.body_text())))
 }
 
@@ -337,10 +367,16 @@ async fn all_widgets(
     Ok(Json(Value::Object(out)))
 }
 
-async fn test_asset(State(broker): State<Arc<Broker>>, Extension(who): Extension<Principal>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn test_asset(
+    State(broker): State<Arc<Broker>>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     let id = input::id(&id, "asset")?;
     let started = broker.test_connectivity(&Actor::from(&who), id).await?;
-    Ok(Json(json!({"success": true, "action_run_id": started.action_run_id, "container_id": started.container_id, "message": started.message})))
+    Ok(Json(
+        json!({"success": true, "action_run_id": started.action_run_id, "container_id": started.container_id, "message": started.message}),
+    ))
 }
 
 /// Whether an asset POST body asks for a connectivity test (`{"test_connectivity": true}`).

@@ -110,7 +110,11 @@ async fn role_ids(broker: &Broker, f: &Fields<'_>) -> Result<Option<Vec<i64>>, O
     let mut ids = vec![];
     for (i, item) in items.iter().enumerate() {
         let key = input::id_or_name(item, &format!("roles[{i}]"))?;
-        let role = broker.store.find_role(&key).await?.ok_or_else(|| OutpostError::not_found(format!("'roles[{i}]': role '{key}' not found")))?;
+        let role = broker
+            .store
+            .find_role(&key)
+            .await?
+            .ok_or_else(|| OutpostError::not_found(format!("'roles[{i}]': role '{key}' not found")))?;
         if !ids.contains(&role.id) {
             ids.push(role.id);
         }
@@ -157,7 +161,11 @@ async fn read(State(broker): State<Arc<Broker>>, Path(id): Path<String>) -> ApiR
     Ok(Json(render_user(&user, &broker.store.user_role_ids(user.id).await?)))
 }
 
-async fn create(State(broker): State<Arc<Broker>>, Extension(who): Extension<Principal>, body: Bytes) -> ApiResult<Json<Value>> {
+async fn create(
+    State(broker): State<Arc<Broker>>,
+    Extension(who): Extension<Principal>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
     let map = input::object(&body)?;
     let f = Fields::new(&map);
     f.only(FIELDS)?;
@@ -171,7 +179,9 @@ async fn create(State(broker): State<Arc<Broker>>, Extension(who): Extension<Pri
     };
     let password = f.string("password")?;
     let hash = match (fields.user_type.as_str(), password) {
-        ("automation", Some(_)) => return Err(OutpostError::invalid("automation users sign in with tokens only: leave 'password' out").into()),
+        ("automation", Some(_)) => {
+            return Err(OutpostError::invalid("automation users sign in with tokens only: leave 'password' out").into());
+        }
         ("automation", None) => String::new(),
         (_, None) => return Err(OutpostError::invalid("'password' is required").into()),
         (_, Some(password)) => {
@@ -218,14 +228,17 @@ async fn update(
         user_type: check_type(f.string("type")?.unwrap_or_else(|| before.user_type.clone()))?,
     };
     if before.username == auth::ADMIN_USER && fields.username != before.username {
-        return Err(OutpostError::invalid(format!("the bootstrap user '{}' cannot be renamed", auth::ADMIN_USER)).into());
+        return Err(
+            OutpostError::invalid(format!("the bootstrap user '{}' cannot be renamed", auth::ADMIN_USER)).into()
+        );
     }
     let roles = role_ids(&broker, &f).await?.unwrap_or_else(|| roles_before.clone());
     let password = f.string("password")?;
     if password.is_some() && fields.user_type == "automation" {
         return Err(OutpostError::invalid("automation users sign in with tokens only: leave 'password' out").into());
     }
-    keep_an_administrator(&broker, before.id, fields.is_active && is_administrator_role(&broker, &roles).await?).await?;
+    keep_an_administrator(&broker, before.id, fields.is_active && is_administrator_role(&broker, &roles).await?)
+        .await?;
     let hash = match password {
         Some(password) => {
             check_password(&password)?;
@@ -255,15 +268,27 @@ async fn update(
     let object = AuditObject::user(&after);
     broker
         .audit
-        .record_change(&who, object.clone(), Some(&audit::user_fields(&before, &roles_before)), Some(&audit::user_fields(&after, &roles)))
+        .record_change(
+            &who,
+            object.clone(),
+            Some(&audit::user_fields(&before, &roles_before)),
+            Some(&audit::user_fields(&after, &roles)),
+        )
         .await;
     if hash.is_some() {
-        broker.audit.record_field(&who, object, "password", Some(render::MASK), Some(render::MASK), "password changed").await;
+        broker
+            .audit
+            .record_field(&who, object, "password", Some(render::MASK), Some(render::MASK), "password changed")
+            .await;
     }
     Ok(Json(json!({"success": true, "id": after.id})))
 }
 
-async fn disable(State(broker): State<Arc<Broker>>, Extension(who): Extension<Principal>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn disable(
+    State(broker): State<Arc<Broker>>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     let before = load_user(&broker, &id).await?;
     keep_an_administrator(&broker, before.id, false).await?;
     let roles = broker.store.user_role_ids(before.id).await?;
@@ -275,11 +300,20 @@ async fn disable(State(broker): State<Arc<Broker>>, Extension(who): Extension<Pr
         is_active: false,
         user_type: before.user_type.clone(),
     };
-    let after = broker.store.update_user(before.id, &fields).await?.ok_or_else(|| OutpostError::not_found(format!("user {} not found", before.id)))?;
+    let after = broker
+        .store
+        .update_user(before.id, &fields)
+        .await?
+        .ok_or_else(|| OutpostError::not_found(format!("user {} not found", before.id)))?;
     broker.auth.forget();
     broker
         .audit
-        .record_change(&who, AuditObject::user(&after), Some(&audit::user_fields(&before, &roles)), Some(&audit::user_fields(&after, &roles)))
+        .record_change(
+            &who,
+            AuditObject::user(&after),
+            Some(&audit::user_fields(&before, &roles)),
+            Some(&audit::user_fields(&after, &roles)),
+        )
         .await;
     Ok(Json(json!({"success": true, "id": after.id, "message": format!("user '{}' disabled", after.username)})))
 }
@@ -287,7 +321,9 @@ async fn disable(State(broker): State<Arc<Broker>>, Extension(who): Extension<Pr
 async fn tokens(State(broker): State<Arc<Broker>>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     let user = load_user(&broker, &id).await?;
     let tokens = broker.store.list_tokens(user.id).await?;
-    Ok(Json(json!({"count": tokens.len(), "num_pages": u64::from(!tokens.is_empty()), "data": tokens.iter().map(render_token).collect::<Vec<_>>()})))
+    Ok(Json(
+        json!({"count": tokens.len(), "num_pages": u64::from(!tokens.is_empty()), "data": tokens.iter().map(render_token).collect::<Vec<_>>()}),
+    ))
 }
 
 /// Reads the optional token body: `label` and `expires_in_days`.
@@ -305,7 +341,11 @@ fn parse_token_body(body: &[u8]) -> Result<(String, Option<i64>), OutpostError> 
     let days = match f.int("expires_in_days")? {
         None => None,
         Some(d) if (1..=MAX_TOKEN_DAYS).contains(&d) => Some(d),
-        Some(d) => return Err(OutpostError::invalid(format!("'expires_in_days' must be between 1 and {MAX_TOKEN_DAYS}, got {d}"))),
+        Some(d) => {
+            return Err(OutpostError::invalid(format!(
+                "'expires_in_days' must be between 1 and {MAX_TOKEN_DAYS}, got {d}"
+            )));
+        }
     };
     Ok((label, days))
 }
@@ -318,13 +358,27 @@ async fn issue(
 ) -> ApiResult<Json<Value>> {
     let user = load_user(&broker, &id).await?;
     if !user.is_active {
-        return Err(OutpostError::precondition(format!("user '{}' is disabled; enable it before issuing tokens", user.username)).into());
+        return Err(OutpostError::precondition(format!(
+            "user '{}' is disabled; enable it before issuing tokens",
+            user.username
+        ))
+        .into());
     }
     let (label, days) = parse_token_body(&body)?;
     let key = auth::new_token();
     let expires_ms = days.map(|d| outpost_proto::time::now_ms() + d * 24 * 3600 * 1000);
     let token = broker.store.add_token_expiring(user.id, &auth::token_hash(&key), &label, expires_ms).await?;
-    broker.audit.record_field(&who, AuditObject::user(&user), "token", None, Some(&format!("token {} issued", token.id)), "token issued").await;
+    broker
+        .audit
+        .record_field(
+            &who,
+            AuditObject::user(&user),
+            "token",
+            None,
+            Some(&format!("token {} issued", token.id)),
+            "token issued",
+        )
+        .await;
     Ok(Json(json!({
         "success": true,
         "id": token.id,
@@ -347,17 +401,38 @@ async fn revoke(
     broker.auth.forget();
     broker
         .audit
-        .record_field(&who, AuditObject::user(&user), "token", Some(&format!("token {token_id} active")), Some(&format!("token {token_id} revoked")), "token revoked")
+        .record_field(
+            &who,
+            AuditObject::user(&user),
+            "token",
+            Some(&format!("token {token_id} active")),
+            Some(&format!("token {token_id} revoked")),
+            "token revoked",
+        )
         .await;
     Ok(Json(json!({"success": true, "revoked": 1})))
 }
 
-async fn revoke_all(State(broker): State<Arc<Broker>>, Extension(who): Extension<Principal>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn revoke_all(
+    State(broker): State<Arc<Broker>>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     let user = load_user(&broker, &id).await?;
     let n = broker.store.revoke_all_tokens(user.id).await?;
     broker.auth.forget();
     if n > 0 {
-        broker.audit.record_field(&who, AuditObject::user(&user), "token", None, Some(&format!("{n} tokens revoked")), "tokens revoked").await;
+        broker
+            .audit
+            .record_field(
+                &who,
+                AuditObject::user(&user),
+                "token",
+                None,
+                Some(&format!("{n} tokens revoked")),
+                "tokens revoked",
+            )
+            .await;
     }
     Ok(Json(json!({"success": true, "revoked": n})))
 }

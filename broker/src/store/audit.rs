@@ -174,7 +174,9 @@ impl Store {
     pub async fn query_audit(&self, q: &AuditQuery) -> StoreResult<Vec<AuditRecord>> {
         let mut selections: Vec<Option<String>> = vec![];
         let mut any = false;
-        for (kind, selection) in [("user", &q.users), ("role", &q.roles), ("container", &q.containers), ("playbook", &q.playbooks)] {
+        for (kind, selection) in
+            [("user", &q.users), ("role", &q.roles), ("container", &q.containers), ("playbook", &q.playbooks)]
+        {
             if let Some(selection) = selection {
                 any = true;
                 selections.push(condition(kind, selection));
@@ -199,7 +201,8 @@ impl Store {
             "SELECT {COLUMNS} FROM audit_log WHERE time_ms >= $1 AND time_ms < $2{objects}
              ORDER BY time_ms {order}, id {order} LIMIT $3 OFFSET $4"
         );
-        let rows = self.db.fetch_all(&sql, args![q.start_ms, q.end_ms, q.limit.unwrap_or(i64::MAX), q.offset.max(0)]).await?;
+        let rows =
+            self.db.fetch_all(&sql, args![q.start_ms, q.end_ms, q.limit.unwrap_or(i64::MAX), q.offset.max(0)]).await?;
         rows.iter().map(record_from_row).collect()
     }
 

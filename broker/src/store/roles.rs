@@ -94,8 +94,10 @@ impl Store {
         if let Ok(id) = id_or_name.trim().parse::<i64>() {
             return self.get_role(id).await;
         }
-        let row =
-            self.db.fetch_optional(&format!("SELECT {ROLE_COLUMNS} FROM roles WHERE name = $1"), args![id_or_name.trim()]).await?;
+        let row = self
+            .db
+            .fetch_optional(&format!("SELECT {ROLE_COLUMNS} FROM roles WHERE name = $1"), args![id_or_name.trim()])
+            .await?;
         row.as_ref().map(role_from_row).transpose()
     }
 
@@ -106,13 +108,19 @@ impl Store {
 
     /// The ids of the roles a user holds (active or not).
     pub async fn user_role_ids(&self, user_id: i64) -> StoreResult<Vec<i64>> {
-        let rows = self.db.fetch_all("SELECT role_id FROM user_roles WHERE user_id = $1 ORDER BY role_id", args![user_id]).await?;
+        let rows = self
+            .db
+            .fetch_all("SELECT role_id FROM user_roles WHERE user_id = $1 ORDER BY role_id", args![user_id])
+            .await?;
         ids_from_rows(&rows, "role_id")
     }
 
     /// The ids of a role's members.
     pub async fn role_member_ids(&self, role_id: i64) -> StoreResult<Vec<i64>> {
-        let rows = self.db.fetch_all("SELECT user_id FROM user_roles WHERE role_id = $1 ORDER BY user_id", args![role_id]).await?;
+        let rows = self
+            .db
+            .fetch_all("SELECT user_id FROM user_roles WHERE role_id = $1 ORDER BY user_id", args![role_id])
+            .await?;
         ids_from_rows(&rows, "user_id")
     }
 

@@ -52,7 +52,10 @@ impl ActionRunFilter {
         let mut values = args![self.start_ms, self.end_ms];
         if let Some(label) = &self.label {
             values.push(label.to_lowercase().into());
-            sql.push_str(&format!(" AND r.container_id IN (SELECT id FROM containers WHERE label = ${})", values.len()));
+            sql.push_str(&format!(
+                " AND r.container_id IN (SELECT id FROM containers WHERE label = ${})",
+                values.len()
+            ));
         }
         if let Some(user) = self.user_id {
             values.push(user.into());
@@ -83,7 +86,8 @@ impl Store {
     pub async fn app_statuses(&self, page: Page) -> StoreResult<Listing<AppStatus>> {
         let latest = "SELECT MAX(ar.id) FROM app_runs ar JOIN action_runs r ON r.id = ar.action_run_id
                       WHERE r.type = 'test' GROUP BY ar.asset_id";
-        let count = self.db.fetch_one(&format!("SELECT COUNT(*) AS n FROM ({latest}) t"), args![]).await?.i64("n")? as u64;
+        let count =
+            self.db.fetch_one(&format!("SELECT COUNT(*) AS n FROM ({latest}) t"), args![]).await?.i64("n")? as u64;
         let (limit, offset) = page.limit_offset();
         let rows = self
             .db
@@ -129,7 +133,8 @@ impl Store {
 
     /// Action runs and app runs created since `since_ms`.
     pub async fn runs_since(&self, since_ms: i64) -> StoreResult<(i64, i64)> {
-        let actions = self.db.fetch_one("SELECT COUNT(*) AS n FROM action_runs WHERE create_ms >= $1", args![since_ms]).await?;
+        let actions =
+            self.db.fetch_one("SELECT COUNT(*) AS n FROM action_runs WHERE create_ms >= $1", args![since_ms]).await?;
         let apps = self
             .db
             .fetch_one(
@@ -180,8 +185,10 @@ impl Store {
     /// The creation times of the action runs a filter selects, oldest first.
     pub async fn action_run_times(&self, filter: &ActionRunFilter) -> StoreResult<Vec<i64>> {
         let (condition, values) = filter.sql();
-        let rows =
-            self.db.fetch_all(&format!("SELECT r.create_ms FROM action_runs r WHERE {condition} ORDER BY r.create_ms"), values).await?;
+        let rows = self
+            .db
+            .fetch_all(&format!("SELECT r.create_ms FROM action_runs r WHERE {condition} ORDER BY r.create_ms"), values)
+            .await?;
         Ok(rows.iter().map(|r| r.i64("create_ms")).collect::<Result<Vec<_>, _>>()?)
     }
 

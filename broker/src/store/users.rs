@@ -94,14 +94,19 @@ impl Store {
 
     pub async fn set_password_hash(&self, user_id: i64, password_hash: &str) -> StoreResult<()> {
         self.db
-            .execute("UPDATE users SET password_hash = $1, updated_ms = $2 WHERE id = $3", args![password_hash, now_ms(), user_id])
+            .execute(
+                "UPDATE users SET password_hash = $1, updated_ms = $2 WHERE id = $3",
+                args![password_hash, now_ms(), user_id],
+            )
             .await?;
         Ok(())
     }
 
     pub async fn user_by_name(&self, username: &str) -> StoreResult<Option<User>> {
-        let row =
-            self.db.fetch_optional(&format!("SELECT {USER_COLUMNS} FROM users WHERE username = $1"), args![username]).await?;
+        let row = self
+            .db
+            .fetch_optional(&format!("SELECT {USER_COLUMNS} FROM users WHERE username = $1"), args![username])
+            .await?;
         row.as_ref().map(user_from_row).transpose()
     }
 
@@ -123,7 +128,13 @@ impl Store {
     }
 
     /// Stores a token (by its hash) that stops working at `expires_ms`; answers it.
-    pub async fn add_token_expiring(&self, user_id: i64, token_hash: &str, label: &str, expires_ms: Option<i64>) -> StoreResult<Token> {
+    pub async fn add_token_expiring(
+        &self,
+        user_id: i64,
+        token_hash: &str,
+        label: &str,
+        expires_ms: Option<i64>,
+    ) -> StoreResult<Token> {
         let row = self
             .db
             .fetch_one(
@@ -141,7 +152,10 @@ impl Store {
     pub async fn list_tokens(&self, user_id: i64) -> StoreResult<Vec<Token>> {
         let rows = self
             .db
-            .fetch_all(&format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE user_id = $1 ORDER BY id DESC"), args![user_id])
+            .fetch_all(
+                &format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE user_id = $1 ORDER BY id DESC"),
+                args![user_id],
+            )
             .await?;
         rows.iter().map(token_from_row).collect()
     }
@@ -150,7 +164,10 @@ impl Store {
     pub async fn revoke_all_tokens(&self, user_id: i64) -> StoreResult<u64> {
         Ok(self
             .db
-            .execute("UPDATE tokens SET revoked_ms = $1 WHERE user_id = $2 AND revoked_ms IS NULL", args![now_ms(), user_id])
+            .execute(
+                "UPDATE tokens SET revoked_ms = $1 WHERE user_id = $2 AND revoked_ms IS NULL",
+                args![now_ms(), user_id],
+            )
             .await?)
     }
 
@@ -187,7 +204,16 @@ impl Store {
                     "UPDATE users SET username = $1, email = $2, first_name = $3, last_name = $4, is_active = $5,
                      user_type = $6, updated_ms = $7 WHERE id = $8 RETURNING {USER_COLUMNS}"
                 ),
-                args![&user.username, &user.email, &user.first_name, &user.last_name, user.is_active, &user.user_type, now_ms(), id],
+                args![
+                    &user.username,
+                    &user.email,
+                    &user.first_name,
+                    &user.last_name,
+                    user.is_active,
+                    &user.user_type,
+                    now_ms(),
+                    id
+                ],
             )
             .await?;
         row.as_ref().map(user_from_row).transpose()
@@ -199,7 +225,10 @@ impl Store {
         let (limit, offset) = page.limit_offset();
         let rows = self
             .db
-            .fetch_all(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY id LIMIT $1 OFFSET $2"), args![limit, offset])
+            .fetch_all(
+                &format!("SELECT {USER_COLUMNS} FROM users ORDER BY id LIMIT $1 OFFSET $2"),
+                args![limit, offset],
+            )
             .await?;
         let data = rows.iter().map(user_from_row).collect::<StoreResult<Vec<_>>>()?;
         Ok(Listing { count, num_pages: page.num_pages(count), data })
