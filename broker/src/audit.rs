@@ -257,6 +257,7 @@ const IGNORED: &[&str] = &[
 /// Writes audit records; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Audit {
+    /// Where records are appended, and app manifests read for masking.
     store: Store,
 }
 

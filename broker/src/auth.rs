@@ -31,7 +31,9 @@ pub const ADMIN_PASSWORD_FILE: &str = "admin-password";
 /// Who is calling, with what they may do, from where.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
+    /// Who acts: creator of runs, `USER ID` of audit records.
     pub user_id: i64,
+    /// For messages and audit records.
     pub username: String,
     /// The union of the user's active roles, loaded at sign-in (caches are cleared
     /// whenever users, roles or tokens change).
@@ -166,6 +168,7 @@ impl From<Denied> for OutpostError {
 struct Failures {
     /// Failures within [`FAILURE_MEMORY`] of each other.
     count: u32,
+    /// The latest failure; older than `FAILURE_MEMORY`, the count restarts.
     last: Instant,
     /// Attempts before this are refused without checking the credentials.
     locked_until: Option<Instant>,
@@ -175,6 +178,7 @@ struct Failures {
 /// user name (or address) for twice as long as the last, up to [`MAX_LOCK`].
 #[derive(Default)]
 struct Throttle {
+    /// By `user:<name>` and `ip:<address>`.
     failures: Mutex<HashMap<String, Failures>>,
 }
 
@@ -237,10 +241,13 @@ fn locked(wait: Duration, what: &str) -> Denied {
 /// Checks credentials, remembers recent successes, slows down guessing and audits
 /// sign-ins: every failure, and each success once per [`CACHE_TTL`] window.
 pub struct Authenticator {
+    /// Users, tokens and roles.
     store: Store,
+    /// Records sign-in events.
     audit: Audit,
     /// Successful sign-ins by a hash of the credential, with when they were checked.
     cache: Mutex<HashMap<String, (Principal, Instant)>>,
+    /// Slows down guessing.
     throttle: Throttle,
 }
 

@@ -20,6 +20,7 @@ const SYSTEM_CONTAINER_SETTING: &str = "system_container_id";
 /// A started connectivity test.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TestStarted {
+    /// The run to poll, like any action run.
     pub action_run_id: i64,
     /// The system container the run belongs to.
     pub container_id: i64,

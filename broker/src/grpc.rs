@@ -73,6 +73,7 @@ pub async fn serve(broker: Arc<Broker>, listener: tokio::net::TcpListener, shutd
 /// sees it (see the module doc).
 #[derive(Clone)]
 pub struct Guard {
+    /// Authenticates, checks and audits.
     broker: Arc<Broker>,
 }
 
@@ -87,7 +88,9 @@ impl<S> tower::Layer<S> for Guard {
 /// A service behind [`Guard`].
 #[derive(Clone)]
 pub struct Guarded<S> {
+    /// The services behind the guard.
     inner: S,
+    /// Authenticates, checks and audits.
     broker: Arc<Broker>,
 }
 
@@ -145,6 +148,7 @@ where
 
 #[derive(Clone)]
 pub struct Api {
+    /// Authenticates, checks and audits.
     broker: Arc<Broker>,
 }
 

@@ -20,6 +20,8 @@ use crate::rest::render::iso;
 /// A crashed worker stays visible (as `stopped`) this long, then is forgotten.
 pub const FORGET_AFTER: Duration = Duration::from_secs(3600);
 const MB: u64 = 1024 * 1024;
+/// How long `/rest/health` waits for the store before calling it stopped.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Numbers each snapshot, as the seed's `id`.
 static SNAPSHOTS: AtomicU64 = AtomicU64::new(0);
@@ -37,11 +39,13 @@ pub struct Machine {
     pub data_disk: Option<[u64; 2]>,
     /// Free and used MB of the partition holding the SQLite file (`None` on PostgreSQL).
     pub db_disk: Option<[u64; 2]>,
-    /// This process: resident and virtual KB.
+    /// This process: resident memory KB.
     pub rss_kb: u64,
+    /// This process: virtual memory KB.
     pub vm_kb: u64,
     /// This process: user and system CPU time in clock ticks (Linux `/proc/self/stat`).
     pub ticks: Option<(u64, u64)>,
+    /// This process, as `services.broker_api.pid` shows it.
     pub pid: u32,
 }
 
@@ -150,7 +154,8 @@ pub async fn health(broker: &Broker) -> Value {
     put("broker_api", true, own("broker_api"));
 
     let started = Instant::now();
-    let store_up = broker.store.ping().await;
+    // A store that does not answer within the probe's patience counts as stopped.
+    let store_up = tokio::time::timeout(PROBE_TIMEOUT, broker.store.ping()).await.unwrap_or(false);
     let ping_ms = started.elapsed().as_secs_f64() * 1000.0;
     let mut store = if db_file.is_some() {
         own("store")
@@ -204,7 +209,8 @@ pub async fn health(broker: &Broker) -> Value {
         Some(m) if db_file.is_some() => free_used(m.db_disk),
         // PostgreSQL's disk is not ours to read: its size is what we can tell.
         _ => {
-            let used = broker.store.store_bytes().await.ok().flatten().map(|b| b as u64 / MB);
+            let size = tokio::time::timeout(PROBE_TIMEOUT, broker.store.store_bytes()).await;
+            let used = size.ok().and_then(Result::ok).flatten().map(|b| b as u64 / MB);
             json!([{"label": "Free", "value": null}, {"label": "Used", "value": used}])
         }
     };

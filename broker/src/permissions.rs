@@ -107,6 +107,7 @@ pub struct Rule {
     pub method: &'static str,
     /// The route template exactly as the router declares it.
     pub path: &'static str,
+    /// What the caller must hold.
     pub required: Required,
 }
 

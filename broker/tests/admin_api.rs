@@ -37,19 +37,29 @@ fn admin() -> Auth {
 
 /// A response: status, headers and the body as JSON (or as a JSON string when it is not).
 struct Reply {
+    /// The HTTP status.
     status: StatusCode,
+    /// For `Retry-After` and `Content-Type`.
     headers: reqwest::header::HeaderMap,
+    /// The body as JSON, or a JSON string when it is not JSON.
     body: Value,
+    /// The body as sent.
     text: String,
 }
 
 /// One broker for one test; stopped when dropped.
 struct Harness {
+    /// The broker under test, with its addresses.
     running: RunningBroker,
+    /// The bus, to play worker.
     bus: InProcessBus,
+    /// Stops everything when the test ends.
     shutdown: CancellationToken,
+    /// One client, one connection pool.
     http: reqwest::Client,
+    /// `http://127.0.0.1:<port>`.
     base: String,
+    /// The data dir, removed at the end.
     _dir: tempfile::TempDir,
 }
 
@@ -572,14 +582,23 @@ async fn repeated_failed_sign_ins_are_slowed_down_and_audited() {
 /// One audit record, from json or csv.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Rec {
+    /// `AUDIT SOURCE`.
     source: String,
+    /// `AUDIT ID`.
     id: i64,
+    /// `USER ID`.
     user_id: Option<i64>,
+    /// `OBJECT TYPE`.
     object_type: String,
+    /// `OBJECT ID`.
     object_id: Option<i64>,
+    /// `RELATED OBJECT TYPE`.
     related_type: String,
+    /// `RELATED OBJECT ID`.
     related_id: Option<i64>,
+    /// `NOTE`.
     note: String,
+    /// `CHANGED FIELD`.
     field: String,
 }
 

@@ -85,14 +85,19 @@ pub fn parse_when(field: &str, text: &str) -> Result<i64, OutpostError> {
 /// An audit request, parsed but with names not yet resolved to ids.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Request {
+    /// `format=csv`.
     pub csv: bool,
+    /// Window, order, paging and the star-only selections.
     pub query: AuditQuery,
     /// `end` was given; otherwise it is "now", taken when the query runs.
     pub explicit_end: bool,
     /// The raw `%1E`-separated values of each selection given.
     pub users: Option<Vec<String>>,
+    /// The raw values of `role`.
     pub roles: Option<Vec<String>>,
+    /// The raw values of `container`.
     pub containers: Option<Vec<String>>,
+    /// The raw values of `playbook`.
     pub playbooks: Option<Vec<String>>,
 }
 

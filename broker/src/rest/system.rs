@@ -162,8 +162,10 @@ async fn health(State(broker): State<Arc<Broker>>) -> Json<Value> {
 /// `/rest/app_status`'s query: paging, and `pretty` (present, with any value or none).
 #[derive(Debug, Default, serde::Deserialize)]
 struct StatusQuery {
+    /// `page` and `page_size`.
     #[serde(flatten)]
     page: PageQuery,
+    /// Present (any value) adds the `_pretty_*` fields.
     pretty: Option<String>,
 }
 
@@ -242,10 +244,15 @@ const SOAR_WIDGETS: &[&str] = &[
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct WidgetQuery {
+    /// ISO 8601; with `end_time`, else the last 7 days.
     start_time: Option<String>,
+    /// ISO 8601; with `start_time`.
     end_time: Option<String>,
+    /// Only runs on containers with this label.
     label: Option<String>,
+    /// Only runs this user started.
     user_id: Option<String>,
+    /// `manual` or `automated`.
     action_filter: Option<String>,
     /// Narrows the playbooks listed; Outpost has none, so it is accepted and changes nothing.
     #[allow(dead_code)]

@@ -16,20 +16,28 @@ pub struct AuditRecord {
     pub source: String,
     /// The row id for `Audit` records, the action run id for `Action Run` records.
     pub audit_id: i64,
+    /// When it happened (Unix ms); `TIME`.
     pub time_ms: i64,
     /// Who acted; `None` for the broker itself and for unknown users failing to sign in.
     pub user_id: Option<i64>,
+    /// The actor's name at the time, kept even if the user is renamed.
     pub username: String,
     /// The caller's address, `""` when unknown.
     pub ip: String,
     /// Which of the seed's selections the record belongs to: `ph_user`, `role`,
     /// `container`, `authentication` or `administration`.
     pub category: String,
+    /// `OBJECT TYPE`: `ph_user`, `container`, `action`, `authentication`, ...
     pub object_type: String,
+    /// `OBJECT ID`; `None` for events without one object.
     pub object_id: Option<i64>,
+    /// `RELATED OBJECT TYPE`: `container` for action runs.
     pub related_type: Option<String>,
+    /// `RELATED OBJECT ID`.
     pub related_id: Option<i64>,
+    /// `NOTE`: what happened, as the seed words it (`login:Success`, `GET:/rest/...`).
     pub note: String,
+    /// `CHANGED FIELD`, `""` when nothing changed.
     pub changed_field: String,
     /// Already masked where secret.
     pub old_value: Option<String>,
@@ -66,11 +74,15 @@ pub struct AuditQuery {
     pub roles: Option<Selection>,
     /// Records about these containers or related to them (action runs).
     pub containers: Option<Selection>,
+    /// Playbooks: Outpost has none, so any selection matches nothing.
     pub playbooks: Option<Selection>,
+    /// Sign-ins and refusals (`authentication=*`).
     pub authentication: bool,
+    /// Apps, assets, settings, audit reads (`administration=*`).
     pub administration: bool,
     /// At most this many records after skipping `offset`; `None` = all.
     pub limit: Option<i64>,
+    /// Records skipped before `limit` applies.
     pub offset: i64,
 }
 

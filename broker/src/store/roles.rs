@@ -9,9 +9,11 @@ use crate::permissions::Grants;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Role {
+    /// What `/rest/role/<id>` and `roles` lists name.
     pub id: i64,
     /// Unique; what `/rest/role` and messages show.
     pub name: String,
+    /// Says what the role is for.
     pub description: String,
     /// A custom role's permission names (built-in roles ignore this).
     pub permissions: Vec<String>,
@@ -19,16 +21,22 @@ pub struct Role {
     pub builtin: bool,
     /// A disabled role grants nothing but keeps its members for re-enabling.
     pub is_active: bool,
+    /// Shown as `create_time`.
     pub created_ms: i64,
+    /// Shown as `update_time`.
     pub updated_ms: i64,
 }
 
 /// The writable fields of a role, already validated.
 #[derive(Debug, Clone, Default)]
 pub struct RoleFields {
+    /// Unique among roles.
     pub name: String,
+    /// Says what the role is for.
     pub description: String,
+    /// Permission names, checked against [`crate::permissions::Permission`].
     pub permissions: Vec<String>,
+    /// False disables the role.
     pub is_active: bool,
 }
 

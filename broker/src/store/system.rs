@@ -11,10 +11,15 @@ use crate::args;
 pub struct AppStatus {
     /// The app run's id: one per test.
     pub id: i64,
+    /// `app` in `/rest/app_status`.
     pub app_id: i64,
+    /// `_pretty_app` and the message.
     pub app_name: String,
+    /// `asset` in `/rest/app_status`.
     pub asset_id: i64,
+    /// `_pretty_asset` and the message.
     pub asset_name: String,
+    /// The test's action run, for details.
     pub action_run_id: i64,
     /// When the test was requested.
     pub create_ms: i64,
@@ -27,7 +32,9 @@ pub struct AppStatus {
 /// One action's figures for `top_playbooks_actions`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ActionStat {
+    /// `action_name`.
     pub action: String,
+    /// How many runs of the action in the window.
     pub total: i64,
     /// Mean seconds from start to close over the finished runs; `None` when none finished.
     pub average_duration_secs: Option<f64>,

@@ -8,38 +8,55 @@ use crate::args;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
+    /// What `/rest/ph_user/<id>`, roles and audit records name.
     pub id: i64,
+    /// Unique; the Basic sign-in name.
     pub username: String,
     /// An argon2 PHC string; never leaves the broker.
     pub password_hash: String,
+    /// Contact details shown by `/rest/ph_user`.
     pub email: String,
+    /// Shown by `/rest/ph_user`.
     pub first_name: String,
+    /// Shown by `/rest/ph_user`.
     pub last_name: String,
+    /// A disabled user signs in with nothing (SOAR's soft delete).
     pub is_active: bool,
     /// `normal` (password or token) or `automation` (tokens only, no password).
     pub user_type: String,
+    /// Shown as `create_time`; the first user's is the install date.
     pub created_ms: i64,
+    /// Shown as `update_time`.
     pub updated_ms: i64,
 }
 
 /// The writable fields of a user, already validated; the password goes separately.
 #[derive(Debug, Clone, Default)]
 pub struct UserFields {
+    /// Unique; the Basic sign-in name.
     pub username: String,
+    /// Contact details shown by `/rest/ph_user`.
     pub email: String,
+    /// Shown by `/rest/ph_user`.
     pub first_name: String,
+    /// Shown by `/rest/ph_user`.
     pub last_name: String,
+    /// A disabled user signs in with nothing (SOAR's soft delete).
     pub is_active: bool,
+    /// `normal` or `automation`.
     pub user_type: String,
 }
 
 /// An API token as listed: never the token itself, which only its owner saw once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Token {
+    /// What `/rest/ph_user/<id>`, roles and audit records name.
     pub id: i64,
+    /// The token's owner: it acts as this user.
     pub user_id: i64,
     /// Says what the token is for ("splunk forwarder", "ci").
     pub label: String,
+    /// Shown as `create_time`; the first user's is the install date.
     pub created_ms: i64,
     /// Set once revoked; a revoked token never authenticates again.
     pub revoked_ms: Option<i64>,
