@@ -117,6 +117,12 @@ fn free_used(pair: Option<[u64; 2]>) -> Value {
     }
 }
 
+/// A service entry for something outside this process: no process figures to read.
+fn remote(name: &str, now: i64) -> Value {
+    let id = SNAPSHOTS.fetch_add(1, Ordering::Relaxed) + 1;
+    json!({"id": id, "name": name, "num_instances": 1, "pid": 0, "rs_kb": null, "stime": null, "time": iso(now), "utime": null, "vm_kb": null})
+}
+
 /// The seed's `/rest/health` body.
 pub async fn health(broker: &Broker) -> Value {
     let data_dir = broker.config.data_dir.clone();
@@ -157,17 +163,16 @@ pub async fn health(broker: &Broker) -> Value {
     // A store that does not answer within the probe's patience counts as stopped.
     let store_up = tokio::time::timeout(PROBE_TIMEOUT, broker.store.ping()).await.unwrap_or(false);
     let ping_ms = started.elapsed().as_secs_f64() * 1000.0;
-    let mut store = if db_file.is_some() {
-        own("store")
-    } else {
-        json!({"id": snapshot(), "name": "store", "num_instances": 1, "pid": 0, "rs_kb": null, "stime": null, "time": iso(now), "utime": null, "vm_kb": null})
-    };
+    // SQLite runs inside this process; PostgreSQL is another machine's.
+    let mut store = if db_file.is_some() { own("store") } else { remote("store", now) };
     store["backend"] = json!(if db_file.is_some() { "sqlite" } else { "postgres" });
     store["ping_ms"] = json!((ping_ms * 100.0).round() / 100.0);
     put("store", store_up, store);
 
+    // The bus may be in this process or a RabbitMQ cluster: only its connection is ours
+    // to read.
     let bus_up = broker.bus.is_connected();
-    let mut bus = own("bus");
+    let mut bus = remote("bus", now);
     bus["connected"] = json!(bus_up);
     put("bus", bus_up, bus);
 
@@ -179,30 +184,23 @@ pub async fn health(broker: &Broker) -> Value {
         }
         let running = !stale && !info.heartbeat.draining;
         let hb = &info.heartbeat;
-        put(
-            &guid,
-            running,
-            json!({
-                "id": snapshot(),
-                "name": guid,
-                "num_instances": 1,
-                "pid": 0,
-                "rs_kb": null,
-                "stime": null,
-                "time": iso(info.last_seen_ms),
-                "utime": null,
-                "vm_kb": null,
-                "last_heartbeat": iso(info.last_seen_ms),
-                "segment": hb.segment,
-                "hostname": hb.hostname,
-                "version": hb.version,
-                "concurrency": hb.concurrency,
-                "in_flight": hb.in_flight,
-                "completed": hb.completed,
-                "draining": hb.draining,
-                "started": iso(hb.started_unix_ms),
-            }),
-        );
+        // A remote process: what its heartbeat says, not process figures.
+        let mut entry = remote(&guid, info.last_seen_ms);
+        let details = json!({
+            "last_heartbeat": iso(info.last_seen_ms),
+            "segment": hb.segment,
+            "hostname": hb.hostname,
+            "version": hb.version,
+            "concurrency": hb.concurrency,
+            "in_flight": hb.in_flight,
+            "completed": hb.completed,
+            "draining": hb.draining,
+            "started": iso(hb.started_unix_ms),
+        });
+        if let (Some(entry), Value::Object(details)) = (entry.as_object_mut(), details) {
+            entry.extend(details);
+        }
+        put(&guid, running, entry);
     }
 
     let db_data = match &machine {
