@@ -1,18 +1,25 @@
 //! Authentication: HTTP Basic and SOAR's `ph-auth-token` header (REST), the same as
 //! gRPC metadata. Passwords are argon2 hashes; tokens are stored as sha256 hashes.
+//!
+//! Repeated failures are slowed down per user name and per source address (a lock that
+//! doubles with each further failure), and every sign-in failure is audited; a success
+//! is audited once per remembered-sign-in window, not on every request.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use base64::Engine;
-use outpost_proto::OutpostError;
+use outpost_proto::{ErrorCode, OutpostError};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
+use crate::audit::{Actor, Audit};
+use crate::permissions::{ADMINISTRATOR, Grants};
 use crate::store::Store;
 use crate::store::users::User;
 
@@ -21,17 +28,18 @@ pub const ADMIN_USER: &str = "admin";
 /// Where a generated administrator password is kept, inside the data dir.
 pub const ADMIN_PASSWORD_FILE: &str = "admin-password";
 
-/// Who is calling.
+/// Who is calling, with what they may do, from where.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
+    /// Who acts: creator of runs, `USER ID` of audit records.
     pub user_id: i64,
+    /// For messages and audit records.
     pub username: String,
-}
-
-impl From<&User> for Principal {
-    fn from(user: &User) -> Self {
-        Principal { user_id: user.id, username: user.username.clone() }
-    }
+    /// The union of the user's active roles, loaded at sign-in (caches are cleared
+    /// whenever users, roles or tokens change).
+    pub grants: Grants,
+    /// The caller's address for audit records; `None` when unknown (in-process calls).
+    pub ip: Option<IpAddr>,
 }
 
 pub fn hash_password(password: &str) -> String {
@@ -58,7 +66,25 @@ pub fn token_hash(token: &str) -> String {
 /// then reset to that on every start); otherwise one is generated on first start, kept
 /// in `<data_dir>/admin-password` readable by the owner only, and answered so the caller
 /// can print it once.
-pub async fn bootstrap_admin(store: &Store, data_dir: &Path, password: Option<&str>) -> Result<Option<String>, OutpostError> {
+pub async fn bootstrap_admin(
+    store: &Store,
+    data_dir: &Path,
+    password: Option<&str>,
+) -> Result<Option<String>, OutpostError> {
+    let generated = ensure_admin(store, data_dir, password).await?;
+    // The bootstrap administrator always holds the Administrator role, so a broker can
+    // never lose its last way in.
+    let admin =
+        store.user_by_name(ADMIN_USER).await?.ok_or_else(|| OutpostError::internal("the admin user vanished"))?;
+    let role = store
+        .find_role(ADMINISTRATOR)
+        .await?
+        .ok_or_else(|| OutpostError::internal("the Administrator role is missing"))?;
+    store.grant_role(admin.id, role.id).await?;
+    Ok(generated)
+}
+
+async fn ensure_admin(store: &Store, data_dir: &Path, password: Option<&str>) -> Result<Option<String>, OutpostError> {
     let existing = store.user_by_name(ADMIN_USER).await?;
     match (existing, password) {
         (Some(user), Some(password)) => {
@@ -96,49 +122,208 @@ pub fn write_secret_file(path: &Path, content: &str) -> std::io::Result<()> {
     file.sync_all()
 }
 
-/// Checks credentials, with a short cache of successful Basic logins so argon2 runs
-/// once per client per minute rather than once per request.
-pub struct Authenticator {
-    store: Store,
-    basic_cache: Mutex<HashMap<String, (Principal, Instant)>>,
+/// How long a successful sign-in is remembered: argon2 runs, and a `login:Success`
+/// record is written, once per credential per window rather than on every request.
+const CACHE_TTL: Duration = Duration::from_secs(60);
+/// Failed sign-ins allowed per user name; the next ones lock the name for a while.
+pub const FREE_FAILURES_PER_USER: u32 = 5;
+/// Failed sign-ins allowed per source address (password spraying across names).
+pub const FREE_FAILURES_PER_SOURCE: u32 = 20;
+/// The first lock; each further failure doubles it, up to [`MAX_LOCK`].
+pub const FIRST_LOCK: Duration = Duration::from_secs(1);
+pub const MAX_LOCK: Duration = Duration::from_secs(15 * 60);
+/// Failures older than this are forgotten.
+const FAILURE_MEMORY: Duration = Duration::from_secs(15 * 60);
+/// Beyond this many tracked names and addresses, forgotten ones are pruned.
+const MAX_TRACKED: usize = 10_000;
+
+/// Why a request was not authenticated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Denied {
+    /// `Unauthenticated`, or `ResourceExhausted` while sign-ins are locked.
+    pub error: OutpostError,
+    /// While locked: how long until the next attempt is considered (`Retry-After`).
+    pub retry_after: Option<Duration>,
 }
 
-const BASIC_CACHE_TTL: Duration = Duration::from_secs(60);
+impl From<OutpostError> for Denied {
+    fn from(error: OutpostError) -> Self {
+        Denied { error, retry_after: None }
+    }
+}
+
+impl From<crate::store::StoreError> for Denied {
+    fn from(e: crate::store::StoreError) -> Self {
+        Denied { error: e.into(), retry_after: None }
+    }
+}
+
+impl From<Denied> for OutpostError {
+    fn from(denied: Denied) -> Self {
+        denied.error
+    }
+}
+
+/// Recent failures of one user name or source address.
+struct Failures {
+    /// Failures within [`FAILURE_MEMORY`] of each other.
+    count: u32,
+    /// The latest failure; older than `FAILURE_MEMORY`, the count restarts.
+    last: Instant,
+    /// Attempts before this are refused without checking the credentials.
+    locked_until: Option<Instant>,
+}
+
+/// Slows down guessing: after a number of failures, each further failure locks the
+/// user name (or address) for twice as long as the last, up to [`MAX_LOCK`].
+#[derive(Default)]
+struct Throttle {
+    /// By `user:<name>` and `ip:<address>`.
+    failures: Mutex<HashMap<String, Failures>>,
+}
+
+impl Throttle {
+    /// The longest remaining lock among `keys`.
+    fn locked(&self, keys: &[(String, u32)]) -> Option<Duration> {
+        let now = Instant::now();
+        let map = self.failures.lock().expect("throttle lock");
+        keys.iter()
+            .filter_map(|(key, _)| map.get(key)?.locked_until?.checked_duration_since(now))
+            .filter(|d| !d.is_zero())
+            .max()
+    }
+
+    /// Counts a failure against each `(key, free failures)`; answers the lock it started.
+    fn fail(&self, keys: &[(String, u32)]) -> Option<Duration> {
+        let now = Instant::now();
+        let mut map = self.failures.lock().expect("throttle lock");
+        if map.len() > MAX_TRACKED {
+            map.retain(|_, f| now.duration_since(f.last) < FAILURE_MEMORY || f.locked_until.is_some_and(|u| u > now));
+        }
+        let mut started: Option<Duration> = None;
+        for (key, free) in keys {
+            let entry = map.entry(key.clone()).or_insert(Failures { count: 0, last: now, locked_until: None });
+            if now.duration_since(entry.last) >= FAILURE_MEMORY {
+                entry.count = 0;
+            }
+            entry.count += 1;
+            entry.last = now;
+            if entry.count >= *free {
+                let doublings = (entry.count - free).min(20);
+                let lock = FIRST_LOCK.saturating_mul(1 << doublings).min(MAX_LOCK);
+                entry.locked_until = Some(now + lock);
+                started = Some(started.map_or(lock, |s| s.max(lock)));
+            }
+        }
+        started
+    }
+
+    fn succeed(&self, key: &str) {
+        self.failures.lock().expect("throttle lock").remove(key);
+    }
+}
+
+fn unauthenticated(message: impl Into<String>) -> Denied {
+    Denied { error: OutpostError::unauthenticated(message), retry_after: None }
+}
+
+fn locked(wait: Duration, what: &str) -> Denied {
+    let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+    Denied {
+        error: OutpostError::new(
+            ErrorCode::ResourceExhausted,
+            format!("too many failed sign-ins for {what}; try again in {secs} s"),
+        ),
+        retry_after: Some(Duration::from_secs(secs)),
+    }
+}
+
+/// Checks credentials, remembers recent successes, slows down guessing and audits
+/// sign-ins: every failure, and each success once per [`CACHE_TTL`] window.
+pub struct Authenticator {
+    /// Users, tokens and roles.
+    store: Store,
+    /// Records sign-in events.
+    audit: Audit,
+    /// Successful sign-ins by a hash of the credential, with when they were checked.
+    cache: Mutex<HashMap<String, (Principal, Instant)>>,
+    /// Slows down guessing.
+    throttle: Throttle,
+}
 
 impl Authenticator {
-    pub fn new(store: Store) -> Self {
-        Authenticator { store, basic_cache: Mutex::default() }
+    pub fn new(store: Store, audit: Audit) -> Self {
+        Authenticator { store, audit, cache: Mutex::default(), throttle: Throttle::default() }
+    }
+
+    /// Forgets every remembered sign-in. Called after any change to users, roles or
+    /// tokens, so a disabled user, a revoked token or a changed role applies at once.
+    pub fn forget(&self) {
+        self.cache.lock().expect("auth cache").clear();
+    }
+
+    fn cached(&self, key: &str, ip: Option<IpAddr>) -> Option<Principal> {
+        let cache = self.cache.lock().expect("auth cache");
+        let (principal, at) = cache.get(key)?;
+        (at.elapsed() < CACHE_TTL).then(|| Principal { ip, ..principal.clone() })
+    }
+
+    fn remember(&self, key: String, principal: &Principal) {
+        let mut cache = self.cache.lock().expect("auth cache");
+        if cache.len() > MAX_TRACKED {
+            cache.retain(|_, (_, at)| at.elapsed() < CACHE_TTL);
+        }
+        cache.insert(key, (principal.clone(), Instant::now()));
+    }
+
+    async fn principal(&self, user: &User, ip: Option<IpAddr>) -> Result<Principal, Denied> {
+        let grants = self.store.grants(user.id).await?;
+        Ok(Principal { user_id: user.id, username: user.username.clone(), grants, ip })
     }
 
     /// Authenticates from the `ph-auth-token` or `authorization` value.
-    pub async fn authenticate(&self, token: Option<&str>, authorization: Option<&str>) -> Result<Principal, OutpostError> {
+    pub async fn authenticate(
+        &self,
+        token: Option<&str>,
+        authorization: Option<&str>,
+    ) -> Result<Principal, OutpostError> {
+        Ok(self.authenticate_from(token, authorization, None).await?)
+    }
+
+    /// Authenticates a request from `ip` by its `ph-auth-token` or `authorization` value.
+    pub async fn authenticate_from(
+        &self,
+        token: Option<&str>,
+        authorization: Option<&str>,
+        ip: Option<IpAddr>,
+    ) -> Result<Principal, Denied> {
+        let source = ip.map(|ip| (format!("ip:{ip}"), FREE_FAILURES_PER_SOURCE));
         if let Some(token) = token.map(str::trim).filter(|t| !t.is_empty()) {
-            return match self.store.user_by_token_hash(&token_hash(token)).await? {
-                Some(user) if user.is_active => Ok(Principal::from(&user)),
-                _ => Err(OutpostError::unauthenticated("invalid or revoked ph-auth-token")),
-            };
+            return self.with_token(token, source, ip).await;
         }
         let Some(authorization) = authorization else {
-            return Err(OutpostError::unauthenticated(
-                "authentication required: use HTTP Basic or a ph-auth-token header",
-            ));
+            return Err(unauthenticated("authentication required: use HTTP Basic or a ph-auth-token header"));
         };
-        let Some(encoded) = authorization.strip_prefix("Basic ").or_else(|| authorization.strip_prefix("basic ")) else {
-            return Err(OutpostError::unauthenticated("unsupported authorization scheme; use Basic or ph-auth-token"));
+        let Some(encoded) = authorization.strip_prefix("Basic ").or_else(|| authorization.strip_prefix("basic "))
+        else {
+            return Err(unauthenticated("unsupported authorization scheme; use Basic or ph-auth-token"));
         };
         let decoded = base64::engine::general_purpose::STANDARD
             .decode(encoded.trim())
             .ok()
             .and_then(|b| String::from_utf8(b).ok())
-            .ok_or_else(|| OutpostError::unauthenticated("malformed Basic credentials"))?;
+            .ok_or_else(|| unauthenticated("malformed Basic credentials"))?;
         let Some((username, password)) = decoded.split_once(':') else {
-            return Err(OutpostError::unauthenticated("malformed Basic credentials"));
+            return Err(unauthenticated("malformed Basic credentials"));
         };
-        let cache_key = token_hash(&decoded);
-        if let Some((principal, at)) = self.basic_cache.lock().expect("auth cache").get(&cache_key)
-            && at.elapsed() < BASIC_CACHE_TTL
-        {
-            return Ok(principal.clone());
+        let user_key = format!("user:{}", username.to_lowercase());
+        let keys: Vec<(String, u32)> = [(user_key.clone(), FREE_FAILURES_PER_USER)].into_iter().chain(source).collect();
+        if let Some(wait) = self.throttle.locked(&keys) {
+            return Err(locked(wait, &format!("'{username}'")));
+        }
+        let cache_key = format!("basic:{}", token_hash(&decoded));
+        if let Some(principal) = self.cached(&cache_key, ip) {
+            return Ok(principal);
         }
         let user = self.store.user_by_name(username).await?;
         let verified = match &user {
@@ -150,11 +335,67 @@ impl Authenticator {
         };
         match user {
             Some(user) if verified && user.is_active => {
-                let principal = Principal::from(&user);
-                self.basic_cache.lock().expect("auth cache").insert(cache_key, (principal.clone(), Instant::now()));
+                self.throttle.succeed(&user_key);
+                let principal = self.principal(&user, ip).await?;
+                self.remember(cache_key, &principal);
+                self.audit.record_authentication(&principal, "login:Success").await;
                 Ok(principal)
             }
-            _ => Err(OutpostError::unauthenticated("invalid user name or password")),
+            Some(user) if verified => {
+                let actor = Actor { user_id: Some(user.id), username: user.username.clone(), ..Actor::anonymous(ip) };
+                self.audit.record_authentication(&actor, "login:Failed:disabled").await;
+                Err(unauthenticated(format!("user '{}' is disabled", user.username)))
+            }
+            user => {
+                let lock = self.throttle.fail(&keys);
+                let actor = match user {
+                    Some(user) => Actor { user_id: Some(user.id), username: user.username, ..Actor::anonymous(ip) },
+                    None => Actor::anonymous(ip),
+                };
+                self.audit.record_authentication(&actor, "login:Failed").await;
+                if let Some(lock) = lock {
+                    tracing::warn!(lock_secs = lock.as_secs(), ip = ?ip, "sign-ins locked after repeated failures");
+                    self.audit.record_authentication(&actor, &format!("login:Locked:{}s", lock.as_secs().max(1))).await;
+                }
+                Err(unauthenticated("invalid user name or password"))
+            }
+        }
+    }
+
+    async fn with_token(
+        &self,
+        token: &str,
+        source: Option<(String, u32)>,
+        ip: Option<IpAddr>,
+    ) -> Result<Principal, Denied> {
+        let keys: Vec<(String, u32)> = source.into_iter().collect();
+        if let Some(wait) = self.throttle.locked(&keys) {
+            return Err(locked(wait, "this address"));
+        }
+        let hash = token_hash(token);
+        let cache_key = format!("token:{hash}");
+        if let Some(principal) = self.cached(&cache_key, ip) {
+            return Ok(principal);
+        }
+        match self.store.user_by_token_hash(&hash).await? {
+            Some(user) if user.is_active => {
+                let principal = self.principal(&user, ip).await?;
+                self.remember(cache_key, &principal);
+                self.audit.record_authentication(&principal, "token:Success").await;
+                Ok(principal)
+            }
+            found => {
+                let lock = self.throttle.fail(&keys);
+                let actor = match found {
+                    Some(user) => Actor { user_id: Some(user.id), username: user.username, ..Actor::anonymous(ip) },
+                    None => Actor::anonymous(ip),
+                };
+                self.audit.record_authentication(&actor, "token:Failed").await;
+                if let Some(lock) = lock {
+                    self.audit.record_authentication(&actor, &format!("token:Locked:{}s", lock.as_secs().max(1))).await;
+                }
+                Err(unauthenticated("invalid, expired or revoked ph-auth-token"))
+            }
         }
     }
 }

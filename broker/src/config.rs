@@ -26,6 +26,15 @@ pub struct BrokerConfig {
     pub bundles: Vec<PathBuf>,
     /// A worker silent for longer than this counts as stopped.
     pub worker_stale_after: Duration,
+    /// Audit records older than this many days are deleted (hourly); 0 keeps them all.
+    /// SOC policies commonly ask for a year.
+    pub audit_retention_days: u32,
+    /// `/rest/system_info`'s `base_url`: how users reach this broker (empty when unset),
+    /// until changed at run time through `/rest/system_settings`.
+    pub base_url: String,
+    /// `/rest/system_info`'s `time_zone` (an IANA name), until changed at run time
+    /// through `/rest/system_settings`.
+    pub time_zone: String,
 }
 
 impl BrokerConfig {
@@ -40,6 +49,9 @@ impl BrokerConfig {
             bus_key: None,
             bundles: vec![],
             worker_stale_after: Duration::from_secs(30),
+            audit_retention_days: 365,
+            base_url: String::new(),
+            time_zone: "UTC".into(),
         }
     }
 

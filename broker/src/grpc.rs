@@ -5,6 +5,11 @@
 //! Clients authenticate with the same credentials as REST, sent as metadata
 //! (`ph-auth-token` or `authorization: Basic ...`). Workers fetch components with the
 //! worker token derived from the bus key (`outpost-worker-token`).
+//!
+//! One layer in front of every service ([`Guard`]) authenticates and checks the
+//! method's permission from [`crate::permissions::GRPC`] (a method without a row is
+//! Administrator-only): `Unauthenticated` or `PermissionDenied` otherwise. Handlers find
+//! the caller in the request's extensions ([`Api::principal`]).
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -22,8 +27,10 @@ use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
 use crate::Broker;
+use crate::audit::Actor;
 use crate::auth::Principal;
 use crate::dispatch::{RunAction, Target};
+use crate::permissions::{self, Required};
 use crate::store::Page;
 use crate::store::runs::{ActionResult, ActionRun, AppRun, Change};
 
@@ -48,8 +55,9 @@ pub async fn serve(broker: Arc<Broker>, listener: tokio::net::TcpListener, shutd
             return;
         }
     };
-    let api = Api { broker };
+    let api = Api { broker: broker.clone() };
     let result = tonic::transport::Server::builder()
+        .layer(Guard { broker })
         .add_service(health)
         .add_service(reflection)
         .add_service(ActionServiceServer::new(api.clone()))
@@ -61,13 +69,96 @@ pub async fn serve(broker: Arc<Broker>, listener: tokio::net::TcpListener, shutd
     }
 }
 
+/// Authenticates every gRPC call and checks its method's permission before any service
+/// sees it (see the module doc).
+#[derive(Clone)]
+pub struct Guard {
+    /// Authenticates, checks and audits.
+    broker: Arc<Broker>,
+}
+
+impl<S> tower::Layer<S> for Guard {
+    type Service = Guarded<S>;
+
+    fn layer(&self, inner: S) -> Guarded<S> {
+        Guarded { inner, broker: self.broker.clone() }
+    }
+}
+
+/// A service behind [`Guard`].
+#[derive(Clone)]
+pub struct Guarded<S> {
+    /// The services behind the guard.
+    inner: S,
+    /// Authenticates, checks and audits.
+    broker: Arc<Broker>,
+}
+
+type GuardFuture<E> = Pin<Box<dyn std::future::Future<Output = Result<http::Response<tonic::body::Body>, E>> + Send>>;
+
+impl<S, B> tower::Service<http::Request<B>> for Guarded<S>
+where
+    S: tower::Service<http::Request<B>, Response = http::Response<tonic::body::Body>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = S::Error;
+    type Future = GuardFuture<S::Error>;
+
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
+        // The clone that was made ready is the one to call; keep a fresh one for next time.
+        let fresh = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, fresh);
+        let broker = self.broker.clone();
+        Box::pin(async move {
+            let method = request.uri().path().to_string();
+            let required = permissions::grpc_required(&method);
+            if matches!(required, Required::Public | Required::Worker) {
+                return inner.call(request).await;
+            }
+            let ip = request
+                .extensions()
+                .get::<tonic::transport::server::TcpConnectInfo>()
+                .and_then(|c| c.remote_addr())
+                .map(|a| a.ip());
+            let (token, authorization) = {
+                let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+                (header("ph-auth-token"), header("authorization"))
+            };
+            let principal = match broker.auth.authenticate_from(token.as_deref(), authorization.as_deref(), ip).await {
+                Ok(principal) => principal,
+                Err(denied) => return Ok(Status::from(denied.error).into_http()),
+            };
+            if !principal.grants.allows(required) {
+                broker.audit.record_denied(&principal, required.name()).await;
+                let message =
+                    format!("user '{}' may not call {method}: it needs '{}'", principal.username, required.name());
+                return Ok(Status::from(OutpostError::forbidden(message)).into_http());
+            }
+            request.extensions_mut().insert(principal);
+            inner.call(request).await
+        })
+    }
+}
+
 #[derive(Clone)]
 pub struct Api {
+    /// Authenticates, checks and audits.
     broker: Arc<Broker>,
 }
 
 impl Api {
+    /// The caller, as [`Guard`] authenticated it.
     async fn principal<T>(&self, request: &Request<T>) -> Result<Principal, Status> {
+        if let Some(principal) = request.extensions().get::<Principal>() {
+            return Ok(principal.clone());
+        }
+        // Not behind the guard (never in `serve`): authenticate here rather than let anyone in.
         let meta = |key: &str| request.metadata().get(key).and_then(|v| v.to_str().ok()).map(str::to_string);
         Ok(self.broker.auth.authenticate(meta("ph-auth-token").as_deref(), meta("authorization").as_deref()).await?)
     }
@@ -189,6 +280,7 @@ impl ActionService for Api {
                 creator: Some(who.user_id),
             })
             .await?;
+        self.broker.audit_action_run(&Actor::from(&who), id).await;
         Ok(Response::new(pb::RunActionResponse { action_run_id: id, message: "New action queued.".into() }))
     }
 
@@ -205,6 +297,7 @@ impl ActionService for Api {
         let who = self.principal(&request).await?;
         let id = request.get_ref().id;
         let stopped = self.broker.cancel_action_run(id, &who.username).await?;
+        self.broker.audit_cancel(&Actor::from(&who), id).await;
         Ok(Response::new(pb::CancelActionRunResponse {
             cancelled: true,
             message: format!("action run {id} cancelled; {stopped} parameter sets stopped, finished results kept"),

@@ -5,7 +5,7 @@
 //! start and stop a real broker in a few lines.
 //!
 //! # Layout
-//! - [`config`]: settings.
+//! - [`config`]: the settings.
 //! - [`store`]: everything persistent (SQLite or PostgreSQL); all SQL lives there.
 //! - [`dispatch`]: validates run-action requests and persists action runs; cancel.
 //! - [`outbox`]: publishes persisted tasks to the bus, honouring `exec_delay_secs`.
@@ -15,21 +15,29 @@
 //! - [`watch`]: change notifications for `WatchActionRun`.
 //! - [`bundle`]: app bundle parsing and the component check.
 //! - [`apps`]: installing apps.
-//! - [`auth`]: users, passwords and tokens.
+//! - [`auth`]: users, passwords and tokens; sign-in throttling.
+//! - [`permissions`]: the one table of who may call which REST route and gRPC method.
+//! - [`audit`]: the audit trail (seed 002) and its retention.
+//! - [`health`]: system readings for `/rest/health` (seed 003).
+//! - [`connectivity`]: test connectivity runs and the system container they use.
 //! - [`rest`]: the SOAR-compatible REST API (axum).
 //! - [`grpc`]: the gRPC API (tonic).
 //! - [`keys`]: the store and bus keys.
 
 pub mod apps;
 pub mod assemble;
+pub mod audit;
 pub mod auth;
 pub mod bundle;
 pub mod config;
+pub mod connectivity;
 pub mod dispatch;
 pub mod grpc;
+pub mod health;
 pub mod ingest;
 pub mod keys;
 pub mod outbox;
+pub mod permissions;
 pub mod registry;
 pub mod rest;
 pub mod store;
@@ -60,6 +68,8 @@ pub struct Broker {
     /// Seals asset configuration inside tasks; workers hold the same key.
     pub bus_key: SealKey,
     pub auth: auth::Authenticator,
+    /// Writes the audit trail; every mutating endpoint calls it.
+    pub audit: audit::Audit,
     pub registry: Registry,
     pub watch: Watch,
     /// Wakes the outbox relay when a run is queued.
@@ -104,8 +114,10 @@ pub async fn start(config: BrokerConfig, bus: Arc<dyn Bus>, shutdown: Cancellati
     let generated_admin_password =
         auth::bootstrap_admin(&store, &config.data_dir, config.admin_password.as_deref()).await?;
 
+    let audit = audit::Audit::new(store.clone());
     let broker = Arc::new(Broker {
-        auth: auth::Authenticator::new(store.clone()),
+        auth: auth::Authenticator::new(store.clone(), audit.clone()),
+        audit,
         registry: Registry::new(config.worker_stale_after),
         watch: Watch::default(),
         outbox_wakeup: Notify::new(),
@@ -119,6 +131,7 @@ pub async fn start(config: BrokerConfig, bus: Arc<dyn Bus>, shutdown: Cancellati
         let bytes = std::fs::read(path)
             .map_err(|e| OutpostError::invalid(format!("cannot read app bundle {}: {e}", path.display())))?;
         let (app, installed) = broker.install_app(&bytes).await?;
+        broker.audit_app_install(&audit::Actor::system(), &app, installed).await;
         tracing::info!(app = %app.name, version = %app.app_version, id = app.id, ?installed, "app installed");
     }
     broker.declare_segments().await;
@@ -139,6 +152,7 @@ pub async fn start(config: BrokerConfig, bus: Arc<dyn Bus>, shutdown: Cancellati
     tasks.spawn(ingest::run(broker.clone(), shutdown.clone()));
     tasks.spawn(ingest::run_dead_letters(broker.clone(), shutdown.clone()));
     tasks.spawn(registry::run(broker.clone(), shutdown.clone()));
+    tasks.spawn(audit::run_retention(broker.clone(), shutdown.clone()));
     tracing::info!(%rest_addr, %grpc_addr, "broker started");
     Ok(RunningBroker { broker, rest_addr, grpc_addr, generated_admin_password, tasks })
 }

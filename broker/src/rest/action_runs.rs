@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use super::input::{self, Fields};
 use super::{ApiResult, render};
 use crate::Broker;
+use crate::audit::Actor;
 use crate::auth::Principal;
 use crate::dispatch::{RunAction, Target};
 use crate::store::Page;
@@ -82,6 +83,7 @@ pub fn parse_run(body: &[u8], creator: Option<i64>) -> Result<RunAction, Outpost
 async fn run(State(broker): State<Arc<Broker>>, Extension(who): Extension<Principal>, body: Bytes) -> ApiResult<Json<Value>> {
     let request = parse_run(&body, Some(who.user_id))?;
     let id = broker.run_action(request).await?;
+    broker.audit_action_run(&Actor::from(&who), id).await;
     Ok(Json(json!({"action_run_id": id, "message": "New action queued.", "success": true})))
 }
 
@@ -105,6 +107,7 @@ async fn cancel(
         return Err(OutpostError::invalid("only {\"cancel\": true} can be posted to an action run").into());
     }
     let stopped = broker.cancel_action_run(id, &who.username).await?;
+    broker.audit_cancel(&Actor::from(&who), id).await;
     Ok(Json(json!({
         "cancelled": true,
         "message": format!("action run {id} cancelled; {stopped} parameter sets stopped, finished results kept"),

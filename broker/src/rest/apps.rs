@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use base64::Engine;
 use outpost_proto::OutpostError;
 use serde_json::{Value, json};
@@ -13,6 +13,8 @@ use serde_json::{Value, json};
 use super::input::{self, Fields};
 use super::{ApiResult, render};
 use crate::Broker;
+use crate::audit::Actor;
+use crate::auth::Principal;
 use crate::store::Page;
 use crate::store::apps::Installed;
 
@@ -34,7 +36,11 @@ async fn read(State(broker): State<Arc<Broker>>, Path(id): Path<String>) -> ApiR
 }
 
 /// `{"app": "<base64 bundle>"}` installs or upgrades a connector.
-async fn install(State(broker): State<Arc<Broker>>, body: Bytes) -> ApiResult<Json<Value>> {
+async fn install(
+    State(broker): State<Arc<Broker>>,
+    Extension(who): Extension<Principal>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
     let map = input::object(&body)?;
     let f = Fields::new(&map);
     f.only(&["app"])?;
@@ -43,6 +49,7 @@ async fn install(State(broker): State<Arc<Broker>>, body: Bytes) -> ApiResult<Js
         .decode(encoded.trim())
         .map_err(|e| OutpostError::invalid(format!("'app' must be a base64-encoded bundle: {e}")))?;
     let (app, installed) = broker.install_app(&bundle).await?;
+    broker.audit_app_install(&Actor::from(&who), &app, installed).await;
     let message = match installed {
         Installed::Created => format!("app '{}' {} installed", app.name, app.app_version),
         Installed::Upgraded => format!("app '{}' upgraded to {}", app.name, app.app_version),

@@ -6,18 +6,20 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use outpost_proto::OutpostError;
 use serde_json::{Map, Value, json};
 
 use super::input::{self, Fields};
 use super::{ApiResult, render};
 use crate::Broker;
+use crate::audit::{self, AuditObject};
+use crate::auth::Principal;
 use crate::store::apps::App;
 use crate::store::assets::NewAsset;
 
 pub fn routes() -> Router<Arc<Broker>> {
-    Router::new().route("/rest/asset", post(create)).route("/rest/asset/{id}", get(read))
+    Router::new().route("/rest/asset", post(create)).route("/rest/asset/{id}", get(read).post(super::system::asset_post))
 }
 
 const FIELDS: &[&str] = &[
@@ -80,7 +82,11 @@ pub async fn segment_of(broker: &Broker, f: &Fields<'_>) -> Result<Option<i64>, 
     }
 }
 
-async fn create(State(broker): State<Arc<Broker>>, body: Bytes) -> ApiResult<Json<Value>> {
+async fn create(
+    State(broker): State<Arc<Broker>>,
+    Extension(who): Extension<Principal>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
     let map = input::object(&body)?;
     let f = Fields::new(&map);
     f.only(FIELDS)?;
@@ -97,7 +103,11 @@ async fn create(State(broker): State<Arc<Broker>>, body: Bytes) -> ApiResult<Jso
         tags: f.strings("tags")?.unwrap_or_default(),
     };
     match broker.store.create_asset(&asset).await {
-        Ok(asset) => Ok(Json(json!({"success": true, "id": asset.id}))),
+        Ok(asset) => {
+            let fields = audit::asset_fields(&asset);
+            broker.audit.record_change(&who, AuditObject::asset(&asset), None, Some(&fields)).await;
+            Ok(Json(json!({"success": true, "id": asset.id})))
+        }
         Err(e) if e.is_unique_violation() => Err(OutpostError::conflict(format!("an asset named '{name}' exists already")).into()),
         Err(e) => Err(e.into()),
     }

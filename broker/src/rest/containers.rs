@@ -5,13 +5,15 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use outpost_proto::OutpostError;
 use serde_json::{Map, Value, json};
 
 use super::input::{self, Fields};
 use super::{ApiResult, render};
 use crate::Broker;
+use crate::audit::{self, AuditObject};
+use crate::auth::Principal;
 use crate::store::containers::{Container, ContainerFields};
 
 pub const STATUSES: &[&str] = &["new", "open", "closed"];
@@ -114,10 +116,16 @@ pub fn parse_container(map: &Map<String, Value>, base: Option<&Container>) -> Re
     })
 }
 
-async fn create(State(broker): State<Arc<Broker>>, body: Bytes) -> ApiResult<Json<Value>> {
+async fn create(
+    State(broker): State<Arc<Broker>>,
+    Extension(who): Extension<Principal>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
     let map = input::object(&body)?;
     let fields = parse_container(&map, None)?;
     let container = broker.store.create_container(&fields).await?;
+    let audited = audit::container_fields(&container);
+    broker.audit.record_change(&who, AuditObject::container(&container), None, Some(&audited)).await;
     Ok(Json(json!({"success": true, "id": container.id})))
 }
 

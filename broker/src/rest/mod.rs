@@ -2,37 +2,46 @@
 //!
 //! Every response error is SOAR's `{"failed": true, "message": ...}` with the status of
 //! its [`outpost_proto::ErrorCode`]; unknown routes and methods answer the same way.
-//! Authentication (HTTP Basic or `ph-auth-token`) is required on every route.
+//! Authentication (HTTP Basic or `ph-auth-token`) is required on every route, and the
+//! route's permission from [`crate::permissions::REST`] is checked in the same
+//! middleware: 401 unauthenticated, 403 not allowed (audited), 429 while sign-ins are
+//! locked. Successful reads of audited objects (`/rest/container/<id>...`,
+//! `/rest/ph_user/<id>...`, `/rest/role/<id>...`) are audited there too.
 //!
 //! # Layout
 //! - [`input`]: reading JSON bodies and fields with precise errors.
 //! - [`render`]: the JSON shapes of SOAR's records and timestamps.
 //! - [`action_runs`], [`app_runs`], [`containers`], [`assets`], [`apps`],
-//!   [`automation_proxy`], [`system`]:
-//!   the endpoints.
+//!   [`automation_proxy`], [`system`], [`users`], [`roles`], [`audit`]: the endpoints.
 
 pub mod action_runs;
 pub mod app_runs;
 pub mod apps;
 pub mod assets;
+pub mod audit;
 pub mod automation_proxy;
 pub mod containers;
 pub mod input;
 pub mod render;
+pub mod roles;
 pub mod system;
+pub mod users;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::StatusCode;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use outpost_proto::OutpostError;
 use tokio_util::sync::CancellationToken;
 
 use crate::Broker;
+use crate::audit::AuditObject;
 use crate::bundle::MAX_BUNDLE_BYTES;
+use crate::permissions;
 
 /// Largest request body: an app bundle, base64-encoded, in JSON.
 pub const MAX_BODY_BYTES: usize = MAX_BUNDLE_BYTES / 3 * 4 + 64 * 1024;
@@ -67,6 +76,13 @@ pub type ApiResult<T> = Result<T, ApiError>;
 
 /// The REST router.
 pub fn router(broker: Arc<Broker>) -> Router {
+    router_with(broker, Router::new())
+}
+
+/// The REST router plus `extra` routes behind the same authentication and permission
+/// middleware (tests use it to show that a route without a permission row is
+/// Administrator-only).
+pub fn router_with(broker: Arc<Broker>, extra: Router<Arc<Broker>>) -> Router {
     let api = Router::new()
         .merge(action_runs::routes())
         .merge(app_runs::routes())
@@ -75,6 +91,10 @@ pub fn router(broker: Arc<Broker>) -> Router {
         .merge(automation_proxy::routes())
         .merge(apps::routes())
         .merge(system::routes())
+        .merge(users::routes())
+        .merge(roles::routes())
+        .merge(audit::routes())
+        .merge(extra)
         .route_layer(middleware::from_fn_with_state(broker.clone(), authenticate));
     api.fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
@@ -84,29 +104,79 @@ pub fn router(broker: Arc<Broker>) -> Router {
 
 /// Serves REST until `shutdown`.
 pub async fn serve(broker: Arc<Broker>, listener: tokio::net::TcpListener, shutdown: CancellationToken) {
-    let app = router(broker);
+    let app = router(broker).into_make_service_with_connect_info::<SocketAddr>();
     if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown.cancelled_owned()).await {
         tracing::error!(error = %e, "REST server stopped");
     }
 }
 
-/// Puts the caller's [`crate::auth::Principal`] in the request's extensions, or answers 401.
+/// Authenticates the caller, checks the route's permission from the one table
+/// ([`crate::permissions::rest_required`]; a route without a row is Administrator-only),
+/// puts the [`crate::auth::Principal`] in the request's extensions, and audits reads of
+/// audited objects.
 async fn authenticate(State(broker): State<Arc<Broker>>, mut request: Request, next: Next) -> Response {
+    let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_default();
+    let required = permissions::rest_required(request.method(), &route);
+    let ip = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
     let (token, authorization) = {
         let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
         (header("ph-auth-token"), header("authorization"))
     };
-    match broker.auth.authenticate(token.as_deref(), authorization.as_deref()).await {
-        Ok(principal) => {
-            request.extensions_mut().insert(principal);
-            next.run(request).await
+    let principal = match broker.auth.authenticate_from(token.as_deref(), authorization.as_deref(), ip).await {
+        Ok(principal) => principal,
+        Err(denied) => {
+            let mut response = ApiError(denied.error).into_response();
+            let headers = response.headers_mut();
+            headers.insert("www-authenticate", HeaderValue::from_static("Basic realm=\"outpost\""));
+            if let Some(wait) = denied.retry_after {
+                headers.insert("retry-after", HeaderValue::from(wait.as_secs()));
+            }
+            return response;
         }
-        Err(e) => {
-            let mut response = ApiError(e).into_response();
-            response.headers_mut().insert("www-authenticate", "Basic realm=\"outpost\"".parse().expect("static header"));
-            response
-        }
+    };
+    if !principal.grants.allows(required) {
+        broker.audit.record_denied(&principal, required.name()).await;
+        let message = format!(
+            "user '{}' may not {} {}: it needs '{}'",
+            principal.username,
+            request.method(),
+            request.uri().path(),
+            required.name()
+        );
+        return ApiError(OutpostError::forbidden(message)).into_response();
     }
+    let read = audited_read(&request, &route);
+    request.extensions_mut().insert(principal.clone());
+    let response = next.run(request).await;
+    if let Some((object, note)) = read
+        && response.status().is_success()
+    {
+        broker.audit.record_read(&principal, object, &note).await;
+    }
+    response
+}
+
+/// A successful GET of a container, user or role (or anything under one) is audited as
+/// a read of that object, noted `GET:<path and query>` as seed 002 shows. The audit
+/// endpoints record their own reads.
+fn audited_read(request: &Request, route: &str) -> Option<(AuditObject, String)> {
+    if request.method() != Method::GET || route.ends_with("/audit") {
+        return None;
+    }
+    let mut segments = request.uri().path().trim_start_matches('/').split('/');
+    let (Some("rest"), Some(kind), Some(id)) = (segments.next(), segments.next(), segments.next()) else { return None };
+    if !route.starts_with(&format!("/rest/{kind}/{{")) {
+        return None;
+    }
+    let id = id.parse::<i64>().ok()?;
+    let object = match kind {
+        "container" => AuditObject::Container { id, name: String::new() },
+        "ph_user" => AuditObject::User { id, name: String::new() },
+        "role" => AuditObject::Role { id, name: String::new() },
+        _ => return None,
+    };
+    let target = request.uri().path_and_query().map(|p| p.as_str()).unwrap_or(request.uri().path());
+    Some((object, format!("GET:{target}")))
 }
 
 async fn unknown_route(request: Request) -> Response {

@@ -1,17 +1,430 @@
-//! System information (seed 003).
+//! System information (seed 003): `/rest/version`, `/rest/system_info`, `/rest/license`,
+//! `/rest/health`, `/rest/app_status`, `/rest/widget_data`; runtime settings
+//! (`/rest/system_settings`); and test connectivity (`POST /rest/asset/<id>/test`, or
+//! `POST /rest/asset/<id>` with `{"test_connectivity": true}`).
 
 use std::sync::Arc;
 
-use axum::routing::get;
-use axum::{Json, Router};
-use serde_json::{Value, json};
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use chrono::{DateTime, Duration as Days, Utc};
+use outpost_proto::OutpostError;
+use outpost_proto::time::now_ms;
+use serde_json::{Map, Value, json};
 
+use super::action_runs::PageQuery;
+use super::input::{self, Fields};
+use super::{ApiResult, render};
 use crate::Broker;
+use crate::audit::{Actor, AuditObject};
+use crate::auth::Principal;
+use crate::store::system::{ActionRunFilter, AppStatus};
 
 pub fn routes() -> Router<Arc<Broker>> {
-    Router::new().route("/rest/version", get(version))
+    Router::new()
+        .route("/rest/version", get(version))
+        .route("/rest/system_info", get(system_info))
+        .route("/rest/system_settings", get(settings).post(change_settings))
+        .route("/rest/license", get(license))
+        .route("/rest/health", get(health))
+        .route("/rest/app_status", get(app_status))
+        .route("/rest/widget_data", get(all_widgets))
+        .route("/rest/widget_data/{name}", get(widget))
+        .route("/rest/asset/{id}/test", post(test_asset))
 }
 
 async fn version() -> Json<Value> {
     Json(json!({"version": outpost_proto::VERSION}))
+}
+
+const BASE_URL: &str = "base_url";
+const TIME_ZONE: &str = "time_zone";
+
+/// `base_url` and `time_zone`: the runtime setting if one was made, else the
+/// configuration's.
+async fn current_settings(broker: &Broker) -> Result<(String, String), OutpostError> {
+    let base_url = broker.store.setting(BASE_URL).await?.unwrap_or_else(|| broker.config.base_url.clone());
+    let time_zone = broker.store.setting(TIME_ZONE).await?.unwrap_or_else(|| broker.config.time_zone.clone());
+    Ok((base_url, time_zone))
+}
+
+async fn system_info(State(broker): State<Arc<Broker>>) -> ApiResult<Json<Value>> {
+    let (base_url, time_zone) = current_settings(&broker).await?;
+    Ok(Json(json!({"base_url": base_url, "time_zone": time_zone})))
+}
+
+async fn settings(State(broker): State<Arc<Broker>>) -> ApiResult<Json<Value>> {
+    let (base_url, time_zone) = current_settings(&broker).await?;
+    Ok(Json(json!({"base_url": base_url, "time_zone": time_zone})))
+}
+
+fn check_base_url(url: &str) -> Result<String, OutpostError> {
+    let url = url.trim().trim_end_matches('/');
+    if url.is_empty() {
+        return Ok(String::new());
+    }
+    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
+    match rest {
+        Some(host)
+            if !host.is_empty() && url.len() <= 2048 && !url.chars().any(|c| c.is_whitespace() || c.is_control()) =>
+        {
+            Ok(url.to_string())
+        }
+        _ => Err(OutpostError::invalid(format!("'base_url' must be an http:// or https:// URL, got '{url}'"))),
+    }
+}
+
+/// An IANA-style zone name (`UTC`, `Europe/Paris`, `America/Argentina/Buenos_Aires`,
+/// `Etc/GMT+3`); Outpost stores it for clients and does no zone arithmetic with it.
+fn check_time_zone(zone: &str) -> Result<String, OutpostError> {
+    let zone = zone.trim();
+    let ok = !zone.is_empty()
+        && zone.len() <= 64
+        && zone
+            .split('/')
+            .all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || "_-+".contains(c)))
+        && zone.chars().next().is_some_and(|c| c.is_ascii_alphabetic());
+    if ok {
+        Ok(zone.to_string())
+    } else {
+        Err(OutpostError::invalid(format!(
+            "'time_zone' must be an IANA time zone name such as UTC or Europe/Paris, got '{zone}'"
+        )))
+    }
+}
+
+async fn change_settings(
+    State(broker): State<Arc<Broker>>,
+    Extension(who): Extension<Principal>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    let map = input::object(&body)?;
+    let f = Fields::new(&map);
+    f.only(&[BASE_URL, TIME_ZONE])?;
+    let base_url = f.string(BASE_URL)?.map(|u| check_base_url(&u)).transpose()?;
+    let time_zone = f.string(TIME_ZONE)?.map(|z| check_time_zone(&z)).transpose()?;
+    if base_url.is_none() && time_zone.is_none() {
+        return Err(OutpostError::invalid("nothing to change: give 'base_url' and/or 'time_zone'").into());
+    }
+    let (old_url, old_zone) = current_settings(&broker).await?;
+    if let Some(url) = &base_url {
+        broker.store.set_setting(BASE_URL, url).await?;
+    }
+    if let Some(zone) = &time_zone {
+        broker.store.set_setting(TIME_ZONE, zone).await?;
+    }
+    let (new_url, new_zone) = current_settings(&broker).await?;
+    let old = json!({"base_url": old_url, "time_zone": old_zone});
+    let new = json!({"base_url": new_url, "time_zone": new_zone});
+    broker.audit.record_change(&who, AuditObject::Settings, Some(&old), Some(&new)).await;
+    Ok(Json(json!({"success": true, "base_url": new_url, "time_zone": new_zone})))
+}
+
+async fn license(State(broker): State<Arc<Broker>>) -> ApiResult<Json<Value>> {
+    let store = &broker.store;
+    let day_ago = now_ms() - 24 * 3600 * 1000;
+    let (actions, app_runs) = store.runs_since(day_ago).await?;
+    Ok(Json(json!({
+        "status": "valid",
+        "license_info": {
+            "case_management": false,
+            "issue_date": store.installed_ms().await?,
+            "maximum_apps": 0,
+            "expiration_date": null,
+            "maximum_users": 0,
+            "contact_information": "",
+            "company_name": "",
+            "maximum_assets": 0,
+            "license_number": "",
+            "license_type": "unlimited",
+            "maximum_actions_per_day": 0,
+            "maximum_containers": 0,
+        },
+        "current_usage": {
+            "recent_playbook_run_count": 0,
+            "recent_app_run_count": app_runs,
+            "recent_debug_run_count": 0,
+            "recent_action_run_count": actions,
+            "apps": store.count_rows("apps").await?,
+            "assets": store.count_rows("assets").await?,
+            "users": store.count_rows("users").await?,
+            "containers": store.count_rows("containers").await?,
+        },
+    })))
+}
+
+async fn health(State(broker): State<Arc<Broker>>) -> Json<Value> {
+    Json(crate::health::health(&broker).await)
+}
+
+/// `/rest/app_status`'s query: paging, and `pretty` (present, with any value or none).
+#[derive(Debug, Default, serde::Deserialize)]
+struct StatusQuery {
+    /// `page` and `page_size`.
+    #[serde(flatten)]
+    page: PageQuery,
+    /// Present (any value) adds the `_pretty_*` fields.
+    pretty: Option<String>,
+}
+
+/// "13 minutes ago", as SOAR's `_pretty_*` times read.
+pub fn ago(ms: i64, now: i64) -> String {
+    let secs = (now - ms).max(0) / 1000;
+    let (n, unit) = match secs {
+        0..60 => return "just now".into(),
+        60..3600 => (secs / 60, "minute"),
+        3600..86_400 => (secs / 3600, "hour"),
+        _ => (secs / 86_400, "day"),
+    };
+    format!("{n} {unit}{} ago", if n == 1 { "" } else { "s" })
+}
+
+fn render_status(s: &AppStatus, pretty: bool, now: i64) -> Value {
+    let tail = match s.status.as_str() {
+        "success" => format!("1 action succeeded. {}", s.result_message),
+        "failed" => format!("1 action failed. {}", s.result_message),
+        _ => String::new(),
+    };
+    let mut out = Map::new();
+    if pretty {
+        out.insert("_pretty_app".into(), json!(s.app_name));
+        out.insert("_pretty_asset".into(), json!(s.asset_name));
+        out.insert("_pretty_create_time".into(), json!(ago(s.create_ms, now)));
+        out.insert("_pretty_icon".into(), json!(""));
+    }
+    out.insert("app".into(), json!(s.app_id));
+    out.insert("asset".into(), json!(s.asset_id));
+    out.insert("create_time".into(), json!(render::iso(s.create_ms)));
+    out.insert("id".into(), json!(s.id));
+    out.insert(
+        "message".into(),
+        json!(format!("Testing asset connectivity for '{}' using app '{}' {tail}", s.asset_name, s.app_name)),
+    );
+    out.insert("status".into(), json!(s.status));
+    Value::Object(out)
+}
+
+async fn app_status(State(broker): State<Arc<Broker>>, Query(q): Query<StatusQuery>) -> ApiResult<Json<Value>> {
+    let listing = broker.store.app_statuses(q.page.page()?).await?;
+    let now = now_ms();
+    let pretty = q.pretty.is_some();
+    Ok(Json(json!({
+        "count": listing.count,
+        "data": listing.data.iter().map(|s| render_status(s, pretty, now)).collect::<Vec<_>>(),
+        "num_pages": listing.num_pages,
+    })))
+}
+
+/// The widgets Outpost computes; the others answer "not supported".
+pub const WIDGETS: &[&str] = &["top_playbooks_actions", "playbooks_actions_stats"];
+/// Every widget SOAR documents.
+const SOAR_WIDGETS: &[&str] = &[
+    "playbook_stats",
+    "sla_trend",
+    "containers_new",
+    "container_stats",
+    "label_stats",
+    "containers_open",
+    "containers_workload",
+    "pending_approvals",
+    "containers_filtered_by_status",
+    "top_playbooks_actions",
+    "playbooks_actions_stats",
+    "containers_resolved",
+    "roi_summary",
+    "roi_stats",
+    "sla_stats",
+    "containers_performance",
+    "artifact_stats",
+];
+
+/// The widgets' parameters (seed 003's table).
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WidgetQuery {
+    /// ISO 8601; with `end_time`, else the last 7 days.
+    start_time: Option<String>,
+    /// ISO 8601; with `start_time`.
+    end_time: Option<String>,
+    /// Only runs on containers with this label.
+    label: Option<String>,
+    /// Only runs this user started.
+    user_id: Option<String>,
+    /// `manual` or `automated`.
+    action_filter: Option<String>,
+    /// Narrows the playbooks listed; Outpost has none, so it is accepted and changes nothing.
+    #[allow(dead_code)]
+    playbook_category: Option<String>,
+}
+
+impl WidgetQuery {
+    /// The window: `start_time` and `end_time` together, else the last 7 days.
+    fn filter(&self, now: i64) -> Result<ActionRunFilter, OutpostError> {
+        let (start_ms, end_ms) = match (&self.start_time, &self.end_time) {
+            (Some(s), Some(e)) => {
+                (super::audit::parse_when("start_time", s)?, super::audit::parse_when("end_time", e)?)
+            }
+            (None, None) => (now - 7 * 24 * 3600 * 1000, now + 1),
+            _ => {
+                return Err(OutpostError::invalid(
+                    "give 'start_time' and 'end_time' together, or neither for the last 7 days",
+                ));
+            }
+        };
+        if start_ms >= end_ms {
+            return Err(OutpostError::invalid("'start_time' must be before 'end_time'"));
+        }
+        let user_id = match self.user_id.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
+            Some(u) => Some(
+                u.parse::<i64>()
+                    .map_err(|_| OutpostError::invalid(format!("'user_id' must be an integer, got '{u}'")))?,
+            ),
+            None => None,
+        };
+        Ok(ActionRunFilter { start_ms, end_ms, label: self.label.clone().filter(|l| !l.trim().is_empty()), user_id })
+    }
+
+    /// `action_filter`: `manual` (every Outpost run: a person or client asked for it) or
+    /// `automated` (playbook runs: Outpost has none).
+    fn automated_only(&self) -> Result<bool, OutpostError> {
+        match self.action_filter.as_deref().map(|f| f.trim().to_lowercase()) {
+            None => Ok(false),
+            Some(f) if f.is_empty() || f == "manual" => Ok(false),
+            Some(f) if f == "automated" => Ok(true),
+            Some(f) => Err(OutpostError::invalid(format!("'action_filter' must be manual or automated, got '{f}'"))),
+        }
+    }
+}
+
+async fn top_playbooks_actions(broker: &Broker, q: &WidgetQuery) -> Result<Value, OutpostError> {
+    let filter = q.filter(now_ms())?;
+    let actions = if q.automated_only()? { vec![] } else { broker.store.action_stats(&filter, 10).await? };
+    Ok(json!({
+        "actions": actions.iter().map(|a| json!({
+            "action_name": a.action,
+            "average_duration": a.average_duration_secs.map(|d| (d * 10.0).round() / 10.0),
+            "total": a.total,
+        })).collect::<Vec<_>>(),
+        "playbooks": [],
+    }))
+}
+
+async fn playbooks_actions_stats(broker: &Broker, q: &WidgetQuery) -> Result<Value, OutpostError> {
+    let filter = q.filter(now_ms())?;
+    let times = broker.store.action_run_times(&filter).await?;
+    let day = |ms: i64| DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default().date_naive();
+    let (first, last) = (day(filter.start_ms), day(filter.end_ms - 1));
+    let mut days = vec![];
+    let mut d = first;
+    while d <= last && days.len() < 3660 {
+        let actions = times.iter().filter(|t| day(**t) == d).count();
+        days.push(json!({"date": d.format("%Y-%m-%d").to_string(), "playbooks": 0, "actions": actions}));
+        d += Days::days(1);
+    }
+    Ok(json!({
+        "start_time": render::iso(filter.start_ms),
+        "end_time": render::iso(filter.end_ms),
+        "total_playbooks": 0,
+        "total_actions": times.len(),
+        "days": days,
+    }))
+}
+
+async fn compute(broker: &Broker, name: &str, q: &WidgetQuery) -> Result<Value, OutpostError> {
+    match name {
+        "top_playbooks_actions" => top_playbooks_actions(broker, q).await,
+        "playbooks_actions_stats" => playbooks_actions_stats(broker, q).await,
+        other if SOAR_WIDGETS.contains(&other) => Err(OutpostError::new(
+            outpost_proto::ErrorCode::Unimplemented,
+            format!("widget '{other}' is not supported by outpost (supported: {})", WIDGETS.join(", ")),
+        )),
+        other => {
+            Err(OutpostError::not_found(format!("no widget '{other}' (outpost supports: {})", WIDGETS.join(", "))))
+        }
+    }
+}
+
+fn widget_query(
+    q: Result<Query<WidgetQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<WidgetQuery, OutpostError> {
+    q.map(|Query(q)| q).map_err(|e| OutpostError::invalid(format!("bad widget parameters: {}", e.body_text())))
+}
+
+async fn widget(
+    State(broker): State<Arc<Broker>>,
+    Path(name): Path<String>,
+    q: Result<Query<WidgetQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<Value>> {
+    let q = widget_query(q)?;
+    Ok(Json(compute(&broker, &name, &q).await?))
+}
+
+/// Every supported widget at once, keyed by name.
+async fn all_widgets(
+    State(broker): State<Arc<Broker>>,
+    q: Result<Query<WidgetQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<Value>> {
+    let q = widget_query(q)?;
+    let mut out = Map::new();
+    for name in WIDGETS {
+        out.insert((*name).into(), compute(&broker, name, &q).await?);
+    }
+    Ok(Json(Value::Object(out)))
+}
+
+async fn test_asset(
+    State(broker): State<Arc<Broker>>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let id = input::id(&id, "asset")?;
+    let started = broker.test_connectivity(&Actor::from(&who), id).await?;
+    Ok(Json(
+        json!({"success": true, "action_run_id": started.action_run_id, "container_id": started.container_id, "message": started.message}),
+    ))
+}
+
+/// Whether an asset POST body asks for a connectivity test (`{"test_connectivity": true}`).
+pub fn is_test_connectivity(map: &Map<String, Value>) -> bool {
+    map.get("test_connectivity").and_then(Value::as_bool) == Some(true)
+}
+
+/// `POST /rest/asset/<id>`: `{"test_connectivity": true}` runs the asset's test. The
+/// asset update of issue 5 shares this route: its handler should send such bodies here.
+pub async fn asset_post(
+    State(broker): State<Arc<Broker>>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    let map = input::object(&body)?;
+    if !is_test_connectivity(&map) {
+        return Err(OutpostError::invalid("only {\"test_connectivity\": true} can be posted to an asset here").into());
+    }
+    Fields::new(&map).only(&["test_connectivity"])?;
+    test_asset(State(broker), Extension(who), Path(id)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_are_checked() {
+        assert_eq!(check_base_url("https://soar.example.com/").unwrap(), "https://soar.example.com");
+        assert_eq!(check_base_url("").unwrap(), "");
+        assert!(check_base_url("soar.example.com").unwrap_err().message.contains("'base_url'"));
+        assert_eq!(check_time_zone("America/Argentina/Buenos_Aires").unwrap(), "America/Argentina/Buenos_Aires");
+        assert!(check_time_zone("Etc/GMT+3").is_ok());
+        assert!(check_time_zone("../etc/passwd").unwrap_err().message.contains("'time_zone'"));
+    }
+
+    #[test]
+    fn pretty_times() {
+        assert_eq!(ago(0, 13 * 60_000), "13 minutes ago");
+        assert_eq!(ago(0, 3_600_000), "1 hour ago");
+        assert_eq!(ago(0, 5_000), "just now");
+    }
 }

@@ -7,18 +7,24 @@
 //! # Layout
 //! - [`db`]: the two backends behind one query surface.
 //! - [`apps`]: installed apps and their components.
+//! - [`audit`]: the audit trail.
 //! - [`assets`]: assets and per-(app, asset) connector state.
-//! - [`containers`]: containers.
+//! - [`containers`]: the containers.
 //! - [`runs`]: action runs, app runs, the task outbox and results.
 //! - [`segments`]: automation brokers (segments).
 //! - [`users`]: users and API tokens.
+//! - [`roles`]: roles and who holds them.
+//! - [`system`]: runtime settings, connectivity statuses, usage counters and statistics.
 
 pub mod apps;
 pub mod assets;
+pub mod audit;
 pub mod containers;
 pub mod db;
+pub mod roles;
 pub mod runs;
 pub mod segments;
+pub mod system;
 pub mod users;
 
 use outpost_proto::OutpostError;

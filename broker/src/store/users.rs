@@ -3,24 +3,70 @@
 
 use outpost_proto::time::now_ms;
 
-use super::{Row, Store, StoreResult};
+use super::{Listing, Page, Row, Store, StoreResult};
 use crate::args;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
+    /// What `/rest/ph_user/<id>`, roles and audit records name.
     pub id: i64,
+    /// Unique; the Basic sign-in name.
     pub username: String,
     /// An argon2 PHC string; never leaves the broker.
     pub password_hash: String,
+    /// Contact details shown by `/rest/ph_user`.
     pub email: String,
+    /// Shown by `/rest/ph_user`.
     pub first_name: String,
+    /// Shown by `/rest/ph_user`.
     pub last_name: String,
+    /// A disabled user signs in with nothing (SOAR's soft delete).
     pub is_active: bool,
+    /// `normal` (password or token) or `automation` (tokens only, no password).
+    pub user_type: String,
+    /// Shown as `create_time`; the first user's is the install date.
     pub created_ms: i64,
+    /// Shown as `update_time`.
     pub updated_ms: i64,
 }
 
-const USER_COLUMNS: &str = "id, username, password_hash, email, first_name, last_name, is_active, created_ms, updated_ms";
+/// The writable fields of a user, already validated; the password goes separately.
+#[derive(Debug, Clone, Default)]
+pub struct UserFields {
+    /// Unique; the Basic sign-in name.
+    pub username: String,
+    /// Contact details shown by `/rest/ph_user`.
+    pub email: String,
+    /// Shown by `/rest/ph_user`.
+    pub first_name: String,
+    /// Shown by `/rest/ph_user`.
+    pub last_name: String,
+    /// A disabled user signs in with nothing (SOAR's soft delete).
+    pub is_active: bool,
+    /// `normal` or `automation`.
+    pub user_type: String,
+}
+
+/// An API token as listed: never the token itself, which only its owner saw once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Token {
+    /// What `/rest/ph_user/<id>`, roles and audit records name.
+    pub id: i64,
+    /// The token's owner: it acts as this user.
+    pub user_id: i64,
+    /// Says what the token is for ("splunk forwarder", "ci").
+    pub label: String,
+    /// Shown as `create_time`; the first user's is the install date.
+    pub created_ms: i64,
+    /// Set once revoked; a revoked token never authenticates again.
+    pub revoked_ms: Option<i64>,
+    /// After this the token no longer authenticates; `None` = never expires.
+    pub expires_ms: Option<i64>,
+}
+
+const USER_COLUMNS: &str =
+    "id, username, password_hash, email, first_name, last_name, is_active, user_type, created_ms, updated_ms";
+const TOKEN_COLUMNS: &str = "id, user_id, label, created_ms, revoked_ms, expires_ms";
 
 fn user_from_row(row: &Row) -> StoreResult<User> {
     Ok(User {
@@ -31,8 +77,20 @@ fn user_from_row(row: &Row) -> StoreResult<User> {
         first_name: row.text("first_name")?,
         last_name: row.text("last_name")?,
         is_active: row.bool("is_active")?,
+        user_type: row.text("user_type")?,
         created_ms: row.i64("created_ms")?,
         updated_ms: row.i64("updated_ms")?,
+    })
+}
+
+fn token_from_row(row: &Row) -> StoreResult<Token> {
+    Ok(Token {
+        id: row.i64("id")?,
+        user_id: row.i64("user_id")?,
+        label: row.text("label")?,
+        created_ms: row.i64("created_ms")?,
+        revoked_ms: row.opt_i64("revoked_ms")?,
+        expires_ms: row.opt_i64("expires_ms")?,
     })
 }
 
@@ -53,14 +111,19 @@ impl Store {
 
     pub async fn set_password_hash(&self, user_id: i64, password_hash: &str) -> StoreResult<()> {
         self.db
-            .execute("UPDATE users SET password_hash = $1, updated_ms = $2 WHERE id = $3", args![password_hash, now_ms(), user_id])
+            .execute(
+                "UPDATE users SET password_hash = $1, updated_ms = $2 WHERE id = $3",
+                args![password_hash, now_ms(), user_id],
+            )
             .await?;
         Ok(())
     }
 
     pub async fn user_by_name(&self, username: &str) -> StoreResult<Option<User>> {
-        let row =
-            self.db.fetch_optional(&format!("SELECT {USER_COLUMNS} FROM users WHERE username = $1"), args![username]).await?;
+        let row = self
+            .db
+            .fetch_optional(&format!("SELECT {USER_COLUMNS} FROM users WHERE username = $1"), args![username])
+            .await?;
         row.as_ref().map(user_from_row).transpose()
     }
 
@@ -81,15 +144,122 @@ impl Store {
         Ok(row.i64("id")?)
     }
 
+    /// Stores a token (by its hash) that stops working at `expires_ms`; answers it.
+    pub async fn add_token_expiring(
+        &self,
+        user_id: i64,
+        token_hash: &str,
+        label: &str,
+        expires_ms: Option<i64>,
+    ) -> StoreResult<Token> {
+        let row = self
+            .db
+            .fetch_one(
+                &format!(
+                    "INSERT INTO tokens (user_id, token_hash, label, created_ms, expires_ms) VALUES ($1, $2, $3, $4, $5)
+                     RETURNING {TOKEN_COLUMNS}"
+                ),
+                args![user_id, token_hash, label, now_ms(), expires_ms],
+            )
+            .await?;
+        token_from_row(&row)
+    }
+
+    /// A user's tokens, newest first, revoked ones included.
+    pub async fn list_tokens(&self, user_id: i64) -> StoreResult<Vec<Token>> {
+        let rows = self
+            .db
+            .fetch_all(
+                &format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE user_id = $1 ORDER BY id DESC"),
+                args![user_id],
+            )
+            .await?;
+        rows.iter().map(token_from_row).collect()
+    }
+
+    /// Revokes every live token of a user; answers how many.
+    pub async fn revoke_all_tokens(&self, user_id: i64) -> StoreResult<u64> {
+        Ok(self
+            .db
+            .execute(
+                "UPDATE tokens SET revoked_ms = $1 WHERE user_id = $2 AND revoked_ms IS NULL",
+                args![now_ms(), user_id],
+            )
+            .await?)
+    }
+
+    /// Creates a user with every field; a taken name is a unique violation.
+    pub async fn create_user_with(&self, user: &UserFields, password_hash: &str) -> StoreResult<User> {
+        let row = self
+            .db
+            .fetch_one(
+                &format!(
+                    "INSERT INTO users (username, password_hash, email, first_name, last_name, is_active, user_type,
+                     created_ms, updated_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING {USER_COLUMNS}"
+                ),
+                args![
+                    &user.username,
+                    password_hash,
+                    &user.email,
+                    &user.first_name,
+                    &user.last_name,
+                    user.is_active,
+                    &user.user_type,
+                    now_ms()
+                ],
+            )
+            .await?;
+        user_from_row(&row)
+    }
+
+    /// Replaces a user's writable fields; `None` when the user does not exist.
+    pub async fn update_user(&self, id: i64, user: &UserFields) -> StoreResult<Option<User>> {
+        let row = self
+            .db
+            .fetch_optional(
+                &format!(
+                    "UPDATE users SET username = $1, email = $2, first_name = $3, last_name = $4, is_active = $5,
+                     user_type = $6, updated_ms = $7 WHERE id = $8 RETURNING {USER_COLUMNS}"
+                ),
+                args![
+                    &user.username,
+                    &user.email,
+                    &user.first_name,
+                    &user.last_name,
+                    user.is_active,
+                    &user.user_type,
+                    now_ms(),
+                    id
+                ],
+            )
+            .await?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    /// A page of users by id.
+    pub async fn list_users(&self, page: Page) -> StoreResult<Listing<User>> {
+        let count = self.db.fetch_one("SELECT COUNT(*) AS n FROM users", args![]).await?.i64("n")? as u64;
+        let (limit, offset) = page.limit_offset();
+        let rows = self
+            .db
+            .fetch_all(
+                &format!("SELECT {USER_COLUMNS} FROM users ORDER BY id LIMIT $1 OFFSET $2"),
+                args![limit, offset],
+            )
+            .await?;
+        let data = rows.iter().map(user_from_row).collect::<StoreResult<Vec<_>>>()?;
+        Ok(Listing { count, num_pages: page.num_pages(count), data })
+    }
+
     /// The active user owning an unrevoked token with this hash.
     pub async fn user_by_token_hash(&self, token_hash: &str) -> StoreResult<Option<User>> {
         let row = self
             .db
             .fetch_optional(
-                "SELECT u.id, u.username, u.password_hash, u.email, u.first_name, u.last_name, u.is_active, u.created_ms,
-                 u.updated_ms FROM tokens t JOIN users u ON u.id = t.user_id
-                 WHERE t.token_hash = $1 AND t.revoked_ms IS NULL",
-                args![token_hash],
+                "SELECT u.id, u.username, u.password_hash, u.email, u.first_name, u.last_name, u.is_active, u.user_type,
+                 u.created_ms, u.updated_ms FROM tokens t JOIN users u ON u.id = t.user_id
+                 WHERE t.token_hash = $1 AND t.revoked_ms IS NULL AND (t.expires_ms IS NULL OR t.expires_ms > $2)",
+                args![token_hash, now_ms()],
             )
             .await?;
         row.as_ref().map(user_from_row).transpose()

@@ -1,0 +1,280 @@
+//! `/rest/role`: roles, their permissions and their members.
+//!
+//! The built-in roles (Administrator, Automation, Observer) keep their names and
+//! permissions; only their members (`users`) and description change. Custom roles hold
+//! permission names from [`crate::permissions::Permission`]. `DELETE` disables a role:
+//! it then grants nothing, and keeps its members for re-enabling.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::routing::get;
+use axum::{Extension, Json, Router};
+use outpost_proto::OutpostError;
+use serde_json::{Value, json};
+
+use super::action_runs::PageQuery;
+use super::input::{self, Fields};
+use super::users::keep_an_administrator;
+use super::{ApiResult, render};
+use crate::Broker;
+use crate::audit::{self, AuditObject};
+use crate::auth::Principal;
+use crate::permissions::{ADMINISTRATOR, Permission, builtin_permissions};
+use crate::store::roles::{Role, RoleFields};
+use crate::store::{Listing, Page};
+
+pub fn routes() -> Router<Arc<Broker>> {
+    Router::new()
+        .route("/rest/role", get(list).post(create))
+        .route("/rest/role/{id}", get(read).post(update).delete(disable))
+}
+
+const FIELDS: &[&str] = &["name", "description", "permissions", "users", "is_active"];
+
+/// A role as `/rest/role` shows it; a built-in role shows its fixed permissions.
+pub fn render_role(r: &Role, member_ids: &[i64]) -> Value {
+    let permissions: Vec<String> = if r.builtin {
+        builtin_permissions(&r.name).unwrap_or_default().iter().map(|p| p.name().to_string()).collect()
+    } else {
+        r.permissions.clone()
+    };
+    json!({
+        "id": r.id,
+        "name": r.name,
+        "description": r.description,
+        "permissions": permissions,
+        "builtin": r.builtin,
+        "is_active": r.is_active,
+        "users": member_ids,
+        "create_time": render::iso(r.created_ms),
+        "update_time": render::iso(r.updated_ms),
+    })
+}
+
+fn check_name(name: &str) -> Result<String, OutpostError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(OutpostError::invalid("'name' must be 1 to 100 printable characters"));
+    }
+    if name.parse::<i64>().is_ok() {
+        return Err(OutpostError::invalid("'name' cannot be a number: roles are found by id or name"));
+    }
+    Ok(name.to_string())
+}
+
+fn permissions_of(f: &Fields<'_>) -> Result<Option<Vec<String>>, OutpostError> {
+    let Some(names) = f.strings("permissions")? else { return Ok(None) };
+    let mut out: Vec<String> = vec![];
+    for (i, name) in names.iter().enumerate() {
+        let Some(p) = Permission::parse(name) else {
+            let known: Vec<&str> = Permission::ALL.iter().map(|p| p.name()).collect();
+            return Err(OutpostError::invalid(format!(
+                "'permissions[{i}]': unknown permission '{name}' (known: {})",
+                known.join(", ")
+            )));
+        };
+        if !out.iter().any(|n| n == p.name()) {
+            out.push(p.name().to_string());
+        }
+    }
+    out.sort();
+    Ok(Some(out))
+}
+
+/// Resolves `users` (ids or names) to user ids.
+async fn member_ids(broker: &Broker, f: &Fields<'_>) -> Result<Option<Vec<i64>>, OutpostError> {
+    let Some(items) = f.array("users")? else { return Ok(None) };
+    let mut ids = vec![];
+    for (i, item) in items.iter().enumerate() {
+        let key = input::id_or_name(item, &format!("users[{i}]"))?;
+        let user = match key.parse::<i64>() {
+            Ok(id) => broker.store.get_user(id).await?,
+            Err(_) => broker.store.user_by_name(&key).await?,
+        };
+        let user = user.ok_or_else(|| OutpostError::not_found(format!("'users[{i}]': user '{key}' not found")))?;
+        if !ids.contains(&user.id) {
+            ids.push(user.id);
+        }
+    }
+    ids.sort_unstable();
+    Ok(Some(ids))
+}
+
+pub async fn load_role(broker: &Broker, id: &str) -> Result<Role, OutpostError> {
+    let id = input::id(id, "role")?;
+    broker.store.get_role(id).await?.ok_or_else(|| OutpostError::not_found(format!("role {id} not found")))
+}
+
+/// Refuses membership changes to the Administrator role that leave no active
+/// administrator.
+async fn check_admin_members(
+    broker: &Broker,
+    role: &Role,
+    before: &[i64],
+    after: &[i64],
+    active: bool,
+) -> Result<(), OutpostError> {
+    if !(role.builtin && role.name == ADMINISTRATOR) {
+        return Ok(());
+    }
+    for removed in before.iter().filter(|id| !active || !after.contains(id)) {
+        keep_an_administrator(broker, *removed, false).await?;
+    }
+    Ok(())
+}
+
+async fn list(State(broker): State<Arc<Broker>>, Query(page): Query<PageQuery>) -> ApiResult<Json<Value>> {
+    let page: Page = page.page()?;
+    let roles = broker.store.list_roles().await?;
+    let count = roles.len() as u64;
+    let (limit, offset) = page.limit_offset();
+    let mut data = vec![];
+    for r in roles.iter().skip(offset as usize).take(limit.min(usize::MAX as i64) as usize) {
+        data.push(render_role(r, &broker.store.role_member_ids(r.id).await?));
+    }
+    let listing = Listing { count, num_pages: page.num_pages(count), data };
+    Ok(Json(json!({"count": listing.count, "num_pages": listing.num_pages, "data": listing.data})))
+}
+
+async fn read(State(broker): State<Arc<Broker>>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let role = load_role(&broker, &id).await?;
+    Ok(Json(render_role(&role, &broker.store.role_member_ids(role.id).await?)))
+}
+
+async fn create(
+    State(broker): State<Arc<Broker>>,
+    Extension(who): Extension<Principal>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    let map = input::object(&body)?;
+    let f = Fields::new(&map);
+    f.only(FIELDS)?;
+    let fields = RoleFields {
+        name: check_name(&f.required_string("name")?)?,
+        description: f.string("description")?.unwrap_or_default(),
+        permissions: permissions_of(&f)?.unwrap_or_default(),
+        is_active: f.bool("is_active")?.unwrap_or(true),
+    };
+    let members = member_ids(&broker, &f).await?.unwrap_or_default();
+    let role = match broker.store.create_role(&fields).await {
+        Ok(role) => role,
+        Err(e) if e.is_unique_violation() => {
+            return Err(OutpostError::conflict(format!("a role named '{}' exists already", fields.name)).into());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    broker.store.set_role_members(role.id, &members).await?;
+    broker.auth.forget();
+    broker.audit.record_change(&who, AuditObject::role(&role), None, Some(&audit::role_fields(&role, &members))).await;
+    Ok(Json(json!({"success": true, "id": role.id})))
+}
+
+async fn update(
+    State(broker): State<Arc<Broker>>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    let before = load_role(&broker, &id).await?;
+    let map = input::object(&body)?;
+    let f = Fields::new(&map);
+    f.only(FIELDS)?;
+    let fields = RoleFields {
+        name: match f.string("name")? {
+            Some(name) => check_name(&name)?,
+            None => before.name.clone(),
+        },
+        description: f.string("description")?.unwrap_or_else(|| before.description.clone()),
+        permissions: permissions_of(&f)?.unwrap_or_else(|| before.permissions.clone()),
+        is_active: f.bool("is_active")?.unwrap_or(before.is_active),
+    };
+    if before.builtin && (fields.name != before.name || f.has("permissions") || !fields.is_active) {
+        return Err(OutpostError::invalid(format!(
+            "role '{}' is built in: only its 'users' and 'description' can change",
+            before.name
+        ))
+        .into());
+    }
+    let members_before = broker.store.role_member_ids(before.id).await?;
+    let members = member_ids(&broker, &f).await?.unwrap_or_else(|| members_before.clone());
+    check_admin_members(&broker, &before, &members_before, &members, fields.is_active).await?;
+    let after = match broker.store.update_role(before.id, &fields).await {
+        Ok(Some(role)) => role,
+        Ok(None) => return Err(OutpostError::not_found(format!("role {} not found", before.id)).into()),
+        Err(e) if e.is_unique_violation() => {
+            return Err(OutpostError::conflict(format!("a role named '{}' exists already", fields.name)).into());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if members != members_before {
+        broker.store.set_role_members(after.id, &members).await?;
+    }
+    broker.auth.forget();
+    broker
+        .audit
+        .record_change(
+            &who,
+            AuditObject::role(&after),
+            Some(&audit::role_fields(&before, &members_before)),
+            Some(&audit::role_fields(&after, &members)),
+        )
+        .await;
+    Ok(Json(json!({"success": true, "id": after.id})))
+}
+
+async fn disable(
+    State(broker): State<Arc<Broker>>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let before = load_role(&broker, &id).await?;
+    if before.builtin {
+        return Err(OutpostError::invalid(format!("role '{}' is built in and cannot be disabled", before.name)).into());
+    }
+    let members = broker.store.role_member_ids(before.id).await?;
+    let fields = RoleFields {
+        name: before.name.clone(),
+        description: before.description.clone(),
+        permissions: before.permissions.clone(),
+        is_active: false,
+    };
+    let after = broker
+        .store
+        .update_role(before.id, &fields)
+        .await?
+        .ok_or_else(|| OutpostError::not_found(format!("role {} not found", before.id)))?;
+    broker.auth.forget();
+    broker
+        .audit
+        .record_change(
+            &who,
+            AuditObject::role(&after),
+            Some(&audit::role_fields(&before, &members)),
+            Some(&audit::role_fields(&after, &members)),
+        )
+        .await;
+    Ok(Json(json!({"success": true, "id": after.id, "message": format!("role '{}' disabled", after.name)})))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Map;
+
+    #[test]
+    fn permissions_are_checked_by_name() {
+        let map: Map<String, Value> =
+            json!({"permissions": ["audit:view", "containers:view", "audit:view"]}).as_object().unwrap().clone();
+        assert_eq!(permissions_of(&Fields::new(&map)).unwrap().unwrap(), vec!["audit:view", "containers:view"]);
+        let map: Map<String, Value> = json!({"permissions": ["root"]}).as_object().unwrap().clone();
+        assert!(
+            permissions_of(&Fields::new(&map))
+                .unwrap_err()
+                .message
+                .starts_with("'permissions[0]': unknown permission 'root'")
+        );
+        assert!(check_name("7").is_err());
+    }
+}

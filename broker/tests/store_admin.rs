@@ -1,0 +1,357 @@
+//! The store contract of issue 6 (roles, users and tokens, the audit trail, settings and
+//! system figures): the same cases against SQLite and PostgreSQL.
+//!
+//! PostgreSQL cases use a fresh database on the machine's server (trust auth), dropped
+//! at the end of each case, as `store.rs` does.
+
+use std::future::Future;
+
+use outpost_broker::permissions::{Permission, Required};
+use outpost_broker::store::audit::{AuditQuery, AuditRecord, Selection};
+use outpost_broker::store::containers::ContainerFields;
+use outpost_broker::store::roles::RoleFields;
+use outpost_broker::store::runs::{NewActionRun, NewAppRun};
+use outpost_broker::store::system::ActionRunFilter;
+use outpost_broker::store::users::UserFields;
+use outpost_broker::store::{Page, Store, db::Db};
+use outpost_proto::manifest::Manifest;
+use outpost_proto::seal::SealKey;
+use outpost_proto::time::now_ms;
+use outpost_proto::v1::{ResultStatus, Task, TaskResult};
+use serde_json::json;
+
+const PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+async fn with_sqlite<F, Fut>(case: F)
+where
+    F: FnOnce(Store) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("store.db").display());
+    case(Store::open(&url, SealKey::generate()).await.unwrap()).await;
+}
+
+async fn with_postgres<F, Fut>(case: F)
+where
+    F: FnOnce(Store) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let name = format!("outpost_admin_{}", uuid::Uuid::new_v4().simple());
+    let admin = Db::connect_unmigrated(PG_ADMIN).await.expect("the machine's PostgreSQL at 127.0.0.1:5432");
+    admin.execute(&format!("CREATE DATABASE {name}"), vec![]).await.unwrap();
+    let store = Store::open(&format!("postgres://postgres@127.0.0.1:5432/{name}"), SealKey::generate()).await.unwrap();
+    case(store.clone()).await;
+    store.close().await;
+    admin.execute(&format!("DROP DATABASE {name} WITH (FORCE)"), vec![]).await.unwrap();
+}
+
+macro_rules! both_backends {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test] async fn $case() { super::with_sqlite(super::$case).await; })*
+        }
+        mod postgres {
+            $(#[tokio::test] async fn $case() { super::with_postgres(super::$case).await; })*
+        }
+    };
+}
+
+both_backends!(
+    users_hold_roles_and_grants_are_the_union_of_active_roles,
+    tokens_expire_and_are_revoked,
+    audit_is_append_only_unique_selected_and_purged,
+    settings_connectivity_statuses_and_figures,
+);
+
+fn user(name: &str) -> UserFields {
+    UserFields { username: name.into(), is_active: true, user_type: "normal".into(), ..Default::default() }
+}
+
+async fn users_hold_roles_and_grants_are_the_union_of_active_roles(store: Store) {
+    let roles = store.list_roles().await.unwrap();
+    let names: Vec<&str> = roles.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["Administrator", "Automation", "Observer"]);
+    assert!(roles.iter().all(|r| r.builtin && r.is_active));
+    let observer = store.find_role("Observer").await.unwrap().unwrap();
+
+    let ana = store.create_user_with(&user("ana"), "hash").await.unwrap();
+    assert_eq!(ana.user_type, "normal");
+    assert!(store.create_user_with(&user("ana"), "hash").await.unwrap_err().is_unique_violation());
+    let custom = store
+        .create_role(&RoleFields {
+            name: "Auditors".into(),
+            permissions: vec!["audit:view".into()],
+            is_active: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(!custom.builtin);
+    store.set_user_roles(ana.id, &[observer.id, custom.id]).await.unwrap();
+    assert_eq!(store.user_role_ids(ana.id).await.unwrap(), vec![observer.id, custom.id]);
+    assert_eq!(store.role_member_ids(custom.id).await.unwrap(), vec![ana.id]);
+    let grants = store.grants(ana.id).await.unwrap();
+    assert_eq!(grants.roles, ["Observer", "Auditors"]);
+    assert!(grants.allows(Required::Permission(Permission::UsersRolesView)));
+    assert!(!grants.allows(Required::Administrator));
+
+    // A disabled role grants nothing.
+    let fields = RoleFields {
+        is_active: false,
+        permissions: vec!["apps:edit".into()],
+        ..RoleFields { name: "Auditors".into(), ..Default::default() }
+    };
+    let disabled = store.update_role(custom.id, &fields).await.unwrap().unwrap();
+    assert!(!disabled.is_active);
+    assert_eq!(store.grants(ana.id).await.unwrap().roles, ["Observer"]);
+    store.set_role_members(custom.id, &[]).await.unwrap();
+    assert!(store.role_member_ids(custom.id).await.unwrap().is_empty());
+
+    // Administrators: the bootstrap admin is made by the broker, not the store.
+    assert!(store.active_administrators().await.unwrap().is_empty());
+    let admin_role = store.find_role("Administrator").await.unwrap().unwrap();
+    store.grant_role(ana.id, admin_role.id).await.unwrap();
+    store.grant_role(ana.id, admin_role.id).await.unwrap();
+    assert_eq!(store.active_administrators().await.unwrap(), vec![ana.id]);
+    assert!(store.grants(ana.id).await.unwrap().administrator);
+    let off = UserFields { is_active: false, ..user("ana") };
+    store.update_user(ana.id, &off).await.unwrap().unwrap();
+    assert!(store.active_administrators().await.unwrap().is_empty(), "a disabled user is no administrator");
+
+    let page = store.list_users(Page { page: 0, page_size: 1 }).await.unwrap();
+    assert_eq!((page.count, page.num_pages, page.data.len()), (1, 1, 1));
+    assert_eq!(store.count_rows("roles").await.unwrap(), 4);
+}
+
+async fn tokens_expire_and_are_revoked(store: Store) {
+    let bob = store.create_user_with(&user("bob"), "hash").await.unwrap();
+    let live = store.add_token_expiring(bob.id, "hash-live", "ci", None).await.unwrap();
+    let expired = store.add_token_expiring(bob.id, "hash-expired", "old", Some(now_ms() - 1)).await.unwrap();
+    assert_eq!(store.user_by_token_hash("hash-live").await.unwrap().unwrap().id, bob.id);
+    assert!(store.user_by_token_hash("hash-expired").await.unwrap().is_none(), "expired tokens do not authenticate");
+    let listed = store.list_tokens(bob.id).await.unwrap();
+    assert_eq!(listed.iter().map(|t| t.id).collect::<Vec<_>>(), vec![expired.id, live.id]);
+    assert_eq!(listed[1].label, "ci");
+    assert!(store.revoke_token(bob.id, live.id).await.unwrap());
+    assert!(!store.revoke_token(bob.id, live.id).await.unwrap(), "a token is revoked once");
+    assert!(store.user_by_token_hash("hash-live").await.unwrap().is_none());
+    store.add_token_expiring(bob.id, "hash-2", "", Some(now_ms() + 60_000)).await.unwrap();
+    assert_eq!(store.revoke_all_tokens(bob.id).await.unwrap(), 2, "the expired one counts: it was never revoked");
+    assert!(store.user_by_token_hash("hash-2").await.unwrap().is_none());
+}
+
+fn record(
+    source: &str,
+    audit_id: i64,
+    time_ms: i64,
+    user_id: Option<i64>,
+    category: &str,
+    object: (&str, Option<i64>),
+) -> AuditRecord {
+    AuditRecord {
+        source: source.into(),
+        audit_id,
+        time_ms,
+        user_id,
+        username: user_id.map(|u| format!("user{u}")).unwrap_or_default(),
+        ip: "10.0.0.1".into(),
+        category: category.into(),
+        object_type: object.0.into(),
+        object_id: object.1,
+        related_type: None,
+        related_id: None,
+        note: String::new(),
+        changed_field: String::new(),
+        old_value: None,
+        new_value: None,
+    }
+}
+
+async fn audit_is_append_only_unique_selected_and_purged(store: Store) {
+    let ana = store.create_user_with(&user("ana"), "h").await.unwrap();
+    let bob = store.create_user_with(&user("bob"), "h").await.unwrap();
+    let role =
+        store.create_role(&RoleFields { name: "R".into(), is_active: true, ..Default::default() }).await.unwrap();
+    store.set_user_roles(ana.id, &[role.id]).await.unwrap();
+    let t = now_ms() - 10_000;
+    let mut run = record("Action Run", 41, t + 1, Some(bob.id), "container", ("action", None));
+    run.related_type = Some("container".into());
+    run.related_id = Some(7);
+    run.old_value = Some(String::new());
+    store
+        .append_audit(&[
+            record("Audit", 0, t, Some(ana.id), "container", ("container", Some(7))),
+            run.clone(),
+            record("Audit", 0, t + 2, None, "authentication", ("authentication", None)),
+            record("Audit", 0, t + 3, Some(bob.id), "administration", ("asset", Some(3))),
+            record("Audit", 0, t + 4, Some(bob.id), "role", ("role", Some(role.id))),
+            record("Audit", 0, t + 5, None, "ph_user", ("ph_user", Some(bob.id))),
+        ])
+        .await
+        .unwrap();
+    assert!(
+        store.append_audit(&[run.clone()]).await.unwrap_err().is_unique_violation(),
+        "(source, AUDIT ID) is unique"
+    );
+    let window = AuditQuery { start_ms: t - 1, end_ms: now_ms() + 1, ..Default::default() };
+    let all = store.query_audit(&window).await.unwrap();
+    assert_eq!(all.len(), 6);
+    assert_eq!(all[0].time_ms, t + 5, "newest first");
+    let keys: std::collections::HashSet<_> = all.iter().map(|r| (r.source.clone(), r.audit_id)).collect();
+    assert_eq!(keys.len(), 6);
+    let action_run = all.iter().find(|r| r.source == "Action Run").unwrap();
+    assert_eq!((action_run.audit_id, action_run.related_id, action_run.old_value.as_deref()), (41, Some(7), Some("")));
+
+    let count = |q: AuditQuery| {
+        let store = store.clone();
+        async move { store.query_audit(&q).await.unwrap().iter().map(|r| r.time_ms - t).collect::<Vec<_>>() }
+    };
+    let ascending = AuditQuery { ascending: true, ..window.clone() };
+    assert_eq!(count(ascending.clone()).await, vec![0, 1, 2, 3, 4, 5]);
+    assert_eq!(
+        count(AuditQuery { users: Some(Selection::Ids(vec![bob.id])), ..ascending.clone() }).await,
+        vec![1, 3, 4, 5],
+        "by bob or about bob"
+    );
+    assert_eq!(count(AuditQuery { users: Some(Selection::All), ..ascending.clone() }).await, vec![0, 1, 3, 4, 5]);
+    assert_eq!(
+        count(AuditQuery { roles: Some(Selection::Ids(vec![role.id])), ..ascending.clone() }).await,
+        vec![0, 4],
+        "the role and its members"
+    );
+    assert_eq!(count(AuditQuery { containers: Some(Selection::Ids(vec![7])), ..ascending.clone() }).await, vec![0, 1]);
+    assert_eq!(count(AuditQuery { containers: Some(Selection::All), ..ascending.clone() }).await, vec![0, 1]);
+    assert_eq!(count(AuditQuery { authentication: true, administration: true, ..ascending.clone() }).await, vec![2, 3]);
+    assert!(count(AuditQuery { playbooks: Some(Selection::Nothing), ..ascending.clone() }).await.is_empty());
+    assert!(count(AuditQuery { users: Some(Selection::Ids(vec![])), ..ascending.clone() }).await.is_empty());
+    assert_eq!(
+        count(AuditQuery { playbooks: Some(Selection::Nothing), authentication: true, ..ascending.clone() }).await,
+        vec![2],
+        "selections are OR-ed"
+    );
+    assert_eq!(count(AuditQuery { limit: Some(2), offset: 2, ..ascending.clone() }).await, vec![2, 3]);
+    assert_eq!(
+        count(AuditQuery { start_ms: t + 2, end_ms: t + 4, ..ascending.clone() }).await,
+        vec![2, 3],
+        "start inclusive, end exclusive"
+    );
+
+    assert_eq!(store.purge_audit(t + 3).await.unwrap(), 3);
+    assert_eq!(count(ascending).await, vec![3, 4, 5]);
+}
+
+fn manifest() -> Manifest {
+    Manifest::parse(
+        json!({
+            "appid": "1b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9",
+            "name": "Checker",
+            "app_version": "1.0.0",
+            "actions": [
+                {"action": "test connectivity", "identifier": "test_connectivity", "type": "test"},
+                {"action": "lookup", "identifier": "lookup", "type": "investigate"}
+            ]
+        })
+        .to_string()
+        .as_bytes(),
+    )
+    .unwrap()
+}
+
+async fn settings_connectivity_statuses_and_figures(store: Store) {
+    assert_eq!(store.setting("base_url").await.unwrap(), None);
+    store.set_setting("base_url", "https://a").await.unwrap();
+    store.set_setting("base_url", "https://b").await.unwrap();
+    assert_eq!(store.setting("base_url").await.unwrap().as_deref(), Some("https://b"));
+
+    let (app, _) = store.install_app(&manifest(), &"d".repeat(64), b"component").await.unwrap();
+    let mut assets = vec![];
+    for name in ["one", "two"] {
+        let asset = outpost_broker::store::assets::NewAsset {
+            name: name.into(),
+            app_id: app.id,
+            description: String::new(),
+            configuration: Default::default(),
+            automation_broker_id: None,
+            tags: vec![],
+        };
+        assets.push(store.create_asset(&asset).await.unwrap());
+    }
+    let container = store
+        .create_container(&ContainerFields {
+            name: "system".into(),
+            label: "ops".into(),
+            status: "new".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let run = |action: &str, kind: &str, asset_id: i64| NewActionRun {
+        action: action.into(),
+        name: format!("{action} run"),
+        action_type: kind.into(),
+        container_id: container.id,
+        creator: Some(1),
+        exec_delay_secs: 0,
+        targets: json!([]),
+        app_runs: vec![NewAppRun {
+            asset_id,
+            app_id: app.id,
+            app_name: "Checker".into(),
+            app_version: "1.0.0".into(),
+            segment: "default".into(),
+            automation_broker_id: None,
+            task: Task { action: action.into(), ..Default::default() },
+            parameters: vec![json!({"context": {}})],
+        }],
+    };
+    let before = now_ms() - 1;
+    store.create_action_run(&run("test connectivity", "test", assets[0].id)).await.unwrap();
+    store.create_action_run(&run("test connectivity", "test", assets[0].id)).await.unwrap();
+    store.create_action_run(&run("test connectivity", "test", assets[1].id)).await.unwrap();
+    store.create_action_run(&run("lookup", "investigate", assets[1].id)).await.unwrap();
+    let due = store.due_tasks(now_ms(), 10).await.unwrap();
+    let results: Vec<TaskResult> = due
+        .iter()
+        .map(|t| TaskResult {
+            task_id: t.task.task_id.clone(),
+            action_run_id: t.task.action_run_id,
+            app_run_id: t.task.app_run_id,
+            parameter_index: t.task.parameter_index,
+            status: ResultStatus::Success as i32,
+            message: "Connectivity test succeeded".into(),
+            summary_json: "{}".into(),
+            started_unix_ms: now_ms(),
+            finished_unix_ms: now_ms(),
+            ..Default::default()
+        })
+        .collect();
+    store.ingest_results(&results[1..]).await.unwrap();
+
+    let statuses = store.app_statuses(Page::default()).await.unwrap();
+    assert_eq!(statuses.count, 2, "one per asset: the latest test");
+    let first = &statuses.data[0];
+    assert_eq!(
+        (first.asset_name.as_str(), first.app_name.as_str(), first.status.as_str()),
+        ("one", "Checker", "success")
+    );
+    assert_eq!(first.result_message, "Connectivity test succeeded");
+    assert_eq!(first.id, due[1].task.app_run_id, "the latest of asset one's two tests");
+    let page = store.app_statuses(Page { page: 1, page_size: 1 }).await.unwrap();
+    assert_eq!((page.count, page.num_pages, page.data[0].asset_name.as_str()), (2, 2, "two"));
+
+    let filter = ActionRunFilter { start_ms: before, end_ms: now_ms() + 1, ..Default::default() };
+    let stats = store.action_stats(&filter, 10).await.unwrap();
+    assert_eq!(stats[0].action, "test connectivity");
+    assert_eq!(stats[0].total, 3);
+    assert!(stats[0].average_duration_secs.is_some());
+    assert_eq!((stats[1].action.as_str(), stats[1].total), ("lookup", 1));
+    let labelled = ActionRunFilter { label: Some("elsewhere".into()), ..filter.clone() };
+    assert!(store.action_stats(&labelled, 10).await.unwrap().is_empty());
+    let by_user = ActionRunFilter { user_id: Some(1), label: Some("OPS".into()), ..filter.clone() };
+    assert_eq!(store.action_run_times(&by_user).await.unwrap().len(), 4);
+    assert_eq!(store.runs_since(before).await.unwrap(), (4, 4));
+    assert_eq!(store.count_rows("assets").await.unwrap(), 2);
+    assert!(store.count_rows("tasks").await.is_err(), "only known counters");
+    assert!(store.store_bytes().await.unwrap().unwrap() > 0);
+}
