@@ -9,6 +9,7 @@
 //! - [`broker`]: the broker alone, on RabbitMQ and (optionally) PostgreSQL.
 //! - [`worker`]: a worker for one segment, on RabbitMQ.
 //! - [`bus`]: the RabbitMQ settings both share.
+//! - [`sandbox_args`]: sandbox limits and egress settings of `up` and `worker`.
 //! - [`demo`]: what `outpost up --demo` does once everything runs.
 //! - [`logging`]: tracing set-up.
 
@@ -16,6 +17,7 @@ mod broker;
 mod bus;
 mod demo;
 mod logging;
+mod sandbox_args;
 mod up;
 mod worker;
 

@@ -12,6 +12,8 @@ use outpost_bus::{Bus, InProcessBus};
 use outpost_worker::WorkerConfig;
 use outpost_worker::app_cache::GrpcAppSource;
 
+use crate::sandbox_args::SandboxArgs;
+
 #[derive(Debug, clap::Args)]
 pub struct UpArgs {
     /// Where the SOAR-compatible REST API listens.
@@ -32,6 +34,8 @@ pub struct UpArgs {
     /// Folder of app bundles (`*.tgz`) installed at start-up; `bash apps/build.sh` fills it.
     #[arg(long, env = "OUTPOST_APPS_DIR", default_value = "apps/dist")]
     pub apps_dir: PathBuf,
+    #[command(flatten)]
+    pub sandbox: SandboxArgs,
     /// Also create a demo container and geoip asset, run `geolocate ip` on three public
     /// addresses, and print the finished app run.
     #[arg(long)]
@@ -73,6 +77,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     for i in 0..args.workers.max(1) {
         let mut worker = WorkerConfig::new(args.data_dir.join("workers").join(i.to_string()), bus_key.clone());
         worker.concurrency = args.concurrency.max(1);
+        args.sandbox.apply(&mut worker.sandbox)?;
         let source = Arc::new(GrpcAppSource::new(grpc_url.clone(), bus_key.derive_token("outpost-worker")));
         workers.push(outpost_worker::start(worker, bus.clone(), source, shutdown.clone()).await.context("starting a worker")?);
     }

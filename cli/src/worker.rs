@@ -11,6 +11,7 @@ use outpost_worker::WorkerConfig;
 use outpost_worker::app_cache::GrpcAppSource;
 
 use crate::bus::{BusArgs, connect_bus};
+use crate::sandbox_args::SandboxArgs;
 
 #[derive(Debug, clap::Args)]
 pub struct WorkerArgs {
@@ -30,16 +31,8 @@ pub struct WorkerArgs {
     /// configuration sealed in tasks.
     #[arg(long, env = "OUTPOST_BUS_KEY_FILE")]
     pub bus_key_file: PathBuf,
-    /// Private address ranges connectors may reach (CIDR, repeatable or comma-separated);
-    /// by default loopback, private, link-local and metadata ranges are refused.
-    #[arg(long, env = "OUTPOST_EGRESS_ALLOW_CIDRS", value_delimiter = ',')]
-    pub egress_allow_cidr: Vec<ipnet::IpNet>,
-    /// Most memory one parameter set may use, in MiB.
-    #[arg(long, env = "OUTPOST_MAX_MEMORY_MB", default_value_t = 64)]
-    pub max_memory_mb: u64,
-    /// Longest one parameter set may run, in seconds (keep below RabbitMQ's 30 min consumer timeout).
-    #[arg(long, env = "OUTPOST_MAX_TIMEOUT_SECS", default_value_t = 300)]
-    pub max_timeout_secs: u64,
+    #[command(flatten)]
+    pub sandbox: SandboxArgs,
     /// Seconds in-flight tasks may finish after SIGTERM before being handed back.
     #[arg(long, env = "OUTPOST_DRAIN_GRACE_SECS", default_value_t = 30)]
     pub drain_grace_secs: u64,
@@ -54,9 +47,6 @@ pub async fn run(args: WorkerArgs) -> anyhow::Result<()> {
     if !outpost_proto::topology::valid_segment(&args.segment) {
         anyhow::bail!("--segment '{}' must be letters, digits, '-' or '_'", args.segment);
     }
-    if args.max_timeout_secs == 0 || args.max_timeout_secs >= 30 * 60 {
-        anyhow::bail!("--max-timeout-secs must be between 1 and 1799 (RabbitMQ's consumer timeout is 30 min)");
-    }
     let shutdown = crate::shutdown_on_signal();
     let bus_key = outpost_broker::keys::load(&args.bus_key_file).map_err(|e| anyhow::anyhow!(e.message))?;
     let bus: Arc<dyn Bus> = connect_bus(&args.bus).await?;
@@ -65,9 +55,7 @@ pub async fn run(args: WorkerArgs) -> anyhow::Result<()> {
     config.concurrency = args.concurrency.max(1);
     config.drain_grace = Duration::from_secs(args.drain_grace_secs);
     config.heartbeat_interval = Duration::from_secs(args.heartbeat_secs.max(1));
-    config.sandbox.max_memory_bytes = args.max_memory_mb.max(1) * 1024 * 1024;
-    config.sandbox.max_timeout = Duration::from_secs(args.max_timeout_secs);
-    config.sandbox.egress.allow_cidrs = args.egress_allow_cidr.clone();
+    args.sandbox.apply(&mut config.sandbox)?;
     let source = Arc::new(GrpcAppSource::new(args.broker_grpc.clone(), bus_key.derive_token("outpost-worker")));
     let worker = outpost_worker::start(config, bus.clone(), source, shutdown.clone()).await.context("starting the worker")?;
     println!("Outpost worker {} serving segment '{}' (node_guid {})", outpost_proto::VERSION, args.segment, worker.node_guid);
