@@ -9,10 +9,12 @@
 //! - [`broker`]: the broker alone, on RabbitMQ and (optionally) PostgreSQL.
 //! - [`worker`]: a worker for one segment, on RabbitMQ.
 //! - [`bus`]: the RabbitMQ settings both share.
+//! - [`bench`]: what one action costs, against baselines measured in the same run.
 //! - [`sandbox_args`]: sandbox limits and egress settings of `up` and `worker`.
 //! - [`demo`]: what `outpost up --demo` does once everything runs.
 //! - [`logging`]: tracing set-up.
 
+mod bench;
 mod broker;
 mod bus;
 mod demo;
@@ -39,6 +41,9 @@ enum Command {
     Broker(broker::BrokerArgs),
     /// Run a worker for one segment, on RabbitMQ.
     Worker(worker::WorkerArgs),
+    /// Measure the sandbox per action and end-to-end throughput, against a process spawn
+    /// per action and raw RabbitMQ measured in the same run.
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -53,6 +58,7 @@ fn main() -> anyhow::Result<()> {
             Command::Up(args) => up::run(args).await,
             Command::Broker(args) => broker::run(args).await,
             Command::Worker(args) => worker::run(args).await,
+            Command::Bench(args) => bench::run(args).await,
         }
     })
 }

@@ -8,6 +8,8 @@ cd "$(dirname "$0")/../.."
 rustup target add wasm32-wasip2 >/dev/null
 bash apps/build.sh
 cargo build -p outpost
+# The connectors' pure logic (SDK, geoip lookups, RDAP and verdict parsing), natively.
+(cd apps && cargo test --locked --target x86_64-unknown-linux-gnu)
 if cargo nextest --version >/dev/null 2>&1; then
   # One process per test, both cores busy; e2e tests each start their own processes.
   cargo nextest run --workspace --no-fail-fast "$@"

@@ -132,6 +132,7 @@ impl Consumer {
         }
         // Stop taking tasks: prefetched, unstarted deliveries go back with the stream.
         drop(tasks);
+        while handlers.try_join_next().is_some() {}
         let in_flight = handlers.len();
         if in_flight > 0 {
             tracing::info!(in_flight, grace_secs = self.config.drain_grace.as_secs(), "draining in-flight tasks");
