@@ -78,6 +78,9 @@ pub struct AmqpConfig {
     pub heartbeat_ttl: Duration,
     /// Shown in RabbitMQ's connection list.
     pub connection_name: String,
+    /// PEM certificates to trust for `amqps://` besides the platform's roots, for a
+    /// RabbitMQ whose certificate comes from a private CA.
+    pub tls_ca_pem: Option<String>,
 }
 
 impl AmqpConfig {
@@ -94,6 +97,7 @@ impl AmqpConfig {
             publish_channels: 128,
             heartbeat_ttl: Duration::from_secs(10),
             connection_name: "outpost".into(),
+            tls_ca_pem: None,
         }
     }
 }
