@@ -23,12 +23,26 @@
 //! or may not have been stored (at-least-once). Deliveries taken before the outage can no
 //! longer be settled (`ack` answers `Unavailable`); RabbitMQ redelivers them.
 //!
+//! `consume_*` and `subscribe_*` declare their queue and subscribe before they return,
+//! so they answer `Unavailable` while disconnected (callers retry). Broadcasts sent while
+//! a subscriber is disconnected are lost to it (its exclusive queue dies with the
+//! connection). Every delivery in flight when a connection dies is returned by RabbitMQ,
+//! which counts towards the delivery limit.
+//!
 //! # Settling
 //! `ack` is `basic.ack`, `requeue` is `basic.nack` with requeue (on a quorum queue it
 //! counts towards the delivery limit). A delivery dropped unsettled is nacked with
 //! requeue from a spawned task. Each delivery holds a handle on its channel, so dropping
 //! a stream cancels its consumer and requeues what was prefetched but not taken, while
-//! deliveries already taken stay settleable until they are settled.
+//! deliveries already taken stay settleable until they are settled. Undecodable messages
+//! are logged and rejected without requeue, never yielded: a task queue dead-letters them,
+//! the results and dead-letter queues drop them.
+//!
+//! # Known RabbitMQ 3.10 trap
+//! A quorum queue deleted while consumed and declared again within milliseconds (as the
+//! broker's outbox does when a task comes back unroutable) keeps its consumers without
+//! cancelling them, and their channels drop what it delivers. Remove a segment's queue
+//! only once its workers are stopped.
 
 mod consume;
 mod session;

@@ -16,6 +16,7 @@ use lapin::types::{AMQPValue, FieldTable};
 use lapin::uri::AMQPUri;
 use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, ErrorKind, Event, ExchangeKind};
 use outpost_proto::topology::Topology;
+use rand::Rng;
 use tokio::sync::{Semaphore, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -179,9 +180,11 @@ async fn supervise(shared: Arc<Shared>, mut session: Arc<Session>, mut events: B
 
         let mut delay = shared.config.reconnect_min_backoff;
         (session, events) = loop {
+            // Jittered, so a fleet of workers does not reconnect in lockstep.
+            let pause = delay.mul_f64(rand::thread_rng().gen_range(0.8..1.2));
             tokio::select! {
                 _ = shared.closed.cancelled() => return,
-                _ = tokio::time::sleep(delay) => {}
+                _ = tokio::time::sleep(pause) => {}
             }
             match shared.open_session().await {
                 Ok(opened) => break opened,
