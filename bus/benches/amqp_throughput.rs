@@ -44,12 +44,19 @@ fn main() {
         let bus = through_the_bus(&url, &prefix, tasks).await;
         cleanup(&url, &prefix).await;
         println!(
-            "{tasks} tasks of {TASK_BYTES} B, quorum queue, {IN_FLIGHT} confirms in flight, prefetch {PREFETCH}, msg/s:"
+            "{tasks} tasks of {TASK_BYTES} B, quorum queue, {IN_FLIGHT} confirms in flight \
+             ({} publisher channels for the bus), prefetch {PREFETCH}, msg/s:",
+            channels()
         );
         println!("{:>10}  {:>8}  {:>8}  {:>12}", "", "publish", "consume", "both at once");
         report("raw lapin", tasks, &raw);
         report("AmqpBus", tasks, &bus);
     });
+}
+
+/// `OUTPOST_BENCH_PUBLISH_CHANNELS` caps the bus's publishes in flight below 256.
+fn channels() -> usize {
+    std::env::var("OUTPOST_BENCH_PUBLISH_CHANNELS").ok().and_then(|c| c.parse().ok()).unwrap_or(IN_FLIGHT)
 }
 
 fn report(name: &str, tasks: u32, run: &Run) {
@@ -72,7 +79,8 @@ fn task(n: u32) -> Task {
 
 async fn through_the_bus(url: &str, prefix: &str, tasks: u32) -> Run {
     let mut config = AmqpConfig::new(url, Topology::with_prefix(prefix));
-    config.publish_channels = IN_FLIGHT;
+    // Each publish in flight has a channel of its own.
+    config.publish_channels = channels();
     let bus = AmqpBus::connect(config).await.expect("connect");
     bus.declare_segment("bench").await.expect("declare");
     let payloads: Vec<Task> = (0..tasks).map(task).collect();
@@ -165,7 +173,9 @@ async fn raw_lapin(url: &str, prefix: &str, tasks: u32) -> Run {
     drop(consumer.await.expect("consumer"));
     let both = started.elapsed();
 
-    publisher.queue_delete(queue.clone().into(), QueueDeleteOptions::default()).await.expect("delete");
+    // Not `expect`: lapin 4.12 may trip over the cancel-ok of the consumer dropped above
+    // racing RabbitMQ's own cancel, and close the connection.
+    let _ = publisher.queue_delete(queue.clone().into(), QueueDeleteOptions::default()).await;
     let _ = connection.close(200, "done".into()).await;
     Run { publish, consume, both }
 }
@@ -173,7 +183,9 @@ async fn raw_lapin(url: &str, prefix: &str, tasks: u32) -> Run {
 async fn cleanup(url: &str, prefix: &str) {
     let topology = Topology::with_prefix(prefix);
     let connection = Connection::connect(url, ConnectionProperties::default()).await.expect("connect");
-    for queue in [topology.task_queue("bench"), topology.results_queue(), topology.dead_letter_queue()] {
+    let queues =
+        [format!("{prefix}.raw"), topology.task_queue("bench"), topology.results_queue(), topology.dead_letter_queue()];
+    for queue in queues {
         let channel = connection.create_channel().await.expect("channel");
         let _ = channel.queue_delete(queue.into(), QueueDeleteOptions::default()).await;
     }

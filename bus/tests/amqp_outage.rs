@@ -1,6 +1,7 @@
-//! RabbitMQ outages, made without touching the machine's shared node: the bus talks to
-//! RabbitMQ through a TCP proxy inside the test, which can sever every connection and
-//! refuse new ones for a while.
+//! RabbitMQ outages and other failures, made without touching the machine's shared node:
+//! the bus talks to RabbitMQ through a TCP proxy inside the test, which can sever every
+//! connection and refuse new ones for a while; queues and exchanges are deleted under it;
+//! garbage is published next to real tasks.
 
 mod support;
 
@@ -268,8 +269,93 @@ async fn tls_to_a_plain_port_fails_without_hanging() {
     let url = format!("amqps://guest:guest@{}:{}/%2f", upstream.authority.host, upstream.authority.port);
     let mut config = AmqpConfig::new(url, Topology::with_prefix("unused"));
     config.connect_timeout = Duration::from_secs(3);
+    config.tls_ca_pem = Some(String::new());
     let started = Instant::now();
     let err = AmqpBus::connect(config).await.unwrap_err();
     assert!(matches!(err, BusError::Unavailable(_) | BusError::Timeout(_)), "{err}");
     assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+/// A bus on a fresh prefix straight to RabbitMQ, and a plain lapin channel to break things.
+async fn bus_and_saboteur(test: &str) -> (AmqpBus, lapin::Channel, support::Cleanup) {
+    let topology = Topology { prefix: support::unique_prefix(test), delivery_limit: 2 };
+    let cleanup = support::Cleanup::new(support::amqp_url(), topology.prefix.clone());
+    cleanup.segment("main");
+    let bus = AmqpBus::connect(AmqpConfig::new(support::amqp_url(), topology)).await.unwrap();
+    let connection = lapin::Connection::connect(&support::amqp_url(), Default::default()).await.unwrap();
+    let channel = connection.create_channel().await.unwrap();
+    (bus, channel, cleanup)
+}
+
+/// Publishes as the broker's outbox does: an unroutable segment is declared, and what
+/// fails is retried.
+async fn publish_until_accepted(bus: &AmqpBus, segment: &str, task: &Task) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        match bus.publish_task(segment, task).await {
+            Ok(()) => return,
+            Err(BusError::Unroutable(_)) => bus.declare_segment(segment).await.unwrap(),
+            Err(e) => assert!(Instant::now() < deadline, "still failing: {e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_consumer_outlives_its_queue_being_deleted() {
+    let (bus, saboteur, _cleanup) = bus_and_saboteur("deleted-queue").await;
+    let mut tasks = bus.consume_tasks("main", 4).await.unwrap();
+    saboteur.queue_delete(bus.topology().task_queue("main").into(), Default::default()).await.unwrap();
+    // RabbitMQ cancels the consumer; the stream's task declares the queue again. (Had
+    // someone declared it again within a few milliseconds, RabbitMQ 3.10 would not cancel
+    // the consumer but hand it the new queue's messages, which its channel then drops.)
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    publish_until_accepted(&bus, "main", &task(1)).await;
+    let delivery = tokio::time::timeout(WAIT, tasks.next()).await.expect("a task").expect("stream open");
+    assert_eq!(delivery.message, task(1));
+    delivery.ack().await.unwrap();
+    bus.close().await;
+}
+
+#[tokio::test]
+async fn publishing_recovers_from_a_deleted_exchange() {
+    let (bus, saboteur, _cleanup) = bus_and_saboteur("deleted-exchange").await;
+    let mut tasks = bus.consume_tasks("main", 4).await.unwrap();
+    saboteur.exchange_delete(bus.topology().tasks_exchange().into(), Default::default()).await.unwrap();
+    let err = bus.publish_task("main", &task(2)).await.unwrap_err();
+    assert!(matches!(err, BusError::Unavailable(_)), "{err}");
+    // The exchange is back, its binding is not: the outbox declares the segment again.
+    publish_until_accepted(&bus, "main", &task(2)).await;
+    let delivery = tokio::time::timeout(WAIT, tasks.next()).await.expect("a task").expect("stream open");
+    assert_eq!(delivery.message, task(2));
+    delivery.ack().await.unwrap();
+    bus.close().await;
+}
+
+#[tokio::test]
+async fn undecodable_tasks_are_dead_lettered_and_never_yielded() {
+    let (bus, saboteur, _cleanup) = bus_and_saboteur("garbage").await;
+    let mut tasks = bus.consume_tasks("main", 4).await.unwrap();
+    let exchange = bus.topology().tasks_exchange();
+    let garbage = [0xff_u8, 0xff, 0xff, 0xff];
+    saboteur
+        .basic_publish(exchange.into(), "main".into(), Default::default(), &garbage, Default::default())
+        .await
+        .unwrap();
+    bus.publish_task("main", &task(3)).await.unwrap();
+    let delivery = tokio::time::timeout(WAIT, tasks.next()).await.expect("a task").expect("stream open");
+    assert_eq!(delivery.message, task(3));
+    delivery.ack().await.unwrap();
+    // The garbage went to the dead-letter queue, rejected without requeue.
+    let dead = bus.topology().dead_letter_queue();
+    let deadline = Instant::now() + WAIT;
+    let message = loop {
+        if let Some(message) = saboteur.basic_get(dead.clone().into(), Default::default()).await.unwrap() {
+            break message;
+        }
+        assert!(Instant::now() < deadline, "the garbage reaches the dead-letter queue");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(message.delivery.data, garbage);
+    bus.close().await;
 }

@@ -408,3 +408,56 @@ fn number(value: &AMQPValue) -> Option<i64> {
         _ => return None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use lapin::BasicProperties;
+    use lapin::types::{FieldArray, ShortString};
+
+    use super::*;
+
+    fn delivery(redelivered: bool, headers: FieldTable) -> AmqpDelivery {
+        let mut delivery = AmqpDelivery::mock(1, "".into(), "q".into(), redelivered, vec![]);
+        delivery.properties = BasicProperties::default().with_headers(headers);
+        delivery
+    }
+
+    fn death(reason: &str) -> FieldTable {
+        let mut entry = FieldTable::default();
+        entry.insert("count".into(), AMQPValue::LongLongInt(1));
+        entry.insert("reason".into(), AMQPValue::LongString(reason.into()));
+        let mut headers = FieldTable::default();
+        headers.insert(
+            ShortString::from("x-death"),
+            AMQPValue::FieldArray(FieldArray::from(vec![AMQPValue::FieldTable(entry)])),
+        );
+        headers
+    }
+
+    #[test]
+    fn previous_deliveries_come_from_the_quorum_count_or_the_redelivered_flag() {
+        let mut counted = FieldTable::default();
+        counted.insert("x-delivery-count".into(), AMQPValue::LongLongInt(3));
+        assert_eq!(previous_deliveries(&delivery(true, counted)), 3);
+        assert_eq!(previous_deliveries(&delivery(true, FieldTable::default())), 1);
+        assert_eq!(previous_deliveries(&delivery(false, FieldTable::default())), 0);
+    }
+
+    #[test]
+    fn a_task_dead_past_the_limit_was_delivered_limit_plus_one_times() {
+        let topology = Topology { prefix: "t".into(), delivery_limit: 4 };
+        assert_eq!(dead_deliveries(&delivery(false, death("delivery_limit")), &topology), 5);
+        assert_eq!(dead_deliveries(&delivery(false, death("rejected")), &topology), 1);
+        assert_eq!(dead_deliveries(&delivery(false, death("expired")), &topology), 0);
+    }
+
+    #[test]
+    fn a_message_of_another_type_is_not_decoded() {
+        let task = Task { task_id: "1.0".into(), ..Default::default() };
+        let mut delivery = AmqpDelivery::mock(1, "".into(), "q".into(), false, task.encode_to_vec());
+        delivery.properties = BasicProperties::default().with_type(kind::HEARTBEAT.into());
+        assert!(<Task as Decode>::decode(&delivery, &Topology::default()).is_err());
+        delivery.properties = BasicProperties::default().with_type(kind::TASK.into());
+        assert_eq!(<Task as Decode>::decode(&delivery, &Topology::default()).unwrap(), task);
+    }
+}

@@ -10,7 +10,7 @@
 //!   exclusive, auto-delete, server-named queue (heartbeat queues expire messages).
 //!
 //! # Reconnection
-//! One connection at a time (a [`session`]); a supervisor task watches it and, when it
+//! One connection at a time (a session); a supervisor task watches it and, when it
 //! dies, reconnects with exponential back-off, re-declares the topology (including every
 //! segment declared through this bus) and publishes the new session. lapin's own
 //! auto-recovery is off: each consumer stream is fed by its own task that re-opens its
@@ -23,12 +23,26 @@
 //! or may not have been stored (at-least-once). Deliveries taken before the outage can no
 //! longer be settled (`ack` answers `Unavailable`); RabbitMQ redelivers them.
 //!
+//! `consume_*` and `subscribe_*` declare their queue and subscribe before they return,
+//! so they answer `Unavailable` while disconnected (callers retry). Broadcasts sent while
+//! a subscriber is disconnected are lost to it (its exclusive queue dies with the
+//! connection). Every delivery in flight when a connection dies is returned by RabbitMQ,
+//! which counts towards the delivery limit.
+//!
 //! # Settling
 //! `ack` is `basic.ack`, `requeue` is `basic.nack` with requeue (on a quorum queue it
 //! counts towards the delivery limit). A delivery dropped unsettled is nacked with
 //! requeue from a spawned task. Each delivery holds a handle on its channel, so dropping
 //! a stream cancels its consumer and requeues what was prefetched but not taken, while
-//! deliveries already taken stay settleable until they are settled.
+//! deliveries already taken stay settleable until they are settled. Undecodable messages
+//! are logged and rejected without requeue, never yielded: a task queue dead-letters them,
+//! the results and dead-letter queues drop them.
+//!
+//! # Known RabbitMQ 3.10 trap
+//! A quorum queue deleted while consumed and declared again within milliseconds (as the
+//! broker's outbox does when a task comes back unroutable) keeps its consumers without
+//! cancelling them, and their channels drop what it delivers. Remove a segment's queue
+//! only once its workers are stopped.
 
 mod consume;
 mod session;
@@ -39,7 +53,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures::{Stream, StreamExt};
-use lapin::uri::{AMQPScheme, AMQPUri};
+use lapin::uri::AMQPUri;
 use outpost_proto::topology::{Topology, valid_segment};
 use outpost_proto::v1::{Control, Heartbeat, Task, WorkerEvent};
 use prost::Message;
@@ -49,7 +63,7 @@ use consume::Source;
 use session::{Published, Shared};
 
 /// How to reach RabbitMQ and how patient to be with it.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct AmqpConfig {
     /// `amqp://user:pass@host:5672/vhost`, or `amqps://` for TLS (rustls); the vhost is
     /// percent-encoded (`%2f` is `/`).
@@ -78,6 +92,9 @@ pub struct AmqpConfig {
     pub heartbeat_ttl: Duration,
     /// Shown in RabbitMQ's connection list.
     pub connection_name: String,
+    /// PEM certificates to trust for `amqps://` besides the platform's roots, for a
+    /// RabbitMQ whose certificate comes from a private CA.
+    pub tls_ca_pem: Option<String>,
 }
 
 impl AmqpConfig {
@@ -94,7 +111,31 @@ impl AmqpConfig {
             publish_channels: 128,
             heartbeat_ttl: Duration::from_secs(10),
             connection_name: "outpost".into(),
+            tls_ca_pem: None,
         }
+    }
+}
+
+impl std::fmt::Debug for AmqpConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL carries the password.
+        let url = match (self.url.find("://"), self.url.rfind('@')) {
+            (Some(scheme), Some(at)) if at > scheme => format!("{}***{}", &self.url[..scheme + 3], &self.url[at..]),
+            _ => self.url.clone(),
+        };
+        f.debug_struct("AmqpConfig")
+            .field("url", &url)
+            .field("topology", &self.topology)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("confirm_timeout", &self.confirm_timeout)
+            .field("reconnect_min_backoff", &self.reconnect_min_backoff)
+            .field("reconnect_max_backoff", &self.reconnect_max_backoff)
+            .field("amqp_heartbeat", &self.amqp_heartbeat)
+            .field("publish_channels", &self.publish_channels)
+            .field("heartbeat_ttl", &self.heartbeat_ttl)
+            .field("connection_name", &self.connection_name)
+            .field("tls_ca_pem", &self.tls_ca_pem.as_ref().map(|_| "..."))
+            .finish()
     }
 }
 
@@ -238,9 +279,6 @@ fn parse_url(config: &AmqpConfig) -> BusResult<AMQPUri> {
     if uri.query.heartbeat.is_none() {
         uri.query.heartbeat = Some(config.amqp_heartbeat.as_secs().clamp(1, u64::from(u16::MAX)) as u16);
     }
-    if matches!(uri.scheme, AMQPScheme::AMQPS) {
-        tracing::debug!(host = %uri.authority.host, "rabbitmq over tls");
-    }
     Ok(uri)
 }
 
@@ -346,5 +384,27 @@ impl Bus for AmqpBus {
 
     async fn close(&self) {
         self.shared().close().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_debug_hides_the_password() {
+        let config = AmqpConfig::new("amqps://outpost:s3cret@rabbit.example:5671/prod", Topology::default());
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("amqps://***@rabbit.example:5671/prod"), "{shown}");
+    }
+
+    #[test]
+    fn the_url_gets_a_heartbeat_unless_it_names_one() {
+        let config = AmqpConfig::new("amqp://guest:guest@127.0.0.1:5672/%2f", Topology::default());
+        assert_eq!(parse_url(&config).unwrap().query.heartbeat, Some(10));
+        let config = AmqpConfig::new("amqp://guest:guest@127.0.0.1:5672/%2f?heartbeat=30", Topology::default());
+        assert_eq!(parse_url(&config).unwrap().query.heartbeat, Some(30));
+        assert!(parse_url(&AmqpConfig::new("not a url", Topology::default())).is_err());
     }
 }

@@ -11,10 +11,12 @@ use futures::stream::BoxStream;
 use lapin::options::{
     BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
 };
+use lapin::tcp::OwnedTLSConfig;
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::uri::AMQPUri;
 use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, ErrorKind, Event, ExchangeKind};
 use outpost_proto::topology::Topology;
+use rand::Rng;
 use tokio::sync::{Semaphore, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -32,7 +34,7 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 pub(super) struct Shared {
     pub config: AmqpConfig,
     uri: AMQPUri,
-    /// `host:port/vhost`, without credentials, for logs.
+    /// `host:port vhost 'name'`, without credentials, for logs.
     pub endpoint: String,
     /// The live session, or `None` while reconnecting.
     session: watch::Sender<Option<Arc<Session>>>,
@@ -47,7 +49,7 @@ pub(super) struct Shared {
 impl Shared {
     /// Opens the first session and starts the supervisor.
     pub async fn connect(config: AmqpConfig, uri: AMQPUri) -> BusResult<Arc<Shared>> {
-        let endpoint = format!("{}:{}/{}", uri.authority.host, uri.authority.port, uri.vhost);
+        let endpoint = format!("{}:{} vhost '{}'", uri.authority.host, uri.authority.port, uri.vhost);
         let shared = Arc::new(Shared {
             config,
             uri,
@@ -114,9 +116,14 @@ impl Shared {
         let open = async {
             let properties =
                 ConnectionProperties::default().with_connection_name(self.config.connection_name.clone().into());
-            let connection = Connection::connect_uri(self.uri.clone(), properties)
+            let unreachable = |e: lapin::Error| {
+                BusError::Unavailable(format!("cannot connect to rabbitmq at {}: {e}", self.endpoint))
+            };
+            let tls = OwnedTLSConfig { identity: None, cert_chain: self.config.tls_ca_pem.clone() };
+            let runtime = lapin::runtime::default_runtime().map_err(unreachable)?;
+            let connection = Connection::connect_uri_with_config(self.uri.clone(), properties, tls, runtime)
                 .await
-                .map_err(|e| BusError::Unavailable(format!("cannot connect to rabbitmq at {}: {e}", self.endpoint)))?;
+                .map_err(unreachable)?;
             // Listen before anything can fail, so no error event is missed.
             let events = connection.events_listener().boxed();
             let session = Session {
@@ -144,6 +151,7 @@ async fn supervise(shared: Arc<Shared>, mut session: Arc<Session>, mut events: B
         let mut status = tokio::time::interval(STATUS_CHECK);
         let reason = loop {
             tokio::select! {
+                biased;
                 _ = shared.closed.cancelled() => {
                     // Closed, or every handle dropped: leave RabbitMQ politely.
                     let _ = tokio::time::timeout(CLOSE_TIMEOUT, session.connection.close(200, "bus closed".into())).await;
@@ -151,6 +159,11 @@ async fn supervise(shared: Arc<Shared>, mut session: Arc<Session>, mut events: B
                 }
                 _ = session.lost.cancelled() => break "an operation found the connection dead".to_string(),
                 event = events.next() => match event {
+                    // lapin also reports channels RabbitMQ closed (a 404, a 406) here; their
+                    // owners open new ones, the connection is fine.
+                    Some(Event::Error(e)) if session.connection.status().connected() => {
+                        tracing::debug!(error = %e, "rabbitmq closed a channel");
+                    }
                     Some(Event::Error(e)) => break e.to_string(),
                     Some(_) => {}
                     None => break "connection events ended".to_string(),
@@ -167,9 +180,11 @@ async fn supervise(shared: Arc<Shared>, mut session: Arc<Session>, mut events: B
 
         let mut delay = shared.config.reconnect_min_backoff;
         (session, events) = loop {
+            // Jittered, so a fleet of workers does not reconnect in lockstep.
+            let pause = delay.mul_f64(rand::thread_rng().gen_range(0.8..1.2));
             tokio::select! {
                 _ = shared.closed.cancelled() => return,
-                _ = tokio::time::sleep(delay) => {}
+                _ = tokio::time::sleep(pause) => {}
             }
             match shared.open_session().await {
                 Ok(opened) => break opened,
@@ -276,7 +291,17 @@ impl Session {
             Ok(Confirmation::NotRequested) => {
                 return Err(BusError::Refused("publisher confirms are off on this channel".into()));
             }
-            Err(e) => return Err(self.error("publishing", &e)),
+            Err(e) => {
+                let error = self.error("publishing", &e);
+                if is_not_found(&e) && self.is_alive() {
+                    // An exchange was deleted under us (the channel is gone with it):
+                    // declare the topology again so the caller's retry goes through.
+                    tracing::warn!(exchange, error = %error, "exchange missing; declaring the topology again");
+                    self.declare_topology(&[]).await?;
+                    return Err(BusError::Unavailable(format!("{error}; declared again, retry")));
+                }
+                return Err(error);
+            }
         };
         if channel.status().connected() {
             self.publishers.lock().expect("publishers lock").push(channel);
@@ -335,6 +360,10 @@ pub(super) fn bus_error(what: &str, error: &lapin::Error) -> BusError {
         }
         _ => BusError::Unavailable(format!("{what}: {error}")),
     }
+}
+
+fn is_not_found(error: &lapin::Error) -> bool {
+    matches!(error.kind(), ErrorKind::ProtocolError(amqp) if amqp.get_id() == 404)
 }
 
 fn durable() -> QueueDeclareOptions {

@@ -14,7 +14,12 @@ use outpost_proto::topology::Topology;
 use outpost_proto::v1::{Control, Heartbeat, Task, WorkerEvent};
 
 /// The RabbitMQ the tests use; `OUTPOST_TEST_AMQP_URL` overrides the local default.
+/// Also shows the bus's logs when `RUST_LOG` asks for them.
 pub fn amqp_url() -> String {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
     std::env::var("OUTPOST_TEST_AMQP_URL").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
 }
 
