@@ -5,12 +5,12 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use outpost_broker::BrokerConfig;
 use outpost_bus::Bus;
 
+use crate::broker_args::BrokerSettings;
 use crate::bus::{BusArgs, connect_bus};
 
 #[derive(Debug, clap::Args)]
@@ -32,9 +32,8 @@ pub struct BrokerArgs {
     /// Folder of app bundles (`*.tgz`) installed at start-up.
     #[arg(long, env = "OUTPOST_APPS_DIR", default_value = "apps/dist")]
     pub apps_dir: PathBuf,
-    /// Seconds without a heartbeat after which a worker counts as stopped.
-    #[arg(long, env = "OUTPOST_WORKER_STALE_SECS", default_value_t = 30)]
-    pub worker_stale_secs: u64,
+    #[command(flatten)]
+    pub settings: BrokerSettings,
     #[command(flatten)]
     pub bus: BusArgs,
 }
@@ -46,9 +45,8 @@ pub async fn run(args: BrokerArgs) -> anyhow::Result<()> {
     config.rest_addr = args.rest_addr;
     config.grpc_addr = args.grpc_addr;
     config.database_url = args.database_url.clone();
-    config.admin_password = std::env::var("OUTPOST_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty());
+    args.settings.apply(&mut config);
     config.bundles = crate::up::sample_bundles(&args.apps_dir)?;
-    config.worker_stale_after = Duration::from_secs(args.worker_stale_secs.max(1));
     let broker = outpost_broker::start(config, bus.clone(), shutdown.clone()).await.context("starting the broker")?;
     println!("Outpost broker {} is up.", outpost_proto::VERSION);
     println!("  REST: http://{}/rest   gRPC: http://{}", crate::up::local_target(broker.rest_addr), broker.grpc_addr);

@@ -8,6 +8,7 @@
 //! - [`up`]: broker and local workers in one process, embedded store and bus.
 //! - [`broker`]: the broker alone, on RabbitMQ and (optionally) PostgreSQL.
 //! - [`worker`]: a worker for one segment, on RabbitMQ.
+//! - [`broker_args`]: broker settings of `up` and `broker`.
 //! - [`bus`]: the RabbitMQ settings both share.
 //! - [`bench`]: what one action costs, against baselines measured in the same run.
 //! - [`sandbox_args`]: sandbox limits and egress settings of `up` and `worker`.
@@ -16,6 +17,7 @@
 
 mod bench;
 mod broker;
+mod broker_args;
 mod bus;
 mod demo;
 mod logging;

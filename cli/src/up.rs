@@ -12,6 +12,7 @@ use outpost_bus::{Bus, InProcessBus};
 use outpost_worker::WorkerConfig;
 use outpost_worker::app_cache::GrpcAppSource;
 
+use crate::broker_args::BrokerSettings;
 use crate::sandbox_args::SandboxArgs;
 
 #[derive(Debug, clap::Args)]
@@ -34,6 +35,8 @@ pub struct UpArgs {
     /// Folder of app bundles (`*.tgz`) installed at start-up; `bash apps/build.sh` fills it.
     #[arg(long, env = "OUTPOST_APPS_DIR", default_value = "apps/dist")]
     pub apps_dir: PathBuf,
+    #[command(flatten)]
+    pub settings: BrokerSettings,
     #[command(flatten)]
     pub sandbox: SandboxArgs,
     /// Also create a demo container and geoip asset, run `geolocate ip` on three public
@@ -65,7 +68,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let mut config = BrokerConfig::new(&args.data_dir);
     config.rest_addr = args.rest_addr;
     config.grpc_addr = args.grpc_addr;
-    config.admin_password = std::env::var("OUTPOST_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty());
+    args.settings.apply(&mut config);
     config.bundles = bundles;
 
     let bus: Arc<dyn Bus> = Arc::new(InProcessBus::default());
