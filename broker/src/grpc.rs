@@ -158,7 +158,10 @@ type ChunkStream = Pin<Box<dyn Stream<Item = Result<pb::AppChunk, Status>> + Sen
 
 #[tonic::async_trait]
 impl ActionService for Api {
-    async fn run_action(&self, request: Request<pb::RunActionRequest>) -> Result<Response<pb::RunActionResponse>, Status> {
+    async fn run_action(
+        &self,
+        request: Request<pb::RunActionRequest>,
+    ) -> Result<Response<pb::RunActionResponse>, Status> {
         let who = self.principal(&request).await?;
         let r = request.into_inner();
         let mut targets = vec![];
@@ -192,7 +195,10 @@ impl ActionService for Api {
         Ok(Response::new(pb::RunActionResponse { action_run_id: id, message: "New action queued.".into() }))
     }
 
-    async fn get_action_run(&self, request: Request<pb::GetActionRunRequest>) -> Result<Response<pb::ActionRun>, Status> {
+    async fn get_action_run(
+        &self,
+        request: Request<pb::GetActionRunRequest>,
+    ) -> Result<Response<pb::ActionRun>, Status> {
         self.principal(&request).await?;
         let run = self.action_run(request.get_ref().id).await?;
         Ok(Response::new(action_run_pb(&run)))
@@ -211,15 +217,19 @@ impl ActionService for Api {
         }))
     }
 
-    async fn list_app_runs(&self, request: Request<pb::ListAppRunsRequest>) -> Result<Response<pb::ListAppRunsResponse>, Status> {
+    async fn list_app_runs(
+        &self,
+        request: Request<pb::ListAppRunsRequest>,
+    ) -> Result<Response<pb::ListAppRunsResponse>, Status> {
         self.principal(&request).await?;
         let r = request.into_inner();
         let filter = (r.action_run_id != 0).then_some(r.action_run_id);
-        let listing = self.broker.store.list_app_runs(filter, page_of(r.page, r.page_size)).await.map_err(OutpostError::from)?;
+        let listing =
+            self.broker.store.app_runs_of(filter, page_of(r.page, r.page_size)).await.map_err(OutpostError::from)?;
         let mut data = vec![];
         for run in &listing.data {
             let results = if r.include_expensive {
-                self.broker.store.list_results(run.id, Page { page: 0, page_size: 0 }).await.map_err(OutpostError::from)?.data
+                self.broker.store.results_of(run.id).await.map_err(OutpostError::from)?
             } else {
                 vec![]
             };
@@ -237,8 +247,8 @@ impl ActionService for Api {
             .await
             .map_err(OutpostError::from)?
             .ok_or_else(|| OutpostError::not_found(format!("app run {id} not found")))?;
-        let results = store.list_results(id, Page { page: 0, page_size: 0 }).await.map_err(OutpostError::from)?;
-        Ok(Response::new(app_run_pb(&run, &results.data)))
+        let results = store.results_of(id).await.map_err(OutpostError::from)?;
+        Ok(Response::new(app_run_pb(&run, &results)))
     }
 
     async fn list_action_results(
@@ -251,7 +261,8 @@ impl ActionService for Api {
         if store.get_app_run(r.app_run_id).await.map_err(OutpostError::from)?.is_none() {
             return Err(OutpostError::not_found(format!("app run {} not found", r.app_run_id)).into());
         }
-        let listing = store.list_results(r.app_run_id, page_of(r.page, r.page_size)).await.map_err(OutpostError::from)?;
+        let listing =
+            store.list_results(r.app_run_id, page_of(r.page, r.page_size)).await.map_err(OutpostError::from)?;
         Ok(Response::new(pb::ListActionResultsResponse {
             count: listing.count,
             num_pages: listing.num_pages,
@@ -324,8 +335,8 @@ impl Api {
                 let app_run = store.get_app_run(app_run_id).await.map_err(OutpostError::from)?;
                 match app_run {
                     Some(app_run) => {
-                        let results = store.list_results(app_run_id, Page { page: 0, page_size: 0 }).await.map_err(OutpostError::from)?;
-                        action_run_event::Change::AppRunDone(app_run_pb(&app_run, &results.data))
+                        let results = store.results_of(app_run_id).await.map_err(OutpostError::from)?;
+                        action_run_event::Change::AppRunDone(app_run_pb(&app_run, &results))
                     }
                     None => action_run_event::Change::Status(true),
                 }
@@ -343,7 +354,10 @@ impl AppService for Api {
     async fn fetch_app(&self, request: Request<pb::FetchAppRequest>) -> Result<Response<Self::FetchAppStream>, Status> {
         let presented = request.metadata().get(WORKER_TOKEN_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
         if presented != self.broker.bus_key.derive_token("outpost-worker") {
-            return Err(OutpostError::unauthenticated("fetching components needs the worker token (a worker with the broker's bus key)").into());
+            return Err(OutpostError::unauthenticated(
+                "fetching components needs the worker token (a worker with the broker's bus key)",
+            )
+            .into());
         }
         let digest = request.get_ref().digest.trim().to_lowercase();
         if digest.len() != 64 || !digest.chars().all(|c| c.is_ascii_hexdigit()) {

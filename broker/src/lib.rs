@@ -5,7 +5,7 @@
 //! start and stop a real broker in a few lines.
 //!
 //! # Layout
-//! - [`config`]: settings.
+//! - [`config`]: the settings.
 //! - [`store`]: everything persistent (SQLite or PostgreSQL); all SQL lives there.
 //! - [`dispatch`]: validates run-action requests and persists action runs; cancel.
 //! - [`outbox`]: publishes persisted tasks to the bus, honouring `exec_delay_secs`.
@@ -15,20 +15,27 @@
 //! - [`watch`]: change notifications for `WatchActionRun`.
 //! - [`bundle`]: app bundle parsing and the component check.
 //! - [`apps`]: installing apps.
+//! - [`assets`], [`containers`], [`artifacts`]: creating and changing them, with the
+//!   checks REST and gRPC share.
+//! - [`listing`]: the paging, sorting and `_filter_` language of every collection.
 //! - [`auth`]: users, passwords and tokens.
 //! - [`rest`]: the SOAR-compatible REST API (axum).
 //! - [`grpc`]: the gRPC API (tonic).
 //! - [`keys`]: the store and bus keys.
 
 pub mod apps;
+pub mod artifacts;
 pub mod assemble;
+pub mod assets;
 pub mod auth;
 pub mod bundle;
 pub mod config;
+pub mod containers;
 pub mod dispatch;
 pub mod grpc;
 pub mod ingest;
 pub mod keys;
+pub mod listing;
 pub mod outbox;
 pub mod registry;
 pub mod rest;
@@ -94,7 +101,11 @@ impl RunningBroker {
 /// Starts the broker: opens the store, bootstraps the administrator, installs the
 /// configured bundles, binds both front doors and starts the relay and ingestion.
 /// Everything stops when `shutdown` is cancelled.
-pub async fn start(config: BrokerConfig, bus: Arc<dyn Bus>, shutdown: CancellationToken) -> Result<RunningBroker, OutpostError> {
+pub async fn start(
+    config: BrokerConfig,
+    bus: Arc<dyn Bus>,
+    shutdown: CancellationToken,
+) -> Result<RunningBroker, OutpostError> {
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| OutpostError::internal(format!("cannot create data dir {}: {e}", config.data_dir.display())))?;
     let keys = keys::Keys::load_or_create(&config.data_dir, config.bus_key.clone())?;

@@ -6,16 +6,21 @@
 //!
 //! # Layout
 //! - [`input`]: reading JSON bodies and fields with precise errors.
-//! - [`render`]: the JSON shapes of SOAR's records and timestamps.
-//! - [`action_runs`], [`app_runs`], [`containers`], [`assets`], [`apps`], [`system`]:
-//!   the endpoints.
+//! - [`listing`]: the query string of reads (paging, sorting, `_filter_`, `pretty`).
+//! - [`render`]: the JSON shapes of SOAR's records and timestamps (typed, documented).
+//! - [`openapi`]: the route table and the OpenAPI document built from the same handlers.
+//! - [`action_runs`], [`app_runs`], [`containers`], [`artifacts`], [`assets`], [`apps`],
+//!   [`system`]: the endpoints.
 
 pub mod action_runs;
 pub mod app_runs;
 pub mod apps;
+pub mod artifacts;
 pub mod assets;
 pub mod containers;
 pub mod input;
+pub mod listing;
+pub mod openapi;
 pub mod render;
 pub mod system;
 
@@ -65,14 +70,8 @@ pub type ApiResult<T> = Result<T, ApiError>;
 
 /// The REST router.
 pub fn router(broker: Arc<Broker>) -> Router {
-    let api = Router::new()
-        .merge(action_runs::routes())
-        .merge(app_runs::routes())
-        .merge(containers::routes())
-        .merge(assets::routes())
-        .merge(apps::routes())
-        .merge(system::routes())
-        .route_layer(middleware::from_fn_with_state(broker.clone(), authenticate));
+    let (api, _) = openapi::routes().into_parts();
+    let api = api.route_layer(middleware::from_fn_with_state(broker.clone(), authenticate));
     api.fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -100,17 +99,21 @@ async fn authenticate(State(broker): State<Arc<Broker>>, mut request: Request, n
         }
         Err(e) => {
             let mut response = ApiError(e).into_response();
-            response.headers_mut().insert("www-authenticate", "Basic realm=\"outpost\"".parse().expect("static header"));
+            response
+                .headers_mut()
+                .insert("www-authenticate", "Basic realm=\"outpost\"".parse().expect("static header"));
             response
         }
     }
 }
 
 async fn unknown_route(request: Request) -> Response {
-    ApiError(OutpostError::not_found(format!("no endpoint {} {}", request.method(), request.uri().path()))).into_response()
+    ApiError(OutpostError::not_found(format!("no endpoint {} {}", request.method(), request.uri().path())))
+        .into_response()
 }
 
 async fn method_not_allowed(request: Request) -> Response {
-    let body = OutpostError::invalid(format!("{} is not allowed on {}", request.method(), request.uri().path())).soar_body();
+    let body =
+        OutpostError::invalid(format!("{} is not allowed on {}", request.method(), request.uri().path())).soar_body();
     (StatusCode::METHOD_NOT_ALLOWED, axum::Json(body)).into_response()
 }

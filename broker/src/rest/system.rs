@@ -1,17 +1,16 @@
 //! System information (seed 003).
 
-use std::sync::Arc;
+use axum::Json;
 
-use axum::routing::get;
-use axum::{Json, Router};
-use serde_json::{Value, json};
+use super::openapi::Routes;
+use super::render::VersionBody;
 
-use crate::Broker;
-
-pub fn routes() -> Router<Arc<Broker>> {
-    Router::new().route("/rest/version", get(version))
+pub fn routes(routes: Routes) -> Routes {
+    routes.add(__path_version, version)
 }
 
-async fn version() -> Json<Value> {
-    Json(json!({"version": outpost_proto::VERSION}))
+/// The broker's version.
+#[utoipa::path(get, path = "/rest/version", tag = "system", responses((status = 200, body = VersionBody)))]
+pub async fn version() -> Json<VersionBody> {
+    Json(VersionBody { version: outpost_proto::VERSION.into() })
 }

@@ -12,6 +12,7 @@ use outpost_proto::v1::{ResultStatus, Task, TaskResult};
 use prost::Message;
 use serde_json::Value;
 
+use super::listing::{ACTION_RESULTS, ACTION_RUNS, APP_RUNS, ListQuery, Value as FilterValue};
 use super::{Listing, Page, Row, Store, StoreError, StoreResult, Tx, parse_json};
 use crate::args;
 use crate::assemble::{self, ParameterOutcome, Status};
@@ -156,11 +157,13 @@ pub enum Cancelled {
 const ACTION_RUN_COLUMNS: &str = "id, action, name, type, container_id, status, message, cancelled, creator, owner,
     exec_delay_secs, targets, progress, create_ms, assign_ms, start_ms, close_ms, update_ms, due_ms, version";
 
-const APP_RUN_COLUMNS: &str = "id, action_run_id, asset_id, app_id, app_name, app_version, action, container_id, status,
+const APP_RUN_COLUMNS: &str =
+    "id, action_run_id, asset_id, app_id, app_name, app_version, action, container_id, status,
     message, exception_occured, total, node_guid, automation_broker_id, effective_user, result_summary, extra_data,
     start_ms, end_ms, update_ms, version";
 
-const RESULT_COLUMNS: &str = "app_run_id, parameter_index, status, message, data, summary, parameter, exception_occured,
+const RESULT_COLUMNS: &str =
+    "app_run_id, parameter_index, status, message, data, summary, parameter, exception_occured,
     node_guid, started_ms, finished_ms";
 
 fn status_from(text: &str) -> StoreResult<Status> {
@@ -238,11 +241,7 @@ fn result_from_row(row: &Row) -> StoreResult<ActionResult> {
 /// as strings rather than dropped.
 fn data_list(result: &TaskResult) -> Value {
     Value::Array(
-        result
-            .data_json
-            .iter()
-            .map(|d| serde_json::from_str(d).unwrap_or_else(|_| Value::String(d.clone())))
-            .collect(),
+        result.data_json.iter().map(|d| serde_json::from_str(d).unwrap_or_else(|_| Value::String(d.clone()))).collect(),
     )
 }
 
@@ -382,9 +381,8 @@ impl Store {
         unix_ms: i64,
     ) -> StoreResult<Vec<Change>> {
         let mut tx = self.db.begin().await?;
-        let Some(run) = tx
-            .fetch_optional("SELECT action_run_id, status FROM app_runs WHERE id = $1", args![app_run_id])
-            .await?
+        let Some(run) =
+            tx.fetch_optional("SELECT action_run_id, status FROM app_runs WHERE id = $1", args![app_run_id]).await?
         else {
             return Ok(vec![]);
         };
@@ -476,7 +474,8 @@ impl Store {
         if status.is_final() {
             return Ok(Some(Cancelled::AlreadyFinished(status.as_str().to_string())));
         }
-        tx.execute("UPDATE action_runs SET cancelled = $1, update_ms = $2 WHERE id = $3", args![reason, now, id]).await?;
+        tx.execute("UPDATE action_runs SET cancelled = $1, update_ms = $2 WHERE id = $3", args![reason, now, id])
+            .await?;
         tx.execute("UPDATE tasks SET skipped = TRUE WHERE action_run_id = $1 AND sent_ms IS NULL", args![id]).await?;
         let stopped = tx
             .execute(
@@ -497,54 +496,80 @@ impl Store {
     }
 
     pub async fn get_action_run(&self, id: i64) -> StoreResult<Option<ActionRun>> {
-        let row =
-            self.db.fetch_optional(&format!("SELECT {ACTION_RUN_COLUMNS} FROM action_runs WHERE id = $1"), args![id]).await?;
+        let row = self
+            .db
+            .fetch_optional(&format!("SELECT {ACTION_RUN_COLUMNS} FROM action_runs WHERE id = $1"), args![id])
+            .await?;
         row.as_ref().map(action_run_from_row).transpose()
     }
 
+    /// A page of action runs (see [`ListQuery`]).
+    pub async fn list_action_runs(&self, query: &ListQuery) -> StoreResult<Listing<ActionRun>> {
+        debug_assert!(std::ptr::eq(query.collection, &ACTION_RUNS));
+        self.list(query, ACTION_RUN_COLUMNS, action_run_from_row).await
+    }
+
+    /// A page of app runs (see [`ListQuery`]).
+    pub async fn list_app_runs(&self, query: &ListQuery) -> StoreResult<Listing<AppRun>> {
+        debug_assert!(std::ptr::eq(query.collection, &APP_RUNS));
+        self.list(query, APP_RUN_COLUMNS, app_run_from_row).await
+    }
+
     /// App runs of one action run (or of all, with `None`), by id.
-    pub async fn list_app_runs(&self, action_run_id: Option<i64>, page: Page) -> StoreResult<Listing<AppRun>> {
-        let (limit, offset) = page.limit_offset();
-        let (filter, args) = match action_run_id {
-            Some(id) => ("WHERE action_run_id = $1", args![id]),
-            None => ("WHERE $1 = $1", args![0i64]),
-        };
-        let count = self.db.fetch_one(&format!("SELECT COUNT(*) AS n FROM app_runs {filter}"), args.clone()).await?.i64("n")?;
-        let mut page_args = args;
-        page_args.extend(args![limit, offset]);
-        let rows = self
-            .db
-            .fetch_all(&format!("SELECT {APP_RUN_COLUMNS} FROM app_runs {filter} ORDER BY id LIMIT $2 OFFSET $3"), page_args)
-            .await?;
-        let data = rows.iter().map(app_run_from_row).collect::<StoreResult<Vec<_>>>()?;
-        Ok(Listing { count: count as u64, num_pages: page.num_pages(count as u64), data })
+    pub async fn app_runs_of(&self, action_run_id: Option<i64>, page: Page) -> StoreResult<Listing<AppRun>> {
+        let mut query = ListQuery::new(&APP_RUNS).with_page(page);
+        if let Some(id) = action_run_id {
+            query = query.with_eq("action_run", FilterValue::Int(id));
+        }
+        self.list_app_runs(&query).await
     }
 
     pub async fn get_app_run(&self, id: i64) -> StoreResult<Option<AppRun>> {
-        let row = self.db.fetch_optional(&format!("SELECT {APP_RUN_COLUMNS} FROM app_runs WHERE id = $1"), args![id]).await?;
+        let row =
+            self.db.fetch_optional(&format!("SELECT {APP_RUN_COLUMNS} FROM app_runs WHERE id = $1"), args![id]).await?;
         row.as_ref().map(app_run_from_row).transpose()
+    }
+
+    /// A page of recorded results (see [`ListQuery`]), by parameter index.
+    pub async fn list_action_results(&self, query: &ListQuery) -> StoreResult<Listing<ActionResult>> {
+        debug_assert!(std::ptr::eq(query.collection, &ACTION_RESULTS));
+        self.list(query, RESULT_COLUMNS, result_from_row).await
     }
 
     /// Recorded results of an app run, by parameter index.
     pub async fn list_results(&self, app_run_id: i64, page: Page) -> StoreResult<Listing<ActionResult>> {
-        let (limit, offset) = page.limit_offset();
-        let count = self
-            .db
-            .fetch_one("SELECT COUNT(*) AS n FROM tasks WHERE app_run_id = $1 AND status IS NOT NULL", args![app_run_id])
-            .await?
-            .i64("n")?;
-        let rows = self
-            .db
-            .fetch_all(
-                &format!(
-                    "SELECT {RESULT_COLUMNS} FROM tasks WHERE app_run_id = $1 AND status IS NOT NULL
-                     ORDER BY parameter_index LIMIT $2 OFFSET $3"
-                ),
-                args![app_run_id, limit, offset],
-            )
-            .await?;
-        let data = rows.iter().map(result_from_row).collect::<StoreResult<Vec<_>>>()?;
-        Ok(Listing { count: count as u64, num_pages: page.num_pages(count as u64), data })
+        let query = ListQuery::new(&ACTION_RESULTS).with_eq("app_run", FilterValue::Int(app_run_id)).with_page(page);
+        self.list_action_results(&query).await
+    }
+
+    /// Every recorded result of an app run, by parameter index (`result_data`).
+    pub async fn results_of(&self, app_run_id: i64) -> StoreResult<Vec<ActionResult>> {
+        Ok(self.results_of_app_runs(&[app_run_id]).await?.remove(&app_run_id).unwrap_or_default())
+    }
+
+    /// Every recorded result of several app runs, by app run, each by parameter index
+    /// (`include_expensive` on a page of app runs).
+    pub async fn results_of_app_runs(&self, app_run_ids: &[i64]) -> StoreResult<BTreeMap<i64, Vec<ActionResult>>> {
+        let mut by_app_run: BTreeMap<i64, Vec<ActionResult>> = app_run_ids.iter().map(|id| (*id, vec![])).collect();
+        for chunk in app_run_ids.chunks(500) {
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let rows = self
+                .db
+                .fetch_all(
+                    &format!(
+                        "SELECT {RESULT_COLUMNS} FROM tasks WHERE status IS NOT NULL AND app_run_id IN ({})
+                         ORDER BY app_run_id, parameter_index",
+                        placeholders.join(", ")
+                    ),
+                    chunk.iter().map(|id| (*id).into()).collect(),
+                )
+                .await?;
+            for row in &rows {
+                let result = result_from_row(row)?;
+                by_app_run.entry(result.app_run_id).or_default().push(result);
+            }
+        }
+        Ok(by_app_run)
     }
 
     /// Action runs that are not finished, for the scheduler's bookkeeping.
@@ -552,7 +577,9 @@ impl Store {
         let rows = self
             .db
             .fetch_all(
-                &format!("SELECT {ACTION_RUN_COLUMNS} FROM action_runs WHERE status IN ('pending', 'running') ORDER BY id"),
+                &format!(
+                    "SELECT {ACTION_RUN_COLUMNS} FROM action_runs WHERE status IN ('pending', 'running') ORDER BY id"
+                ),
                 args![],
             )
             .await?;
@@ -644,8 +671,11 @@ async fn append_extra_data(tx: &mut Tx, result: &TaskResult) -> StoreResult<()> 
             "denied": exchange.denied,
         }));
     }
-    tx.execute("UPDATE app_runs SET extra_data = $1 WHERE id = $2", args![Value::Array(extra).to_string(), result.app_run_id])
-        .await?;
+    tx.execute(
+        "UPDATE app_runs SET extra_data = $1 WHERE id = $2",
+        args![Value::Array(extra).to_string(), result.app_run_id],
+    )
+    .await?;
     Ok(())
 }
 
@@ -697,7 +727,11 @@ async fn settle_app_runs(tx: &mut Tx, app_run_ids: &BTreeSet<i64>) -> StoreResul
             })
             .collect();
         let done = assemble::app_run(&row.text("run_name")?, &row.text("asset_name")?, &outcomes);
-        let node_guid = results.iter().filter(|r| r.node_guid.is_some()).max_by_key(|r| r.finished_ms).and_then(|r| r.node_guid.clone());
+        let node_guid = results
+            .iter()
+            .filter(|r| r.node_guid.is_some())
+            .max_by_key(|r| r.finished_ms)
+            .and_then(|r| r.node_guid.clone());
         let end = results.iter().filter_map(|r| r.finished_ms).max().unwrap_or_else(now_ms);
         tx.execute(
             "UPDATE app_runs SET status = $1, message = $2, result_summary = $3, exception_occured = $4,
