@@ -18,7 +18,9 @@ pub struct ArtifactInput {
     pub name: Option<String>,
     /// Lowercased; default "event".
     pub label: Option<String>,
+    /// Free text describing it.
     pub description: Option<String>,
+    /// The source's own type name for it.
     pub artifact_type: Option<String>,
     /// One of [`SEVERITIES`]; default "medium".
     pub severity: Option<String>,
@@ -30,6 +32,7 @@ pub struct ArtifactInput {
     pub cef_types: Option<Value>,
     /// A JSON object.
     pub data: Option<Value>,
+    /// Free labels, for filtering and triage.
     pub tags: Option<Vec<String>>,
     /// Must name an existing user.
     pub owner_id: Option<i64>,

@@ -21,6 +21,20 @@ use crate::store::assets::{Asset, NewAsset};
 /// keep it.
 pub const MASK: &str = "********";
 
+/// A configuration with the named secret fields masked.
+pub fn masked(configuration: &Map<String, Value>, secrets: &[&str]) -> Value {
+    Value::Object(
+        configuration
+            .iter()
+            .map(|(k, v)| {
+                let shown =
+                    if secrets.contains(&k.as_str()) && !v.is_null() { Value::String(MASK.into()) } else { v.clone() };
+                (k.clone(), shown)
+            })
+            .collect(),
+    )
+}
+
 /// An asset's writable fields as a client gave them; `None`: not given.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AssetInput {
@@ -32,11 +46,13 @@ pub struct AssetInput {
     pub product_vendor: Option<String>,
     /// SOAR's way to name the app, with `product_vendor`.
     pub product_name: Option<String>,
+    /// Free text describing it.
     pub description: Option<String>,
     /// The configuration (create: all of it; update: the keys to change).
     pub configuration: Option<Map<String, Value>>,
     /// `Some(None)` unbinds the asset from its segment.
     pub automation_broker_id: Option<Option<i64>>,
+    /// Free labels, for filtering and triage.
     pub tags: Option<Vec<String>>,
 }
 

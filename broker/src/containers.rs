@@ -23,6 +23,7 @@ pub struct ContainerInput {
     pub name: Option<String>,
     /// Lowercased; default "events".
     pub label: Option<String>,
+    /// Free text describing it.
     pub description: Option<String>,
     /// One of [`STATUSES`]; default "new".
     pub status: Option<String>,
@@ -34,9 +35,11 @@ pub struct ContainerInput {
     pub source_data_identifier: Option<String>,
     /// Must name an existing user.
     pub owner_id: Option<Option<i64>>,
+    /// Free labels, for filtering and triage.
     pub tags: Option<Vec<String>>,
     /// Must be a JSON object.
     pub data: Option<Value>,
+    /// The kill-chain phase the source reported, if any.
     pub kill_chain: Option<String>,
     /// Must name an existing asset.
     pub asset_id: Option<Option<i64>>,
@@ -61,6 +64,14 @@ pub fn parse_time(text: &str) -> Option<i64> {
         .iter()
         .find_map(|c| chrono::DateTime::parse_from_rfc3339(c).ok())
         .map(|t| t.timestamp_millis())
+}
+
+/// A digest of JSON content (keys sorted): a container's or artifact's `hash`, which
+/// ingestion uses to spot duplicates.
+pub fn content_hash(value: &Value) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(crate::assemble::sorted_json(value).as_bytes());
+    hex::encode(&digest[..16])
 }
 
 fn one_of(field: &str, value: &str, allowed: &[&str]) -> Result<String, OutpostError> {

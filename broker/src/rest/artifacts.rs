@@ -58,6 +58,7 @@ pub struct ArtifactRequest {
     name: Option<String>,
     /// Stored lowercase; default "event".
     label: Option<String>,
+    /// Free text describing it.
     description: Option<String>,
     /// The source's own type name.
     #[schema(rename = "type")]
@@ -73,8 +74,10 @@ pub struct ArtifactRequest {
     /// What each CEF field contains, e.g. `{"sourceAddress": ["ip"]}`.
     #[schema(value_type = Option<Object>)]
     cef_types: Option<Map<String, Value>>,
+    /// The raw data from the source, kept as given.
     #[schema(value_type = Option<Object>)]
     data: Option<Map<String, Value>>,
+    /// Free labels, for filtering and triage.
     tags: Option<Vec<String>>,
     /// An existing user's id.
     owner_id: Option<i64>,

@@ -65,9 +65,11 @@ pub struct AssetRequest {
     /// keeps its stored value.
     #[schema(value_type = Option<Object>)]
     configuration: Option<Map<String, Value>>,
+    /// Free text describing it.
     description: Option<String>,
     /// The segment (automation broker) its actions run in; `null` for the default.
     automation_broker_id: Option<i64>,
+    /// Free labels, for filtering and triage.
     tags: Option<Vec<String>>,
     /// Accepted for SOAR compatibility and ignored.
     #[schema(rename = "type")]

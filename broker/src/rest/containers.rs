@@ -58,6 +58,7 @@ pub struct ContainerRequest {
     name: Option<String>,
     /// Stored lowercase; default "events".
     label: Option<String>,
+    /// Free text describing it.
     description: Option<String>,
     /// `new` (default), `open` or `closed`; closing sets `close_time`.
     status: Option<String>,
@@ -69,14 +70,18 @@ pub struct ContainerRequest {
     source_data_identifier: Option<String>,
     /// An existing user's id; `null` clears.
     owner_id: Option<i64>,
+    /// Free labels, for filtering and triage.
     tags: Option<Vec<String>>,
+    /// The raw data from the source, kept as given.
     #[schema(value_type = Option<Object>)]
     data: Option<Map<String, Value>>,
+    /// The kill-chain phase the source reported, if any.
     kill_chain: Option<String>,
     /// An existing asset's id; `null` clears.
     asset_id: Option<i64>,
     /// An installed app's id; `null` clears.
     ingest_app_id: Option<i64>,
+    /// Site-defined fields, kept as given.
     #[schema(value_type = Option<Object>)]
     custom_fields: Option<Map<String, Value>>,
     /// ISO 8601; `""` or `null` clears.

@@ -56,6 +56,7 @@ fn wrong(field: &str, expected: &str, got: &Value) -> OutpostError {
 
 /// Typed access to the fields of a request object.
 pub struct Fields<'a> {
+    /// The parsed body the fields are read from.
     map: &'a Map<String, Value>,
 }
 

@@ -9,9 +9,10 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use serde::{Serialize, Serializer};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use utoipa::ToSchema;
 
+use crate::containers::content_hash;
 use crate::store::apps::App;
 use crate::store::artifacts::Artifact;
 use crate::store::assets::Asset;
@@ -20,7 +21,7 @@ use crate::store::listing::Named;
 use crate::store::runs::{ActionResult, ActionRun, AppRun};
 use crate::store::{Listing, Store, StoreResult};
 
-pub use crate::assets::MASK;
+pub use crate::assets::{MASK, masked};
 
 /// SOAR's timestamp: `2016-01-15T22:15:58.062000Z`.
 pub fn iso(ms: i64) -> String {
@@ -226,6 +227,7 @@ pub struct ActionRunBody {
     pub comment: String,
     /// The container it ran on.
     pub container: i64,
+    /// When it was created (UTC).
     #[schema(format = DateTime)]
     pub create_time: String,
     /// The user who created it, null if automation did.
@@ -240,6 +242,7 @@ pub struct ActionRunBody {
     pub exec_order: i64,
     /// For internal use; always "".
     pub handle: String,
+    /// Its numeric id, as clients address it.
     pub id: i64,
     /// Progress, then the outcome: "3 actions succeeded", or the counts and which failed.
     pub message: String,
@@ -266,6 +269,7 @@ pub struct ActionRunBody {
     /// The action's type, e.g. "investigate".
     #[serde(rename = "type")]
     pub action_type: String,
+    /// When it last changed (UTC).
     #[schema(format = DateTime)]
     pub update_time: String,
     /// Schema version.
@@ -328,6 +332,7 @@ pub fn action_run(run: &ActionRun, names: &Names) -> ActionRunBody {
 /// An app run: one (target, asset) of an action run (seed 000: `/rest/app_run/<id>`).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AppRunBody {
+    /// Its numeric id, as clients address it.
     pub id: i64,
     /// The action that was run.
     pub action: String,
@@ -337,7 +342,9 @@ pub struct AppRunBody {
     pub asset: i64,
     /// The app that ran it.
     pub app: i64,
+    /// The app's name when the run was made.
     pub app_name: String,
+    /// The app's version when the run was made.
     pub app_version: String,
     /// The container of the action run.
     pub container: i64,
@@ -481,14 +488,17 @@ pub fn action_result(result: &ActionResult) -> ActionResultBody {
 /// A container in seed 004's shape; unset times are `""` as the seed shows them.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ContainerBody {
+    /// Its numeric id, as clients address it.
     pub id: i64,
     /// Schema version; bumped by every update.
     pub version: i64,
     /// What kind of content it holds, e.g. "incident"; lowercase.
     pub label: String,
+    /// The name people see and search for.
     pub name: String,
     /// The source's id for it, or a generated GUID.
     pub source_data_identifier: String,
+    /// Free text describing it.
     pub description: String,
     /// `new`, `open` or `closed`.
     pub status: String,
@@ -496,6 +506,7 @@ pub struct ContainerBody {
     pub sensitivity: String,
     /// `low`, `medium` or `high`.
     pub severity: String,
+    /// When it was created (UTC).
     #[schema(format = DateTime)]
     pub create_time: String,
     /// When related activity was first seen.
@@ -506,6 +517,7 @@ pub struct ContainerBody {
     pub due_time: String,
     /// When it was closed; "" while not closed.
     pub close_time: String,
+    /// The kill-chain phase the source reported, if any.
     pub kill_chain: String,
     /// The owner's user name (seed 004), null when unowned.
     #[schema(required = true)]
@@ -515,6 +527,7 @@ pub struct ContainerBody {
     pub owner_id: Option<i64>,
     /// A digest of `data`, for spotting duplicates.
     pub hash: String,
+    /// Free labels, for filtering and triage.
     pub tags: Vec<String>,
     /// The asset it was ingested from; null if a person created it.
     #[schema(required = true)]
@@ -574,7 +587,7 @@ pub fn container(c: &Container, names: &Names) -> ContainerBody {
         kill_chain: c.kill_chain.clone(),
         owner: names.name(Named::User, c.owner_id),
         owner_id: c.owner_id,
-        hash: digest(&c.data),
+        hash: content_hash(&c.data),
         tags: c.tags.clone(),
         asset: c.asset_id,
         asset_name: names.name(Named::Asset, c.asset_id).unwrap_or_default(),
@@ -589,22 +602,18 @@ pub fn container(c: &Container, names: &Names) -> ContainerBody {
     }
 }
 
-/// A digest of JSON content (keys sorted), used by ingestion to spot duplicates.
-fn digest(value: &Value) -> String {
-    use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(crate::assemble::sorted_json(value).as_bytes());
-    hex::encode(&digest[..16])
-}
-
 /// An artifact: a CEF record inside a container.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ArtifactBody {
+    /// Its numeric id, as clients address it.
     pub id: i64,
     /// The container it belongs to.
     pub container: i64,
+    /// The name people see and search for.
     pub name: String,
     /// What kind of record it is, e.g. "event"; lowercase.
     pub label: String,
+    /// Free text describing it.
     pub description: String,
     /// The source's own type name.
     #[serde(rename = "type")]
@@ -622,14 +631,17 @@ pub struct ArtifactBody {
     /// The raw record.
     #[schema(value_type = Object)]
     pub data: Value,
+    /// Free labels, for filtering and triage.
     pub tags: Vec<String>,
     /// A digest of `cef`, for spotting duplicates.
     pub hash: String,
     /// The owner's user id.
     #[schema(required = true)]
     pub owner_id: Option<i64>,
+    /// When it was created (UTC).
     #[schema(format = DateTime)]
     pub create_time: String,
+    /// When it last changed (UTC).
     #[schema(format = DateTime)]
     pub update_time: String,
     /// When the activity it records began.
@@ -671,7 +683,7 @@ pub fn artifact(a: &Artifact, names: &Names) -> ArtifactBody {
         cef_types: a.cef_types.clone(),
         data: a.data.clone(),
         tags: a.tags.clone(),
-        hash: digest(&a.cef),
+        hash: content_hash(&a.cef),
         owner_id: a.owner_id,
         create_time: iso(a.create_ms),
         update_time: iso(a.update_ms),
@@ -687,17 +699,21 @@ pub fn artifact(a: &Artifact, names: &Names) -> ArtifactBody {
 /// `********`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AssetBody {
+    /// Its numeric id, as clients address it.
     pub id: i64,
     /// Unique and lowercase.
     pub name: String,
+    /// Free text describing it.
     pub description: String,
     /// The app it configures.
     pub app: i64,
     /// The app's name; null if the app is gone.
     #[schema(required = true)]
     pub app_name: Option<String>,
+    /// The app's vendor: with product_name, SOAR's way to name an app.
     #[schema(required = true)]
     pub product_vendor: Option<String>,
+    /// The app's product: with product_vendor, SOAR's way to name an app.
     #[schema(required = true)]
     pub product_name: Option<String>,
     /// The configuration, defaults applied, secrets masked.
@@ -706,14 +722,17 @@ pub struct AssetBody {
     /// The segment its actions run in; null for the default segment.
     #[schema(required = true)]
     pub automation_broker_id: Option<i64>,
+    /// Free labels, for filtering and triage.
     pub tags: Vec<String>,
     /// SOAR's asset type; always "".
     #[serde(rename = "type")]
     pub asset_type: String,
     /// Schema version.
     pub version: i64,
+    /// When it was created (UTC).
     #[schema(format = DateTime)]
     pub create_time: String,
+    /// When it last changed (UTC).
     #[schema(format = DateTime)]
     pub update_time: String,
     /// `?pretty`: the app's name.
@@ -757,20 +776,6 @@ pub fn asset(asset: &Asset, app: Option<&App>, names: &Names) -> AssetBody {
     }
 }
 
-/// A configuration with the named secret fields masked.
-pub fn masked(configuration: &Map<String, Value>, secrets: &[&str]) -> Value {
-    Value::Object(
-        configuration
-            .iter()
-            .map(|(k, v)| {
-                let shown =
-                    if secrets.contains(&k.as_str()) && !v.is_null() { Value::String(MASK.into()) } else { v.clone() };
-                (k.clone(), shown)
-            })
-            .collect(),
-    )
-}
-
 /// An installed app: its SOAR manifest's fields plus what Outpost keeps.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AppBody {
@@ -778,13 +783,19 @@ pub struct AppBody {
     pub id: i64,
     /// The app's GUID from its manifest.
     pub appid: String,
+    /// The name people see and search for.
     pub name: String,
     /// The installed version.
     pub app_version: String,
+    /// Free text describing it.
     pub description: String,
+    /// The app's vendor: with product_name, SOAR's way to name an app.
     pub product_vendor: String,
+    /// The app's product: with product_vendor, SOAR's way to name an app.
     pub product_name: String,
+    /// Who published the app.
     pub publisher: String,
+    /// The app's license.
     pub license: String,
     /// The asset configuration fields, as the manifest declares them.
     #[schema(value_type = Object)]
@@ -799,8 +810,10 @@ pub struct AppBody {
     /// The manifest's sandbox settings (`egress`, `memory_mb`, `timeout_secs`).
     #[schema(value_type = Object)]
     pub outpost: Value,
+    /// When it was created (UTC).
     #[schema(format = DateTime)]
     pub create_time: String,
+    /// When it last changed (UTC).
     #[schema(format = DateTime)]
     pub update_time: String,
 }
@@ -849,6 +862,7 @@ mod tests {
     fn pretty_fields_show_only_when_asked() {
         #[derive(Serialize)]
         struct Shape {
+            /// The field under test.
             #[serde(rename = "_pretty_x", skip_serializing_if = "Pretty::is_off")]
             x: Pretty,
         }
