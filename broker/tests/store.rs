@@ -387,6 +387,11 @@ async fn listings_filter_sort_and_page_alike(store: Store) {
     assert_eq!(container_names(&store, &[("_filter_due_time__isnull", "false")]).await.0, 3);
     assert_eq!(container_names(&store, &[("_filter_owner_id", "null")]).await.0, 5);
     assert_eq!(
+        container_names(&store, &[("_filter_name__gt", "\"Z\""), ("sort", "name")]).await.1,
+        ["alpha", "charlieX1", "charlie_1"]
+    );
+    assert_eq!(container_names(&store, &[("_filter_name__lte", "\"Bravo\"")]).await.1, ["Bravo", "50%off"]);
+    assert_eq!(
         container_names(&store, &[("_filter_due_time__gte", "\"1970-01-01T00:00:02Z\"")]).await.1,
         ["alpha", "50%off"]
     );

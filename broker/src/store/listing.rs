@@ -185,13 +185,13 @@ impl ListQuery {
     }
 
     /// The `WHERE` clause, binding values into `args`.
-    fn where_sql(&self, args: &mut Vec<Arg>) -> String {
+    fn where_sql(&self, dialect: Dialect, args: &mut Vec<Arg>) -> String {
         let mut parts: Vec<String> = vec![];
         if !self.collection.base.is_empty() {
             parts.push(self.collection.base.to_string());
         }
         for filter in &self.filters {
-            parts.push(filter_sql(filter, args));
+            parts.push(filter_sql(filter, dialect, args));
         }
         if parts.is_empty() { String::new() } else { format!("WHERE {}", parts.join(" AND ")) }
     }
@@ -236,11 +236,14 @@ fn like_pattern(text: &str) -> String {
     escaped
 }
 
-fn filter_sql(filter: &Filter, args: &mut Vec<Arg>) -> String {
+fn filter_sql(filter: &Filter, dialect: Dialect, args: &mut Vec<Arg>) -> String {
     let col = filter.field.sql;
-    let compare = |op: &str, value: &Value, args: &mut Vec<Arg>| format!("{col} {op} {}", bind(args, value.arg()));
+    // Text compares by bytes on both backends, as it sorts.
+    let collate = if filter.field.kind == Kind::Text && dialect == Dialect::Postgres { " COLLATE \"C\"" } else { "" };
+    let compare =
+        |op: &str, value: &Value, args: &mut Vec<Arg>| format!("{col}{collate} {op} {}", bind(args, value.arg()));
     match &filter.condition {
-        Condition::Eq(value) => compare("=", value, args),
+        Condition::Eq(value) => format!("{col} = {}", bind(args, value.arg())),
         Condition::IsNull(true) => format!("{col} IS NULL"),
         Condition::IsNull(false) => format!("{col} IS NOT NULL"),
         Condition::In(values) if values.is_empty() => "1 = 0".into(),
@@ -269,7 +272,7 @@ impl Store {
     ) -> StoreResult<Listing<T>> {
         let table = query.collection.table;
         let mut args = vec![];
-        let filter = query.where_sql(&mut args);
+        let filter = query.where_sql(self.db.dialect(), &mut args);
         let count =
             self.db.fetch_one(&format!("SELECT COUNT(*) AS n FROM {table} {filter}"), args.clone()).await?.i64("n")?;
         let count = count.max(0) as u64;
@@ -541,7 +544,7 @@ mod tests {
             condition: Condition::In(vec![Value::Int(1), Value::Int(2)]),
         });
         let mut args = vec![];
-        let sql = q.where_sql(&mut args);
+        let sql = q.where_sql(Dialect::Sqlite, &mut args);
         assert_eq!(sql, "WHERE name = $1 AND LOWER(action) LIKE LOWER($2) ESCAPE '\\' AND id IN ($3, $4)");
         assert!(!sql.contains("DROP"));
         assert!(matches!(&args[1], Arg::Text(Some(p)) if p == "%50\\%\\_off%"));
@@ -559,7 +562,11 @@ mod tests {
         assert_eq!(q.order_sql(Dialect::Postgres), "name COLLATE \"C\" ASC, id ASC");
         let results = ListQuery::new(&ACTION_RESULTS);
         let mut args = vec![];
-        assert_eq!(results.where_sql(&mut args), "WHERE status IS NOT NULL");
+        assert_eq!(results.where_sql(Dialect::Postgres, &mut args), "WHERE status IS NOT NULL");
+        let mut q = ListQuery::new(&ACTION_RUNS);
+        let name = ACTION_RUNS.field("name").unwrap();
+        q.filters.push(Filter { field: name, condition: Condition::Gt(Value::Text("m".into())) });
+        assert_eq!(q.where_sql(Dialect::Postgres, &mut args), "WHERE name COLLATE \"C\" > $1");
         assert_eq!(results.order_sql(Dialect::Sqlite), "parameter_index ASC");
     }
 
