@@ -385,5 +385,24 @@ async fn registry_service_shares_the_rest_checks() {
         .unwrap()
         .into_inner();
     assert_eq!(status.status, tonic_health::pb::health_check_response::ServingStatus::Serving as i32);
+
+    // So does reflection.
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+    let mut reflection = ServerReflectionClient::new(channel(&outpost).await);
+    let list = tonic_reflection::pb::v1::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut answers = reflection.server_reflection_info(futures::stream::iter([list])).await.unwrap().into_inner();
+    let Some(MessageResponse::ListServicesResponse(services)) = answers.next().await.unwrap().unwrap().message_response
+    else {
+        panic!("reflection lists services");
+    };
+    let names: Vec<String> = services.service.into_iter().map(|s| s.name).collect();
+    for service in ["outpost.v1.ActionService", "outpost.v1.RegistryService", "grpc.health.v1.Health"] {
+        assert!(names.iter().any(|n| n == service), "{service} in {names:?}");
+    }
     outpost.stop().await;
 }
