@@ -99,21 +99,17 @@ async fn authenticate(State(broker): State<Arc<Broker>>, mut request: Request, n
         }
         Err(e) => {
             let mut response = ApiError(e).into_response();
-            response
-                .headers_mut()
-                .insert("www-authenticate", "Basic realm=\"outpost\"".parse().expect("static header"));
+            response.headers_mut().insert("www-authenticate", "Basic realm=\"outpost\"".parse().expect("static header"));
             response
         }
     }
 }
 
 async fn unknown_route(request: Request) -> Response {
-    ApiError(OutpostError::not_found(format!("no endpoint {} {}", request.method(), request.uri().path())))
-        .into_response()
+    ApiError(OutpostError::not_found(format!("no endpoint {} {}", request.method(), request.uri().path()))).into_response()
 }
 
 async fn method_not_allowed(request: Request) -> Response {
-    let body =
-        OutpostError::invalid(format!("{} is not allowed on {}", request.method(), request.uri().path())).soar_body();
+    let body = OutpostError::invalid(format!("{} is not allowed on {}", request.method(), request.uri().path())).soar_body();
     (StatusCode::METHOD_NOT_ALLOWED, axum::Json(body)).into_response()
 }
