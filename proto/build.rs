@@ -9,6 +9,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "outpost/v1/bus.proto",
         "outpost/v1/actions.proto",
         "outpost/v1/apps.proto",
+        "outpost/v1/listing.proto",
+        "outpost/v1/registry.proto",
     ];
     for proto in &protos {
         println!("cargo:rerun-if-changed={proto}");

@@ -4,12 +4,23 @@
 use outpost_proto::OutpostError;
 
 use crate::Broker;
+use crate::audit::Actor;
 use crate::bundle;
 use crate::store::apps::{App, Installed};
 
 impl Broker {
-    /// Checks a bundle and installs (or upgrades) its app.
-    pub async fn install_app(&self, bundle_bytes: &[u8]) -> Result<(App, Installed), OutpostError> {
+    /// Checks a bundle and installs (or upgrades) its app, audited as `who`'s.
+    pub async fn install_app(&self, who: &Actor, bundle_bytes: &[u8]) -> Result<(App, Installed), OutpostError> {
+        if bundle_bytes.len() > bundle::MAX_BUNDLE_BYTES {
+            return Err(OutpostError::new(
+                outpost_proto::ErrorCode::PayloadTooLarge,
+                format!(
+                    "invalid app bundle: {} bytes, more than the {} allowed",
+                    bundle_bytes.len(),
+                    bundle::MAX_BUNDLE_BYTES
+                ),
+            ));
+        }
         let bytes = bundle_bytes.to_vec();
         // Validating a multi-megabyte component takes milliseconds: keep it off the
         // async threads.
@@ -18,6 +29,7 @@ impl Broker {
             .map_err(|e| OutpostError::internal(format!("bundle check failed: {e}")))?
             .map_err(|e| OutpostError::invalid(e.to_string()))?;
         let (app, installed) = self.store.install_app(&bundle.manifest, &bundle.digest, &bundle.component).await?;
+        self.audit_app_install(who, &app, installed).await;
         Ok((app, installed))
     }
 }

@@ -71,6 +71,7 @@ impl Broker {
         let mut app_runs = vec![];
         let mut action_type = request.action_type.clone().filter(|t| !t.trim().is_empty());
         let mut total = 0usize;
+        let mut checked_artifacts = std::collections::HashSet::new();
         for (t, target) in request.targets.iter().enumerate() {
             let at = format!("target {}", t + 1);
             if target.assets.is_empty() && target.parameters.is_empty() {
@@ -98,15 +99,25 @@ impl Broker {
                     .apply_parameters(set)
                     .map_err(|e| OutpostError::invalid(format!("{at}, parameter set {}: {e}", p + 1)))?;
                 let context = checked.remove("context");
-                checked.insert("context".into(), build_context(context).map_err(|e| {
-                    OutpostError::invalid(format!("{at}, parameter set {}: {e}", p + 1))
-                })?);
+                let context = build_context(context)
+                    .map_err(|e| OutpostError::invalid(format!("{at}, parameter set {}: {e}", p + 1)))?;
+                let artifact_id = context["artifact_id"].as_i64().unwrap_or(0);
+                if artifact_id != 0
+                    && checked_artifacts.insert(artifact_id)
+                    && !self.store.artifact_in_container(artifact_id, request.container_id).await?
+                {
+                    return Err(OutpostError::not_found(format!(
+                        "{at}, parameter set {}: artifact {artifact_id} not found in container {}",
+                        p + 1,
+                        request.container_id
+                    )));
+                }
+                checked.insert("context".into(), context);
                 parameters.push(Value::Object(checked));
             }
 
             let assets = if target.assets.is_empty() {
-                let of_app: Vec<_> =
-                    self.store.list_assets().await?.into_iter().filter(|a| a.app_id == app.id).collect();
+                let of_app = self.store.assets_of_app(app.id).await?;
                 match of_app.len() {
                     1 => of_app,
                     0 => return Err(OutpostError::invalid(format!("{at}: no assets given and app '{}' has no asset", app.name))),

@@ -1,6 +1,7 @@
 //! The gRPC API: `ActionService` (the typed twin of `/rest/action_run` and
-//! `/rest/app_run`), `AppService` (component distribution to workers), the standard
-//! health service and reflection.
+//! `/rest/app_run`), `RegistryService` (apps, assets, containers, artifacts; see
+//! [`registry`]), `AppService` (component distribution to workers), the standard health
+//! service and reflection. Lists take a `ListQuery` in REST's listing language.
 //!
 //! Clients authenticate with the same credentials as REST, sent as metadata
 //! (`ph-auth-token` or `authorization: Basic ...`). Workers fetch components with the
@@ -15,10 +16,13 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+mod registry;
+
 use futures::Stream;
 use outpost_proto::OutpostError;
 use outpost_proto::v1::action_service_server::{ActionService, ActionServiceServer};
 use outpost_proto::v1::app_service_server::{AppService, AppServiceServer};
+use outpost_proto::v1::registry_service_server::RegistryServiceServer;
 use outpost_proto::v1::{self as pb, action_run_event};
 use serde_json::{Map, Value};
 use tokio::sync::broadcast::error::RecvError;
@@ -29,9 +33,10 @@ use tonic::{Request, Response, Status};
 use crate::Broker;
 use crate::audit::Actor;
 use crate::auth::Principal;
+use crate::bundle::MAX_BUNDLE_BYTES;
 use crate::dispatch::{RunAction, Target};
 use crate::permissions::{self, Required};
-use crate::store::Page;
+use crate::store::listing::{ACTION_RESULTS, ACTION_RUNS, APP_RUNS, Collection, ListQuery, Value as FilterValue};
 use crate::store::runs::{ActionResult, ActionRun, AppRun, Change};
 
 /// Metadata key a worker presents to fetch components.
@@ -44,6 +49,7 @@ pub async fn serve(broker: Arc<Broker>, listener: tokio::net::TcpListener, shutd
     let (health_reporter, health) = tonic_health::server::health_reporter();
     health_reporter.set_serving::<ActionServiceServer<Api>>().await;
     health_reporter.set_serving::<AppServiceServer<Api>>().await;
+    health_reporter.set_serving::<RegistryServiceServer<Api>>().await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -61,6 +67,7 @@ pub async fn serve(broker: Arc<Broker>, listener: tokio::net::TcpListener, shutd
         .add_service(health)
         .add_service(reflection)
         .add_service(ActionServiceServer::new(api.clone()))
+        .add_service(RegistryServiceServer::new(api.clone()).max_decoding_message_size(MAX_BUNDLE_BYTES + 64 * 1024))
         .add_service(AppServiceServer::new(api).max_encoding_message_size(4 * CHUNK))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown.cancelled_owned())
         .await;
@@ -181,6 +188,26 @@ fn timestamp_opt(ms: Option<i64>) -> Option<prost_types::Timestamp> {
     ms.map(timestamp)
 }
 
+fn from_timestamp(t: &prost_types::Timestamp) -> i64 {
+    t.seconds.saturating_mul(1000).saturating_add(i64::from(t.nanos) / 1_000_000)
+}
+
+/// A `ListQuery` message in REST's listing language, checked against a collection.
+fn list_query(collection: &'static Collection, query: Option<pb::ListQuery>) -> Result<ListQuery, OutpostError> {
+    let q = query.unwrap_or_default();
+    let mut pairs: Vec<(String, String)> = vec![("page".into(), q.page.to_string())];
+    if let Some(size) = q.page_size {
+        pairs.push(("page_size".into(), size.to_string()));
+    }
+    pairs.push(("sort".into(), q.sort));
+    pairs.push(("order".into(), q.order));
+    for (key, value) in q.filters {
+        let key = key.strip_prefix("_filter_").unwrap_or(&key).to_string();
+        pairs.push((format!("_filter_{key}"), value));
+    }
+    crate::listing::parse(collection, pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+}
+
 pub fn action_run_pb(run: &ActionRun) -> pb::ActionRun {
     pb::ActionRun {
         id: run.id,
@@ -240,10 +267,6 @@ fn app_run_pb(run: &AppRun, results: &[ActionResult]) -> pb::AppRun {
     }
 }
 
-fn page_of(page: u32, page_size: u32) -> Page {
-    Page { page: u64::from(page), page_size: if page_size == 0 { 10 } else { u64::from(page_size).min(1000) } }
-}
-
 type EventStream = Pin<Box<dyn Stream<Item = Result<pb::ActionRunEvent, Status>> + Send>>;
 type ChunkStream = Pin<Box<dyn Stream<Item = Result<pb::AppChunk, Status>> + Send>>;
 
@@ -290,6 +313,20 @@ impl ActionService for Api {
         Ok(Response::new(action_run_pb(&run)))
     }
 
+    async fn list_action_runs(
+        &self,
+        request: Request<pb::ListActionRunsRequest>,
+    ) -> Result<Response<pb::ListActionRunsResponse>, Status> {
+        self.principal(&request).await?;
+        let query = list_query(&ACTION_RUNS, request.into_inner().query)?;
+        let listing = self.broker.store.list_action_runs(&query).await.map_err(OutpostError::from)?;
+        Ok(Response::new(pb::ListActionRunsResponse {
+            count: listing.count,
+            num_pages: listing.num_pages,
+            data: listing.data.iter().map(action_run_pb).collect(),
+        }))
+    }
+
     async fn cancel_action_run(
         &self,
         request: Request<pb::CancelActionRunRequest>,
@@ -307,17 +344,21 @@ impl ActionService for Api {
     async fn list_app_runs(&self, request: Request<pb::ListAppRunsRequest>) -> Result<Response<pb::ListAppRunsResponse>, Status> {
         self.principal(&request).await?;
         let r = request.into_inner();
-        let filter = (r.action_run_id != 0).then_some(r.action_run_id);
-        let listing = self.broker.store.list_app_runs(filter, page_of(r.page, r.page_size)).await.map_err(OutpostError::from)?;
-        let mut data = vec![];
-        for run in &listing.data {
-            let results = if r.include_expensive {
-                self.broker.store.list_results(run.id, Page { page: 0, page_size: 0 }).await.map_err(OutpostError::from)?.data
-            } else {
-                vec![]
-            };
-            data.push(app_run_pb(run, &results));
+        let mut query = list_query(&APP_RUNS, r.query)?;
+        if r.action_run_id != 0 {
+            self.action_run(r.action_run_id).await?;
+            query = query.with_eq("action_run", FilterValue::Int(r.action_run_id));
         }
+        let store = &self.broker.store;
+        let listing = store.list_app_runs(&query).await.map_err(OutpostError::from)?;
+        let mut results = if r.include_expensive {
+            let ids: Vec<i64> = listing.data.iter().map(|run| run.id).collect();
+            store.results_of_app_runs(&ids).await.map_err(OutpostError::from)?
+        } else {
+            Default::default()
+        };
+        let data =
+            listing.data.iter().map(|run| app_run_pb(run, &results.remove(&run.id).unwrap_or_default())).collect();
         Ok(Response::new(pb::ListAppRunsResponse { count: listing.count, num_pages: listing.num_pages, data }))
     }
 
@@ -330,8 +371,8 @@ impl ActionService for Api {
             .await
             .map_err(OutpostError::from)?
             .ok_or_else(|| OutpostError::not_found(format!("app run {id} not found")))?;
-        let results = store.list_results(id, Page { page: 0, page_size: 0 }).await.map_err(OutpostError::from)?;
-        Ok(Response::new(app_run_pb(&run, &results.data)))
+        let results = store.results_of(id).await.map_err(OutpostError::from)?;
+        Ok(Response::new(app_run_pb(&run, &results)))
     }
 
     async fn list_action_results(
@@ -344,7 +385,8 @@ impl ActionService for Api {
         if store.get_app_run(r.app_run_id).await.map_err(OutpostError::from)?.is_none() {
             return Err(OutpostError::not_found(format!("app run {} not found", r.app_run_id)).into());
         }
-        let listing = store.list_results(r.app_run_id, page_of(r.page, r.page_size)).await.map_err(OutpostError::from)?;
+        let query = list_query(&ACTION_RESULTS, r.query)?.with_eq("app_run", FilterValue::Int(r.app_run_id));
+        let listing = store.list_action_results(&query).await.map_err(OutpostError::from)?;
         Ok(Response::new(pb::ListActionResultsResponse {
             count: listing.count,
             num_pages: listing.num_pages,
@@ -417,8 +459,8 @@ impl Api {
                 let app_run = store.get_app_run(app_run_id).await.map_err(OutpostError::from)?;
                 match app_run {
                     Some(app_run) => {
-                        let results = store.list_results(app_run_id, Page { page: 0, page_size: 0 }).await.map_err(OutpostError::from)?;
-                        action_run_event::Change::AppRunDone(app_run_pb(&app_run, &results.data))
+                        let results = store.results_of(app_run_id).await.map_err(OutpostError::from)?;
+                        action_run_event::Change::AppRunDone(app_run_pb(&app_run, &results))
                     }
                     None => action_run_event::Change::Status(true),
                 }

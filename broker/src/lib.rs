@@ -20,22 +20,29 @@
 //! - [`audit`]: the audit trail (seed 002) and its retention.
 //! - [`health`]: system readings for `/rest/health` (seed 003).
 //! - [`connectivity`]: test connectivity runs and the system container they use.
+//! - [`assets`], [`containers`], [`artifacts`]: creating and changing them, with the
+//!   checks REST and gRPC share.
+//! - [`listing`]: the paging, sorting and `_filter_` language of every collection.
 //! - [`rest`]: the SOAR-compatible REST API (axum).
 //! - [`grpc`]: the gRPC API (tonic).
 //! - [`keys`]: the store and bus keys.
 
 pub mod apps;
+pub mod artifacts;
 pub mod assemble;
+pub mod assets;
 pub mod audit;
 pub mod auth;
 pub mod bundle;
 pub mod config;
 pub mod connectivity;
+pub mod containers;
 pub mod dispatch;
 pub mod grpc;
 pub mod health;
 pub mod ingest;
 pub mod keys;
+pub mod listing;
 pub mod outbox;
 pub mod permissions;
 pub mod registry;
@@ -130,7 +137,7 @@ pub async fn start(config: BrokerConfig, bus: Arc<dyn Bus>, shutdown: Cancellati
     for path in &broker.config.bundles {
         let bytes = std::fs::read(path)
             .map_err(|e| OutpostError::invalid(format!("cannot read app bundle {}: {e}", path.display())))?;
-        let (app, installed) = broker.install_app(&bytes).await?;
+        let (app, installed) = broker.install_app(&audit::Actor::system(), &bytes).await?;
         broker.audit_app_install(&audit::Actor::system(), &app, installed).await;
         tracing::info!(app = %app.name, version = %app.app_version, id = app.id, ?installed, "app installed");
     }

@@ -411,7 +411,8 @@ mod tests {
 
     #[test]
     fn refuses_broken_manifests_with_the_reason() {
-        let cases: Vec<(Box<dyn Fn(&mut Value)>, &str)> = vec![
+        type Mutation = Box<dyn Fn(&mut Value)>;
+        let cases: Vec<(Mutation, &str)> = vec![
             (Box::new(|m| m["appid"] = json!("not-a-guid")), "is not a GUID"),
             (Box::new(|m| m["actions"] = json!([])), "no actions"),
             (Box::new(|m| m["actions"][1]["type"] = json!("explode")), "expected one of"),

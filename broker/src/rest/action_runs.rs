@@ -1,36 +1,95 @@
-//! `/rest/action_run`: run an action, read its status, cancel it, list its app runs
-//! (seeds 000 and 001).
+//! `/rest/action_run`: run an action, list and read action runs, cancel one, list its app
+//! runs (seeds 000 and 001).
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
-use axum::routing::get;
-use axum::{Extension, Json, Router};
+use axum::extract::{Path, State};
+use axum::{Extension, Json};
 use outpost_proto::OutpostError;
 use outpost_proto::manifest::json_type;
-use serde_json::{Value, json};
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
-use super::input::{self, Fields};
-use super::{ApiResult, render};
+use super::input::{self, Body, Fields};
+use super::listing::{ExpensiveDoc, ListingDoc, Params, PrettyDoc};
+use super::openapi::Routes;
+use super::render::{self, ActionRunBody, AppRunBody, CancelDone, Failure, ListBody, Names, RunQueued};
+use super::{ApiResult, app_runs};
 use crate::Broker;
 use crate::audit::Actor;
 use crate::auth::Principal;
 use crate::dispatch::{RunAction, Target};
-use crate::store::Page;
+use crate::store::listing::{ACTION_RUNS, APP_RUNS, Value as FilterValue};
 
-pub fn routes() -> Router<Arc<Broker>> {
-    Router::new()
-        .route("/rest/action_run", axum::routing::post(run))
-        .route("/rest/action_run/{id}", get(read).post(cancel))
-        .route("/rest/action_run/{id}/app_runs", get(app_runs))
+pub fn routes(routes: Routes) -> Routes {
+    routes
+        .add(__path_run, run)
+        .add(__path_list, list)
+        .add(__path_read, read)
+        .add(__path_cancel, cancel)
+        .add(__path_app_runs, app_runs)
+}
+
+/// The fields of a run-action body.
+pub const RUN_FIELDS: &[&str] = &["action", "container_id", "name", "targets", "type", "exec_delay_secs"];
+/// The fields of one target.
+pub const TARGET_FIELDS: &[&str] = &["app_id", "assets", "parameters", "app"];
+
+/// SOAR's run-action body (seed 000).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct RunActionRequest {
+    /// The action to run, e.g. "whois domain".
+    action: String,
+    /// The container to run it on.
+    container_id: i64,
+    /// A name for the run; default `user initiated <action> action`.
+    name: Option<String>,
+    /// One or more combinations of app, assets and parameter sets.
+    targets: Vec<TargetRequest>,
+    /// The action's type; default the manifest's.
+    #[schema(rename = "type")]
+    action_type: Option<String>,
+    /// Seconds to wait before running (at most 30 days).
+    exec_delay_secs: Option<i64>,
+}
+
+/// One target of a run-action body.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct TargetRequest {
+    /// The app: numeric id or GUID.
+    #[schema(value_type = Object, example = 12)]
+    app_id: Value,
+    /// Alias of `app_id`.
+    #[schema(value_type = Option<Object>)]
+    app: Option<Value>,
+    /// Asset ids or names; may be left out when the app has exactly one asset.
+    #[schema(value_type = Option<Vec<Object>>)]
+    assets: Option<Vec<Value>>,
+    /// Parameter sets, each an object; each gets a `context`. At least one of `assets`
+    /// and `parameters` is required.
+    #[schema(value_type = Option<Vec<Object>>)]
+    parameters: Option<Vec<Map<String, Value>>>,
+}
+
+/// SOAR's cancel body.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct CancelRequest {
+    /// Must be true.
+    cancel: bool,
+}
+
+fn in_target(at: &str, e: OutpostError) -> OutpostError {
+    OutpostError::invalid(format!("{at}: {}", e.message))
 }
 
 /// Reads SOAR's run-action body.
 pub fn parse_run(body: &[u8], creator: Option<i64>) -> Result<RunAction, OutpostError> {
     let map = input::object(body)?;
     let f = Fields::new(&map);
-    f.only(&["action", "container_id", "name", "targets", "type", "exec_delay_secs"])?;
+    f.only(RUN_FIELDS)?;
     let action = f.required_string("action")?;
     let container_id = f.required_int("container_id")?;
     let targets = f.array("targets")?.ok_or_else(|| OutpostError::invalid("'targets' is required"))?;
@@ -41,19 +100,18 @@ pub fn parse_run(body: &[u8], creator: Option<i64>) -> Result<RunAction, Outpost
             return Err(OutpostError::invalid(format!("'{at}' must be an object, got {}", json_type(target))));
         };
         let t = Fields::new(target);
-        t.only(&["app_id", "assets", "parameters", "app"]).map_err(|e| OutpostError::invalid(format!("{at}: {}", e.message)))?;
-        let app_id = match target.get("app_id").or_else(|| target.get("app")) {
+        t.only(TARGET_FIELDS).map_err(|e| in_target(&at, e))?;
+        let app_id = match t.value("app_id").or_else(|| t.value("app")) {
             Some(v) => input::id_or_name(v, &format!("{at}.app_id"))?,
             None => return Err(OutpostError::invalid(format!("'{at}.app_id' is required"))),
         };
-        let assets = match t.array("assets").map_err(|e| OutpostError::invalid(format!("{at}: {}", e.message)))? {
-            Some(items) => items
-                .iter()
-                .map(|v| input::id_or_name(v, &format!("{at}.assets")))
-                .collect::<Result<Vec<_>, _>>()?,
+        let assets = match t.array("assets").map_err(|e| in_target(&at, e))? {
+            Some(items) => {
+                items.iter().map(|v| input::id_or_name(v, &format!("{at}.assets"))).collect::<Result<Vec<_>, _>>()?
+            }
             None => vec![],
         };
-        let parameters = match t.array("parameters").map_err(|e| OutpostError::invalid(format!("{at}: {}", e.message)))? {
+        let parameters = match t.array("parameters").map_err(|e| in_target(&at, e))? {
             Some(items) => items
                 .iter()
                 .enumerate()
@@ -80,25 +138,58 @@ pub fn parse_run(body: &[u8], creator: Option<i64>) -> Result<RunAction, Outpost
     })
 }
 
-async fn run(State(broker): State<Arc<Broker>>, Extension(who): Extension<Principal>, body: Bytes) -> ApiResult<Json<Value>> {
+/// Run an action: validated against the app manifests, persisted, queued.
+#[utoipa::path(post, path = "/rest/action_run", tag = "action runs", request_body = RunActionRequest,
+    responses((status = 200, body = RunQueued), (status = 400, body = Failure), (status = 404, body = Failure)))]
+pub async fn run(
+    State(broker): State<Arc<Broker>>,
+    Extension(who): Extension<Principal>,
+    Body(body): Body,
+) -> ApiResult<Json<RunQueued>> {
     let request = parse_run(&body, Some(who.user_id))?;
     let id = broker.run_action(request).await?;
     broker.audit_action_run(&Actor::from(&who), id).await;
-    Ok(Json(json!({"action_run_id": id, "message": "New action queued.", "success": true})))
+    Ok(Json(RunQueued { action_run_id: id, message: "New action queued.".into(), success: true }))
 }
 
-async fn read(State(broker): State<Arc<Broker>>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    let id = input::id(&id, "action run")?;
-    let run = broker.store.get_action_run(id).await?.ok_or_else(|| OutpostError::not_found(format!("action run {id} not found")))?;
-    Ok(Json(render::action_run(&run)))
+/// List action runs.
+#[utoipa::path(get, path = "/rest/action_run", tag = "action runs", params(ListingDoc),
+    description = super::listing::FILTER_HELP,
+    responses((status = 200, body = ListBody<ActionRunBody>), (status = 400, body = Failure)))]
+pub async fn list(State(broker): State<Arc<Broker>>, params: Params) -> ApiResult<Json<ListBody<ActionRunBody>>> {
+    let listing = broker.store.list_action_runs(&params.list(&ACTION_RUNS)?).await?;
+    let names = Names::fetch(&broker.store, params.pretty, render::action_run_names(&listing.data)).await?;
+    Ok(Json(ListBody::new(&listing, |r| render::action_run(r, &names))))
 }
 
-async fn cancel(
+/// Read an action run: its status, message and every seed field.
+#[utoipa::path(get, path = "/rest/action_run/{id}", tag = "action runs", params(("id" = i64, Path), PrettyDoc),
+    responses((status = 200, body = ActionRunBody), (status = 400, body = Failure), (status = 404, body = Failure)))]
+pub async fn read(
+    State(broker): State<Arc<Broker>>,
+    Path(id): Path<String>,
+    params: Params,
+) -> ApiResult<Json<ActionRunBody>> {
+    let run = action_run(&broker, &id).await?;
+    let names =
+        Names::fetch(&broker.store, params.pretty, render::action_run_names(std::slice::from_ref(&run))).await?;
+    Ok(Json(render::action_run(&run, &names)))
+}
+
+async fn action_run(broker: &Broker, id: &str) -> Result<crate::store::runs::ActionRun, OutpostError> {
+    let id = input::id(id, "action run")?;
+    broker.store.get_action_run(id).await?.ok_or_else(|| OutpostError::not_found(format!("action run {id} not found")))
+}
+
+/// Cancel a pending or running action run; finished results are kept.
+#[utoipa::path(post, path = "/rest/action_run/{id}", tag = "action runs", params(("id" = i64, Path)), request_body = CancelRequest,
+    responses((status = 200, body = CancelDone), (status = 400, body = Failure), (status = 404, body = Failure)))]
+pub async fn cancel(
     State(broker): State<Arc<Broker>>,
     Extension(who): Extension<Principal>,
     Path(id): Path<String>,
-    body: Bytes,
-) -> ApiResult<Json<Value>> {
+    Body(body): Body,
+) -> ApiResult<Json<CancelDone>> {
     let id = input::id(&id, "action run")?;
     let map = input::object(&body)?;
     let f = Fields::new(&map);
@@ -108,51 +199,24 @@ async fn cancel(
     }
     let stopped = broker.cancel_action_run(id, &who.username).await?;
     broker.audit_cancel(&Actor::from(&who), id).await;
-    Ok(Json(json!({
-        "cancelled": true,
-        "message": format!("action run {id} cancelled; {stopped} parameter sets stopped, finished results kept"),
-    })))
+    Ok(Json(CancelDone {
+        cancelled: true,
+        message: format!("action run {id} cancelled; {stopped} parameter sets stopped, finished results kept"),
+    }))
 }
 
-async fn app_runs(
+/// List the app runs of an action run.
+#[utoipa::path(get, path = "/rest/action_run/{id}/app_runs", tag = "action runs",
+    params(("id" = i64, Path), ListingDoc, ExpensiveDoc), description = super::listing::FILTER_HELP,
+    responses((status = 200, body = ListBody<AppRunBody>), (status = 400, body = Failure), (status = 404, body = Failure)))]
+pub async fn app_runs(
     State(broker): State<Arc<Broker>>,
     Path(id): Path<String>,
-    Query(page): Query<PageQuery>,
-) -> ApiResult<Json<Value>> {
-    let id = input::id(&id, "action run")?;
-    if broker.store.get_action_run(id).await?.is_none() {
-        return Err(OutpostError::not_found(format!("action run {id} not found")).into());
-    }
-    let listing = broker.store.list_app_runs(Some(id), page.page()?).await?;
-    Ok(Json(render::listing(&listing, render::app_run_summary)))
-}
-
-/// SOAR's `page` and `page_size` query parameters.
-#[derive(Debug, Default, serde::Deserialize)]
-pub struct PageQuery {
-    page: Option<String>,
-    page_size: Option<String>,
-}
-
-/// Largest `page_size` answered; `page_size=0` (everything) is capped to it too.
-pub const MAX_PAGE_SIZE: u64 = 1000;
-
-impl PageQuery {
-    pub fn page(&self) -> Result<Page, OutpostError> {
-        let number = |field: &str, value: &Option<String>, default: u64| match value.as_deref().map(str::trim) {
-            None | Some("") => Ok(default),
-            Some(v) => v.parse::<u64>().map_err(|_| OutpostError::invalid(format!("'{field}' must be a non-negative integer, got '{v}'"))),
-        };
-        let page = number("page", &self.page, 0)?;
-        let page_size = match number("page_size", &self.page_size, 10)? {
-            0 => 0,
-            n if n > MAX_PAGE_SIZE => {
-                return Err(OutpostError::invalid(format!("'page_size' is at most {MAX_PAGE_SIZE}; use 0 for everything")));
-            }
-            n => n,
-        };
-        Ok(Page { page, page_size })
-    }
+    params: Params,
+) -> ApiResult<Json<ListBody<AppRunBody>>> {
+    let run = action_run(&broker, &id).await?;
+    let query = params.list(&APP_RUNS)?.with_eq("action_run", FilterValue::Int(run.id));
+    Ok(Json(app_runs::listing(&broker, &query, &params).await?))
 }
 
 #[cfg(test)]
@@ -181,27 +245,55 @@ mod tests {
         assert!(err("{").starts_with("malformed JSON"));
         assert_eq!(err(r#"{"container_id": 1, "targets": []}"#), "'action' is required");
         assert_eq!(err(r#"{"action": "a", "targets": []}"#), "'container_id' is required");
-        assert_eq!(err(r#"{"action": "a", "container_id": "1", "targets": []}"#), "'container_id' must be an integer, got a string");
+        assert_eq!(
+            err(r#"{"action": "a", "container_id": "1", "targets": []}"#),
+            "'container_id' must be an integer, got a string"
+        );
         assert_eq!(err(r#"{"action": "a", "container_id": 1}"#), "'targets' is required");
-        assert_eq!(err(r#"{"action": "a", "container_id": 1, "targets": {}}"#), "'targets' must be a list, got an object");
-        assert_eq!(err(r#"{"action": "a", "container_id": 1, "targets": [5]}"#), "'targets[0]' must be an object, got a number");
+        assert_eq!(
+            err(r#"{"action": "a", "container_id": 1, "targets": {}}"#),
+            "'targets' must be a list, got an object"
+        );
+        assert_eq!(
+            err(r#"{"action": "a", "container_id": 1, "targets": [5]}"#),
+            "'targets[0]' must be an object, got a number"
+        );
         assert_eq!(err(r#"{"action": "a", "container_id": 1, "targets": [{}]}"#), "'targets[0].app_id' is required");
-        assert!(err(r#"{"action": "a", "container_id": 1, "targets": [{"app_id": 1, "parameters": [1]}]}"#)
-            .contains("'targets[0].parameters[0]' must be an object"));
-        assert!(err(r#"{"action": "a", "container_id": 1, "targets": [{"app_id": 1, "assets": [{}]}]}"#)
-            .contains("'targets[0].assets' must hold ids or names"));
-        assert!(err(r#"{"action": "a", "container_id": 1, "targets": [], "bogus": 1}"#).starts_with("unknown field 'bogus'"));
-        assert_eq!(err(r#"{"action": "a", "container_id": 1, "targets": [], "exec_delay_secs": "soon"}"#), "'exec_delay_secs' must be an integer, got a string");
-    }
-
-    #[test]
-    fn pages() {
-        let q = |page: &str, size: &str| PageQuery { page: Some(page.into()), page_size: Some(size.into()) }.page();
-        assert_eq!(q("2", "5").unwrap(), Page { page: 2, page_size: 5 });
-        assert_eq!(q("0", "0").unwrap(), Page { page: 0, page_size: 0 });
-        assert!(q("-1", "5").unwrap_err().message.contains("'page'"));
-        assert!(q("0", "x").unwrap_err().message.contains("'page_size'"));
-        assert!(q("0", "5000").unwrap_err().message.contains("at most"));
-        assert_eq!(PageQuery::default().page().unwrap(), Page { page: 0, page_size: 10 });
+        assert!(
+            err(r#"{"action": "a", "container_id": 1, "targets": [{"app_id": 1, "parameters": [1]}]}"#)
+                .contains("'targets[0].parameters[0]' must be an object")
+        );
+        assert!(
+            err(r#"{"action": "a", "container_id": 1, "targets": [{"app_id": 1, "assets": [{}]}]}"#)
+                .contains("'targets[0].assets' must hold ids or names")
+        );
+        assert!(
+            err(r#"{"action": "a", "container_id": 1, "targets": [{"app_id": true}]}"#)
+                .contains("'targets[0].app_id' must hold ids or names")
+        );
+        assert!(
+            err(r#"{"action": "a", "container_id": 1, "targets": [{"app_id": 1, "assets": "x"}]}"#)
+                .contains("targets[0]: 'assets' must be a list, got a string")
+        );
+        assert!(
+            err(r#"{"action": "a", "container_id": 1, "targets": [], "bogus": 1}"#)
+                .starts_with("unknown field 'bogus'")
+        );
+        assert_eq!(
+            err(r#"{"action": 5, "container_id": 1, "targets": []}"#),
+            "'action' must be a string, got a number"
+        );
+        assert_eq!(
+            err(r#"{"action": "a", "container_id": 1, "targets": [], "name": []}"#),
+            "'name' must be a string, got a list"
+        );
+        assert_eq!(
+            err(r#"{"action": "a", "container_id": 1, "targets": [], "type": 1}"#),
+            "'type' must be a string, got a number"
+        );
+        assert_eq!(
+            err(r#"{"action": "a", "container_id": 1, "targets": [], "exec_delay_secs": "soon"}"#),
+            "'exec_delay_secs' must be an integer, got a string"
+        );
     }
 }

@@ -1,36 +1,86 @@
-//! `/rest/app_run/<id>` and its `action_result` listing (seeds 000 and 001).
+//! `/rest/app_run`: app runs and their per-parameter results (seeds 000 and 001).
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
+use axum::extract::{Path, State};
 use outpost_proto::OutpostError;
-use serde_json::Value;
 
-use super::action_runs::PageQuery;
-use super::{ApiResult, input, render};
+use super::listing::{ExpensiveDoc, ListingDoc, PageDoc, Params, PrettyDoc};
+use super::openapi::Routes;
+use super::render::{self, ActionResultBody, AppRunBody, Failure, ListBody, Names};
+use super::{ApiResult, input};
 use crate::Broker;
-use crate::store::Page;
+use crate::store::listing::{ACTION_RESULTS, APP_RUNS, ListQuery, Value as FilterValue};
+use crate::store::runs::AppRun;
 
-pub fn routes() -> Router<Arc<Broker>> {
-    Router::new()
-        .route("/rest/app_run/{id}", get(read))
-        .route("/rest/app_run/{id}/action_result", get(results))
+pub fn routes(routes: Routes) -> Routes {
+    routes.add(__path_list, list).add(__path_read, read).add(__path_results, results)
 }
 
-async fn read(State(broker): State<Arc<Broker>>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    let id = input::id(&id, "app run")?;
-    let run = broker.store.get_app_run(id).await?.ok_or_else(|| OutpostError::not_found(format!("app run {id} not found")))?;
-    let results = broker.store.list_results(id, Page { page: 0, page_size: 0 }).await?;
-    Ok(Json(render::app_run(&run, &results.data)))
+/// A page of app runs, with `result_data` when `include_expensive` asks for it.
+pub async fn listing(broker: &Broker, query: &ListQuery, params: &Params) -> ApiResult<ListBody<AppRunBody>> {
+    let listing = broker.store.list_app_runs(query).await?;
+    let mut results = if params.include_expensive {
+        let ids: Vec<i64> = listing.data.iter().map(|r| r.id).collect();
+        Some(broker.store.results_of_app_runs(&ids).await?)
+    } else {
+        None
+    };
+    let names = Names::fetch(&broker.store, params.pretty, render::app_run_names(&listing.data)).await?;
+    Ok(ListBody {
+        count: listing.count,
+        num_pages: listing.num_pages,
+        data: listing
+            .data
+            .iter()
+            .map(|run| {
+                let own = results.as_mut().map(|r| r.remove(&run.id).unwrap_or_default());
+                render::app_run(run, own.as_deref(), &names)
+            })
+            .collect(),
+    })
 }
 
-async fn results(State(broker): State<Arc<Broker>>, Path(id): Path<String>, Query(page): Query<PageQuery>) -> ApiResult<Json<Value>> {
-    let id = input::id(&id, "app run")?;
-    if broker.store.get_app_run(id).await?.is_none() {
-        return Err(OutpostError::not_found(format!("app run {id} not found")).into());
-    }
-    let listing = broker.store.list_results(id, page.page()?).await?;
-    Ok(Json(render::listing(&listing, render::action_result)))
+/// List app runs (`_filter_action_run=5`, `_filter_status="failed"`, ...).
+#[utoipa::path(get, path = "/rest/app_run", tag = "app runs", params(ListingDoc, ExpensiveDoc),
+    description = super::listing::FILTER_HELP,
+    responses((status = 200, body = ListBody<AppRunBody>), (status = 400, body = Failure)))]
+pub async fn list(State(broker): State<Arc<Broker>>, params: Params) -> ApiResult<Json<ListBody<AppRunBody>>> {
+    let query = params.list(&APP_RUNS)?;
+    Ok(Json(listing(&broker, &query, &params).await?))
+}
+
+async fn app_run(broker: &Broker, id: &str) -> Result<AppRun, OutpostError> {
+    let id = input::id(id, "app run")?;
+    broker.store.get_app_run(id).await?.ok_or_else(|| OutpostError::not_found(format!("app run {id} not found")))
+}
+
+/// Read an app run with every seed field, `result_data` included.
+#[utoipa::path(get, path = "/rest/app_run/{id}", tag = "app runs", params(("id" = i64, Path), PrettyDoc),
+    responses((status = 200, body = AppRunBody), (status = 400, body = Failure), (status = 404, body = Failure)))]
+pub async fn read(
+    State(broker): State<Arc<Broker>>,
+    Path(id): Path<String>,
+    params: Params,
+) -> ApiResult<Json<AppRunBody>> {
+    let run = app_run(&broker, &id).await?;
+    let results = broker.store.results_of(run.id).await?;
+    let names = Names::fetch(&broker.store, params.pretty, render::app_run_names(std::slice::from_ref(&run))).await?;
+    Ok(Json(render::app_run(&run, Some(&results), &names)))
+}
+
+/// List an app run's results, one per parameter set, by parameter index.
+#[utoipa::path(get, path = "/rest/app_run/{id}/action_result", tag = "app runs", params(("id" = i64, Path), PageDoc),
+    description = "Paged with `page` and `page_size`; `_filter_status`, `_filter_message` and `sort=status|message` work too.",
+    responses((status = 200, body = ListBody<ActionResultBody>), (status = 400, body = Failure), (status = 404, body = Failure)))]
+pub async fn results(
+    State(broker): State<Arc<Broker>>,
+    Path(id): Path<String>,
+    params: Params,
+) -> ApiResult<Json<ListBody<ActionResultBody>>> {
+    let run = app_run(&broker, &id).await?;
+    let query = params.list(&ACTION_RESULTS)?.with_eq("app_run", FilterValue::Int(run.id));
+    let listing = broker.store.list_action_results(&query).await?;
+    Ok(Json(ListBody::new(&listing, render::action_result)))
 }

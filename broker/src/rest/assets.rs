@@ -1,28 +1,40 @@
 //! `/rest/asset`: configured instances of apps. Fields of type `password` are sealed at
-//! rest and never returned in clear.
+//! rest and never returned in clear; the checks live in [`crate::assets`].
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::body::Bytes;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use axum::extract::{Path, State};
-use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
 use outpost_proto::OutpostError;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
-use super::input::{self, Fields};
-use super::{ApiResult, render};
+use super::ApiResult;
+use super::input::{self, Body, Fields};
+use super::listing::{ListingDoc, Params, PrettyDoc};
+use super::openapi::Routes;
+use super::render::{self, AssetBody, Deleted, Failure, ListBody, Names, Saved};
 use crate::Broker;
-use crate::audit::{self, AuditObject};
+use crate::audit::Actor;
 use crate::auth::Principal;
+use crate::assets::AssetInput;
 use crate::store::apps::App;
-use crate::store::assets::NewAsset;
+use crate::store::assets::Asset;
+use crate::store::listing::ASSETS;
 
-pub fn routes() -> Router<Arc<Broker>> {
-    Router::new().route("/rest/asset", post(create)).route("/rest/asset/{id}", get(read).post(super::system::asset_post))
+pub fn routes(routes: Routes) -> Routes {
+    routes
+        .add(__path_create, create)
+        .add(__path_list, list)
+        .add(__path_read, read)
+        .add(__path_update, update)
+        .add(__path_delete, delete)
 }
 
-const FIELDS: &[&str] = &[
+/// The fields of an asset body.
+pub const FIELDS: &[&str] = &[
     "name",
     "app",
     "app_id",
@@ -35,100 +47,129 @@ const FIELDS: &[&str] = &[
     "type",
 ];
 
-/// Asset names as SOAR keeps them: trimmed, lowercase, no spaces at the ends.
-pub fn normalize_name(name: &str) -> Result<String, OutpostError> {
-    let name = name.trim().to_lowercase();
-    if name.is_empty() || name.len() > 128 || name.chars().any(char::is_control) {
-        return Err(OutpostError::invalid("'name' must be 1 to 128 printable characters"));
-    }
-    if name.parse::<i64>().is_ok() {
-        return Err(OutpostError::invalid("'name' cannot be a number: assets are found by id or name"));
-    }
-    Ok(name)
+/// An asset to create, or the fields of one to change.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct AssetRequest {
+    /// Unique; stored lowercase. Required on create.
+    name: Option<String>,
+    /// The app: numeric id or GUID (on create, this or `product_vendor` + `product_name`).
+    #[schema(value_type = Option<Object>)]
+    app: Option<Value>,
+    /// Alias of `app`.
+    #[schema(value_type = Option<Object>)]
+    app_id: Option<Value>,
+    /// With `product_name`, names the app as SOAR does.
+    product_vendor: Option<String>,
+    /// With `product_vendor`, names the app as SOAR does.
+    product_name: Option<String>,
+    /// Checked against the app's `configuration` schema; defaults filled in. On update,
+    /// merged key by key (`null` removes a key); a secret sent as `********` or left out
+    /// keeps its stored value.
+    #[schema(value_type = Option<Object>)]
+    configuration: Option<Map<String, Value>>,
+    /// Free text describing it.
+    description: Option<String>,
+    /// The segment (automation broker) its actions run in; `null` for the default.
+    automation_broker_id: Option<i64>,
+    /// Free labels, for filtering and triage.
+    tags: Option<Vec<String>>,
+    /// Accepted for SOAR compatibility and ignored.
+    #[schema(rename = "type")]
+    asset_type: Option<String>,
 }
 
-/// Finds the app an asset body names: `app`/`app_id` (id or GUID), or SOAR's
-/// `product_vendor` + `product_name`.
-pub async fn app_of(broker: &Broker, f: &Fields<'_>) -> Result<App, OutpostError> {
-    let key = match (f.id_like("app").ok().flatten(), f.string("app").ok().flatten(), f.id_like("app_id").ok().flatten(), f.string("app_id").ok().flatten()) {
-        (Some(id), ..) | (_, _, Some(id), _) => Some(id.to_string()),
-        (_, Some(s), ..) | (.., Some(s)) => Some(s),
-        _ => None,
-    };
-    if let Some(key) = key {
-        return broker.store.find_app(&key).await?.ok_or_else(|| OutpostError::not_found(format!("app '{key}' not found")));
-    }
-    let (vendor, product) = (f.string("product_vendor")?, f.string("product_name")?);
-    let (Some(vendor), Some(product)) = (vendor, product) else {
-        return Err(OutpostError::invalid("name the asset's app: 'app' (id or GUID), or 'product_vendor' and 'product_name'"));
-    };
-    broker
-        .store
-        .list_apps()
-        .await?
-        .into_iter()
-        .find(|a| a.manifest.product_vendor.eq_ignore_ascii_case(&vendor) && a.manifest.product_name.eq_ignore_ascii_case(&product))
-        .ok_or_else(|| OutpostError::not_found(format!("no app with product_vendor '{vendor}' and product_name '{product}'")))
-}
-
-/// Checks a segment id given as `automation_broker_id`.
-pub async fn segment_of(broker: &Broker, f: &Fields<'_>) -> Result<Option<i64>, OutpostError> {
-    match f.id_like("automation_broker_id")? {
-        None => Ok(None),
-        Some(id) => match broker.store.get_segment(id).await? {
-            Some(_) => Ok(Some(id)),
-            None => Err(OutpostError::not_found(format!("automation broker {id} not found"))),
-        },
-    }
-}
-
-async fn create(
-    State(broker): State<Arc<Broker>>,
-    Extension(who): Extension<Principal>,
-    body: Bytes,
-) -> ApiResult<Json<Value>> {
-    let map = input::object(&body)?;
+/// Reads an asset body.
+pub fn parse_asset(body: &[u8]) -> Result<AssetInput, OutpostError> {
+    let map = input::object(body)?;
     let f = Fields::new(&map);
     f.only(FIELDS)?;
-    let name = normalize_name(&f.required_string("name")?)?;
-    let app = app_of(&broker, &f).await?;
-    let given = f.object("configuration")?.cloned().unwrap_or_else(Map::new);
-    let configuration = app.manifest.apply_configuration(&given).map_err(OutpostError::invalid)?;
-    let asset = NewAsset {
-        name: name.clone(),
-        app_id: app.id,
-        description: f.string("description")?.unwrap_or_default(),
-        configuration,
-        automation_broker_id: segment_of(&broker, &f).await?,
-        tags: f.strings("tags")?.unwrap_or_default(),
+    f.string("type")?;
+    let app = match f.value("app").map(|v| ("app", v)).or_else(|| f.value("app_id").map(|v| ("app_id", v))) {
+        Some((field, value)) => Some(input::id_or_name(value, field)?),
+        None => None,
     };
-    match broker.store.create_asset(&asset).await {
-        Ok(asset) => {
-            let fields = audit::asset_fields(&asset);
-            broker.audit.record_change(&who, AuditObject::asset(&asset), None, Some(&fields)).await;
-            Ok(Json(json!({"success": true, "id": asset.id})))
+    Ok(AssetInput {
+        name: f.string("name")?,
+        app,
+        product_vendor: f.string("product_vendor")?,
+        product_name: f.string("product_name")?,
+        description: f.string("description")?,
+        configuration: f.object("configuration")?.cloned(),
+        automation_broker_id: f.nullable_id("automation_broker_id")?,
+        tags: f.strings("tags")?,
+    })
+}
+
+/// Renders assets with their apps (for masking) and names.
+async fn show(broker: &Broker, assets: &[Asset], pretty: bool) -> ApiResult<Vec<AssetBody>> {
+    let mut apps: HashMap<i64, Option<App>> = HashMap::new();
+    for asset in assets {
+        if let std::collections::hash_map::Entry::Vacant(entry) = apps.entry(asset.app_id) {
+            entry.insert(broker.store.get_app(asset.app_id).await?);
         }
-        Err(e) if e.is_unique_violation() => Err(OutpostError::conflict(format!("an asset named '{name}' exists already")).into()),
-        Err(e) => Err(e.into()),
     }
+    let names = Names::fetch(&broker.store, pretty, render::asset_names(assets)).await?;
+    Ok(assets.iter().map(|a| render::asset(a, apps.get(&a.app_id).and_then(Option::as_ref), &names)).collect())
 }
 
-async fn read(State(broker): State<Arc<Broker>>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+/// Create an asset.
+#[utoipa::path(post, path = "/rest/asset", tag = "assets", request_body = AssetRequest,
+    responses((status = 200, body = Saved), (status = 400, body = Failure), (status = 404, body = Failure), (status = 409, body = Failure)))]
+pub async fn create(State(broker): State<Arc<Broker>>, Extension(who): Extension<Principal>, Body(body): Body) -> ApiResult<Json<Saved>> {
+    let asset = broker.create_asset(&Actor::from(&who), parse_asset(&body)?).await?;
+    Ok(Json(Saved::new(asset.id)))
+}
+
+/// List assets.
+#[utoipa::path(get, path = "/rest/asset", tag = "assets", params(ListingDoc), description = super::listing::FILTER_HELP,
+    responses((status = 200, body = ListBody<AssetBody>), (status = 400, body = Failure)))]
+pub async fn list(State(broker): State<Arc<Broker>>, params: Params) -> ApiResult<Json<ListBody<AssetBody>>> {
+    let listing = broker.store.list_assets_by(&params.list(&ASSETS)?).await?;
+    let data = show(&broker, &listing.data, params.pretty).await?;
+    Ok(Json(ListBody { count: listing.count, num_pages: listing.num_pages, data }))
+}
+
+/// Read an asset; secrets show as `********`.
+#[utoipa::path(get, path = "/rest/asset/{id}", tag = "assets", params(("id" = i64, Path), PrettyDoc),
+    responses((status = 200, body = AssetBody), (status = 400, body = Failure), (status = 404, body = Failure)))]
+pub async fn read(
+    State(broker): State<Arc<Broker>>,
+    Path(id): Path<String>,
+    params: Params,
+) -> ApiResult<Json<AssetBody>> {
+    let asset = broker.asset(input::id(&id, "asset")?).await?;
+    let mut shown = show(&broker, std::slice::from_ref(&asset), params.pretty).await?;
+    Ok(Json(shown.remove(0)))
+}
+
+/// Change an asset (as SOAR does, with POST): only the fields given change.
+#[utoipa::path(post, path = "/rest/asset/{id}", tag = "assets", params(("id" = i64, Path)), request_body = AssetRequest,
+    responses((status = 200, body = Saved), (status = 400, body = Failure), (status = 404, body = Failure), (status = 409, body = Failure)))]
+pub async fn update(
+    State(broker): State<Arc<Broker>>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+    Body(body): Body,
+) -> ApiResult<Response> {
     let id = input::id(&id, "asset")?;
-    let asset = broker.store.get_asset(id).await?.ok_or_else(|| OutpostError::not_found(format!("asset {id} not found")))?;
-    let app = broker.store.get_app(asset.app_id).await?;
-    Ok(Json(render::asset(&asset, app.as_ref())))
+    // SOAR runs an asset's connectivity test with `{"test_connectivity": true}` on this
+    // same route.
+    if let Ok(map) = input::object(&body)
+        && super::system::is_test_connectivity(&map)
+    {
+        Fields::new(&map).only(&["test_connectivity"])?;
+        let started = broker.test_connectivity(&Actor::from(&who), id).await?;
+        return Ok(Json(super::system::test_started(&started)).into_response());
+    }
+    let asset = broker.update_asset(&Actor::from(&who), id, parse_asset(&body)?).await?;
+    Ok(Json(Saved::new(asset.id)).into_response())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names() {
-        assert_eq!(normalize_name("  GeoIP Asset ").unwrap(), "geoip asset");
-        assert!(normalize_name("").is_err());
-        assert!(normalize_name("42").unwrap_err().message.contains("cannot be a number"));
-        assert!(normalize_name("a\nb").is_err());
-    }
+/// Delete an asset no app run refers to (assets with run history are kept).
+#[utoipa::path(delete, path = "/rest/asset/{id}", tag = "assets", params(("id" = i64, Path)),
+    responses((status = 200, body = Deleted), (status = 400, body = Failure), (status = 404, body = Failure)))]
+pub async fn delete(State(broker): State<Arc<Broker>>, Extension(who): Extension<Principal>, Path(id): Path<String>) -> ApiResult<Json<Deleted>> {
+    let asset = broker.delete_asset(&Actor::from(&who), input::id(&id, "asset")?).await?;
+    Ok(Json(Deleted { success: true, id: asset.id, message: format!("asset '{}' deleted", asset.name) }))
 }

@@ -1,26 +1,37 @@
-//! `/rest/container`: the containers action runs operate on (seed 004's schema).
+//! `/rest/container`: the containers action runs operate on (seed 004's schema); the
+//! checks live in [`crate::containers`].
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
+use axum::{Extension, Json};
 use axum::extract::{Path, State};
-use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
 use outpost_proto::OutpostError;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
-use super::input::{self, Fields};
-use super::{ApiResult, render};
+use super::ApiResult;
+use super::input::{self, Body, Fields};
+use super::listing::{ListingDoc, Params, PrettyDoc};
+use super::openapi::Routes;
+use super::render::{self, ArtifactBody, ContainerBody, Failure, ListBody, Names, Saved};
 use crate::Broker;
-use crate::audit::{self, AuditObject};
+use crate::audit::Actor;
 use crate::auth::Principal;
-use crate::store::containers::{Container, ContainerFields};
+use crate::containers::ContainerInput;
+use crate::store::containers::Container;
+use crate::store::listing::{ARTIFACTS, CONTAINERS, Value as FilterValue};
 
-pub const STATUSES: &[&str] = &["new", "open", "closed"];
-pub const SEVERITIES: &[&str] = &["low", "medium", "high"];
-pub const SENSITIVITIES: &[&str] = &["red", "amber", "green", "white"];
+pub fn routes(routes: Routes) -> Routes {
+    routes
+        .add(__path_create, create)
+        .add(__path_list, list)
+        .add(__path_read, read)
+        .add(__path_update, update)
+        .add(__path_artifacts, artifacts)
+}
 
-const FIELDS: &[&str] = &[
+/// The fields of a container body.
+pub const FIELDS: &[&str] = &[
     "name",
     "label",
     "description",
@@ -41,134 +52,167 @@ const FIELDS: &[&str] = &[
     "run_automation",
 ];
 
-pub fn routes() -> Router<Arc<Broker>> {
-    Router::new().route("/rest/container", post(create)).route("/rest/container/{id}", get(read))
+/// A container to create, or the fields of one to change.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ContainerRequest {
+    /// Required on create.
+    name: Option<String>,
+    /// Stored lowercase; default "events".
+    label: Option<String>,
+    /// Free text describing it.
+    description: Option<String>,
+    /// `new` (default), `open` or `closed`; closing sets `close_time`.
+    status: Option<String>,
+    /// `low`, `medium` (default) or `high`.
+    severity: Option<String>,
+    /// `red`, `amber` (default), `green` or `white`.
+    sensitivity: Option<String>,
+    /// Default: a fresh GUID.
+    source_data_identifier: Option<String>,
+    /// An existing user's id; `null` clears.
+    owner_id: Option<i64>,
+    /// Free labels, for filtering and triage.
+    tags: Option<Vec<String>>,
+    /// The raw data from the source, kept as given.
+    #[schema(value_type = Option<Object>)]
+    data: Option<Map<String, Value>>,
+    /// The kill-chain phase the source reported, if any.
+    kill_chain: Option<String>,
+    /// An existing asset's id; `null` clears.
+    asset_id: Option<i64>,
+    /// An installed app's id; `null` clears.
+    ingest_app_id: Option<i64>,
+    /// Site-defined fields, kept as given.
+    #[schema(value_type = Option<Object>)]
+    custom_fields: Option<Map<String, Value>>,
+    /// ISO 8601; `""` or `null` clears.
+    due_time: Option<String>,
+    /// ISO 8601; default now.
+    start_time: Option<String>,
+    /// ISO 8601; `""` or `null` clears.
+    end_time: Option<String>,
+    /// Accepted for SOAR compatibility and ignored (Outpost runs no playbooks).
+    run_automation: Option<bool>,
 }
 
-/// Parses an ISO 8601 date-time (`2016-01-16T19:18:00Z`, offsets and `+00` accepted).
-pub fn parse_time(field: &str, text: &str) -> Result<i64, OutpostError> {
-    let text = text.trim();
-    let candidates = [text.to_string(), format!("{text}:00"), text.replacen(' ', "T", 1), format!("{}:00", text.replacen(' ', "T", 1))];
-    candidates
-        .iter()
-        .find_map(|c| chrono::DateTime::parse_from_rfc3339(c).ok())
-        .map(|t| t.timestamp_millis())
-        .ok_or_else(|| OutpostError::invalid(format!("'{field}' must be an ISO 8601 date-time, got '{text}'")))
-}
-
-fn one_of(field: &str, value: String, allowed: &[&str]) -> Result<String, OutpostError> {
-    let value = value.to_lowercase();
-    if allowed.contains(&value.as_str()) {
-        Ok(value)
-    } else {
-        Err(OutpostError::invalid(format!("'{field}' must be one of {}, got '{value}'", allowed.join(", "))))
-    }
-}
-
-/// Reads a container body; fields left out keep `base`'s values (defaults on create).
-pub fn parse_container(map: &Map<String, Value>, base: Option<&Container>) -> Result<ContainerFields, OutpostError> {
-    let f = Fields::new(map);
+/// Reads a container body.
+pub fn parse_container(body: &[u8]) -> Result<ContainerInput, OutpostError> {
+    let map = input::object(body)?;
+    let f = Fields::new(&map);
     f.only(FIELDS)?;
-    let name = match (f.string("name")?, base) {
-        (Some(n), _) if !n.trim().is_empty() => n.trim().to_string(),
-        (None, Some(b)) => b.name.clone(),
-        _ => return Err(OutpostError::invalid("'name' is required")),
+    f.bool("run_automation")?;
+    let object =
+        |field: &str| -> Result<Option<Value>, OutpostError> { Ok(f.object(field)?.map(|m| Value::Object(m.clone()))) };
+    let start_ms = match f.time("start_time")? {
+        Some(None) => return Err(OutpostError::invalid("'start_time' cannot be cleared")),
+        Some(Some(ms)) => Some(ms),
+        None => None,
     };
-    let time = |field: &str, current: Option<i64>| -> Result<Option<i64>, OutpostError> {
-        match f.string(field)? {
-            Some(t) if t.trim().is_empty() => Ok(None),
-            Some(t) => parse_time(field, &t).map(Some),
-            None => Ok(current),
-        }
-    };
-    let object = |field: &str, current: Option<&Value>| -> Result<Value, OutpostError> {
-        Ok(match f.object(field)? {
-            Some(m) => Value::Object(m.clone()),
-            None => current.cloned().unwrap_or_else(|| json!({})),
-        })
-    };
-    Ok(ContainerFields {
-        name,
-        label: f.string("label")?.map(|l| l.trim().to_lowercase()).filter(|l| !l.is_empty())
-            .or_else(|| base.map(|b| b.label.clone())).unwrap_or_else(|| "events".into()),
-        description: f.string("description")?.or_else(|| base.map(|b| b.description.clone())).unwrap_or_default(),
-        status: one_of("status", f.string("status")?.or_else(|| base.map(|b| b.status.clone())).unwrap_or_else(|| "new".into()), STATUSES)?,
-        severity: one_of("severity", f.string("severity")?.or_else(|| base.map(|b| b.severity.clone())).unwrap_or_else(|| "medium".into()), SEVERITIES)?,
-        sensitivity: one_of(
-            "sensitivity",
-            f.string("sensitivity")?.or_else(|| base.map(|b| b.sensitivity.clone())).unwrap_or_else(|| "amber".into()),
-            SENSITIVITIES,
-        )?,
-        source_data_identifier: f
-            .string("source_data_identifier")?
-            .or_else(|| base.map(|b| b.source_data_identifier.clone()))
-            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
-        owner_id: f.id_like("owner_id")?.or(base.and_then(|b| b.owner_id)),
-        tags: f.strings("tags")?.or_else(|| base.map(|b| b.tags.clone())).unwrap_or_default(),
-        data: object("data", base.map(|b| &b.data))?,
-        kill_chain: f.string("kill_chain")?.or_else(|| base.map(|b| b.kill_chain.clone())).unwrap_or_default(),
-        asset_id: f.id_like("asset_id")?.or(base.and_then(|b| b.asset_id)),
-        ingest_app_id: f.id_like("ingest_app_id")?.or(base.and_then(|b| b.ingest_app_id)),
-        custom_fields: object("custom_fields", base.map(|b| &b.custom_fields))?,
-        due_ms: time("due_time", base.and_then(|b| b.due_ms))?,
-        start_ms: time("start_time", base.map(|b| b.start_ms))?,
-        end_ms: time("end_time", base.and_then(|b| b.end_ms))?,
+    Ok(ContainerInput {
+        name: f.string("name")?,
+        label: f.string("label")?,
+        description: f.string("description")?,
+        status: f.string("status")?,
+        severity: f.string("severity")?,
+        sensitivity: f.string("sensitivity")?,
+        source_data_identifier: f.string("source_data_identifier")?,
+        owner_id: f.nullable_id("owner_id")?,
+        tags: f.strings("tags")?,
+        data: object("data")?,
+        kill_chain: f.string("kill_chain")?,
+        asset_id: f.nullable_id("asset_id")?,
+        ingest_app_id: f.nullable_id("ingest_app_id")?,
+        custom_fields: object("custom_fields")?,
+        due_ms: f.time("due_time")?,
+        start_ms,
+        end_ms: f.time("end_time")?,
     })
 }
 
-async fn create(
+/// Renders containers with their owners' and assets' names.
+pub async fn show(broker: &Broker, containers: &[Container], pretty: bool) -> ApiResult<Vec<ContainerBody>> {
+    let names = Names::fetch_always(&broker.store, pretty, render::container_names(containers)).await?;
+    Ok(containers.iter().map(|c| render::container(c, &names)).collect())
+}
+
+/// Create a container.
+#[utoipa::path(post, path = "/rest/container", tag = "containers", request_body = ContainerRequest,
+    responses((status = 200, body = Saved), (status = 400, body = Failure), (status = 404, body = Failure)))]
+pub async fn create(State(broker): State<Arc<Broker>>, Extension(who): Extension<Principal>, Body(body): Body) -> ApiResult<Json<Saved>> {
+    let container = broker.create_container(&Actor::from(&who), parse_container(&body)?).await?;
+    Ok(Json(Saved::new(container.id)))
+}
+
+/// List containers.
+#[utoipa::path(get, path = "/rest/container", tag = "containers", params(ListingDoc), description = super::listing::FILTER_HELP,
+    responses((status = 200, body = ListBody<ContainerBody>), (status = 400, body = Failure)))]
+pub async fn list(State(broker): State<Arc<Broker>>, params: Params) -> ApiResult<Json<ListBody<ContainerBody>>> {
+    let listing = broker.store.list_containers(&params.list(&CONTAINERS)?).await?;
+    let data = show(&broker, &listing.data, params.pretty).await?;
+    Ok(Json(ListBody { count: listing.count, num_pages: listing.num_pages, data }))
+}
+
+/// Read a container.
+#[utoipa::path(get, path = "/rest/container/{id}", tag = "containers", params(("id" = i64, Path), PrettyDoc),
+    responses((status = 200, body = ContainerBody), (status = 400, body = Failure), (status = 404, body = Failure)))]
+pub async fn read(
+    State(broker): State<Arc<Broker>>,
+    Path(id): Path<String>,
+    params: Params,
+) -> ApiResult<Json<ContainerBody>> {
+    let container = broker.container(input::id(&id, "container")?).await?;
+    Ok(Json(show(&broker, std::slice::from_ref(&container), params.pretty).await?.remove(0)))
+}
+
+/// Change a container (as SOAR does, with POST): only the fields given change.
+#[utoipa::path(post, path = "/rest/container/{id}", tag = "containers", params(("id" = i64, Path)), request_body = ContainerRequest,
+    responses((status = 200, body = Saved), (status = 400, body = Failure), (status = 404, body = Failure)))]
+pub async fn update(
     State(broker): State<Arc<Broker>>,
     Extension(who): Extension<Principal>,
-    body: Bytes,
-) -> ApiResult<Json<Value>> {
-    let map = input::object(&body)?;
-    let fields = parse_container(&map, None)?;
-    let container = broker.store.create_container(&fields).await?;
-    let audited = audit::container_fields(&container);
-    broker.audit.record_change(&who, AuditObject::container(&container), None, Some(&audited)).await;
-    Ok(Json(json!({"success": true, "id": container.id})))
-}
-
-/// Renders a container with its owner's and asset's names.
-pub async fn show(broker: &Broker, c: &Container) -> ApiResult<Value> {
-    let owner = match c.owner_id {
-        Some(id) => broker.store.get_user(id).await?.map(|u| u.username),
-        None => None,
-    };
-    let asset = match c.asset_id {
-        Some(id) => broker.store.get_asset(id).await?.map(|a| a.name),
-        None => None,
-    };
-    Ok(render::container(c, owner.as_deref(), asset.as_deref()))
-}
-
-async fn read(State(broker): State<Arc<Broker>>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    Path(id): Path<String>,
+    Body(body): Body,
+) -> ApiResult<Json<Saved>> {
     let id = input::id(&id, "container")?;
-    let c = broker.store.get_container(id).await?.ok_or_else(|| OutpostError::not_found(format!("container {id} not found")))?;
-    Ok(Json(show(&broker, &c).await?))
+    let container = broker.update_container(&Actor::from(&who), id, parse_container(&body)?).await?;
+    Ok(Json(Saved::new(container.id)))
+}
+
+/// List the artifacts of a container.
+#[utoipa::path(get, path = "/rest/container/{id}/artifacts", tag = "containers", params(("id" = i64, Path), ListingDoc),
+    description = super::listing::FILTER_HELP,
+    responses((status = 200, body = ListBody<ArtifactBody>), (status = 400, body = Failure), (status = 404, body = Failure)))]
+pub async fn artifacts(
+    State(broker): State<Arc<Broker>>,
+    Path(id): Path<String>,
+    params: Params,
+) -> ApiResult<Json<ListBody<ArtifactBody>>> {
+    let container = broker.container(input::id(&id, "container")?).await?;
+    let query = params.list(&ARTIFACTS)?.with_eq("container", FilterValue::Int(container.id));
+    Ok(Json(super::artifacts::listing(&broker, &query, params.pretty).await?))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
-    fn parse(v: Value) -> Result<ContainerFields, String> {
-        parse_container(v.as_object().unwrap(), None).map_err(|e| e.message)
+    fn parse(v: Value) -> Result<ContainerInput, String> {
+        parse_container(v.to_string().as_bytes()).map_err(|e| e.message)
     }
 
     #[test]
-    fn defaults_and_checks() {
-        let c = parse(json!({"name": "my_test_incident", "label": "Incident", "tags": ["a"], "due_time": "2016-01-16T19:18:00Z"})).unwrap();
-        assert_eq!(c.label, "incident");
-        assert_eq!((c.status.as_str(), c.severity.as_str(), c.sensitivity.as_str()), ("new", "medium", "amber"));
-        assert_eq!(c.due_ms, Some(1_452_971_880_000));
-        assert!(outpost_proto::manifest::is_guid(&c.source_data_identifier));
-        assert_eq!(parse(json!({})).unwrap_err(), "'name' is required");
-        assert!(parse(json!({"name": "x", "status": "done"})).unwrap_err().contains("'status' must be one of new, open, closed"));
+    fn bodies_are_typed() {
+        let c = parse(json!({"name": "my_test_incident", "label": "Incident", "tags": ["a"], "due_time": "2016-01-16T19:18:00Z", "owner_id": null}))
+            .unwrap();
+        assert_eq!(c.due_ms, Some(Some(1_452_971_880_000)));
+        assert_eq!(c.owner_id, Some(None));
         assert!(parse(json!({"name": "x", "severity": 3})).unwrap_err().contains("'severity' must be a string"));
         assert!(parse(json!({"name": "x", "due_time": "tomorrow"})).unwrap_err().contains("ISO 8601"));
         assert!(parse(json!({"name": "x", "tags": "a"})).unwrap_err().contains("'tags' must be a list"));
         assert!(parse(json!({"name": "x", "colour": "red"})).unwrap_err().starts_with("unknown field 'colour'"));
-        assert_eq!(parse_time("t", "2016-01-16 07:18:46.631897+00").unwrap(), 1_452_928_726_631);
+        assert!(parse(json!({"name": "x", "start_time": ""})).unwrap_err().contains("cannot be cleared"));
+        assert!(parse(json!({"name": "x", "run_automation": "yes"})).unwrap_err().contains("true or false"));
     }
 }

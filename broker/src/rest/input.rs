@@ -1,8 +1,32 @@
 //! Reading request input with errors that name the culprit.
 
-use outpost_proto::OutpostError;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
 use outpost_proto::manifest::json_type;
+use outpost_proto::{ErrorCode, OutpostError};
 use serde_json::{Map, Value};
+
+use super::{ApiError, MAX_BODY_BYTES};
+
+/// A request body, read whatever its content type (curl's `-d` sends a form type), with
+/// an over-size or unreadable body answered in SOAR's error shape.
+pub struct Body(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for Body {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Bytes::from_request(request, state).await {
+            Ok(bytes) => Ok(Body(bytes)),
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(ApiError(OutpostError::new(
+                ErrorCode::PayloadTooLarge,
+                format!("the request body is larger than the {MAX_BODY_BYTES} bytes allowed"),
+            ))),
+            Err(e) => Err(ApiError(OutpostError::invalid(format!("cannot read the request body: {}", e.body_text())))),
+        }
+    }
+}
 
 /// Parses a request body that must be one JSON object.
 pub fn object(body: &[u8]) -> Result<Map<String, Value>, OutpostError> {
@@ -11,7 +35,9 @@ pub fn object(body: &[u8]) -> Result<Map<String, Value>, OutpostError> {
     }
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(map)) => Ok(map),
-        Ok(other) => Err(OutpostError::invalid(format!("the request body must be a JSON object, got {}", json_type(&other)))),
+        Ok(other) => {
+            Err(OutpostError::invalid(format!("the request body must be a JSON object, got {}", json_type(&other))))
+        }
         Err(e) => Err(OutpostError::invalid(format!("malformed JSON: {e}"))),
     }
 }
@@ -30,6 +56,7 @@ fn wrong(field: &str, expected: &str, got: &Value) -> OutpostError {
 
 /// Typed access to the fields of a request object.
 pub struct Fields<'a> {
+    /// The parsed body the fields are read from.
     map: &'a Map<String, Value>,
 }
 
@@ -41,7 +68,9 @@ impl<'a> Fields<'a> {
     /// Refuses fields outside `known`, so a typo is an error rather than ignored.
     pub fn only(&self, known: &[&str]) -> Result<(), OutpostError> {
         match self.map.keys().find(|k| !known.contains(&k.as_str())) {
-            Some(unknown) => Err(OutpostError::invalid(format!("unknown field '{unknown}' (expected: {})", known.join(", ")))),
+            Some(unknown) => {
+                Err(OutpostError::invalid(format!("unknown field '{unknown}' (expected: {})", known.join(", "))))
+            }
             None => Ok(()),
         }
     }
@@ -72,9 +101,10 @@ impl<'a> Fields<'a> {
     pub fn int(&self, field: &str) -> Result<Option<i64>, OutpostError> {
         match self.get(field) {
             None => Ok(None),
-            Some(Value::Number(n)) => n.as_i64().map(Some).ok_or_else(|| {
-                OutpostError::invalid(format!("'{field}' must be an integer, got {n}"))
-            }),
+            Some(Value::Number(n)) => n
+                .as_i64()
+                .map(Some)
+                .ok_or_else(|| OutpostError::invalid(format!("'{field}' must be an integer, got {n}"))),
             Some(other) => Err(wrong(field, "an integer", other)),
         }
     }
@@ -115,20 +145,55 @@ impl<'a> Fields<'a> {
             .enumerate()
             .map(|(i, v)| match v {
                 Value::String(s) => Ok(s.clone()),
-                other => Err(OutpostError::invalid(format!("'{field}[{i}]' must be a string, got {}", json_type(other)))),
+                other => {
+                    Err(OutpostError::invalid(format!("'{field}[{i}]' must be a string, got {}", json_type(other))))
+                }
             })
             .collect::<Result<_, _>>()
             .map(Some)
+    }
+
+    /// A field that may be set to `null` on purpose: `None` when absent, `Some(None)`
+    /// when null (clear it), `Some(Some(id))` when an id.
+    pub fn nullable_id(&self, field: &str) -> Result<Option<Option<i64>>, OutpostError> {
+        match self.map.get(field) {
+            None => Ok(None),
+            Some(Value::Null) => Ok(Some(None)),
+            Some(_) => Ok(Some(self.id_like(field)?)),
+        }
+    }
+
+    /// A date-time field: `None` when absent, `Some(None)` when null or `""` (clear it),
+    /// `Some(Some(ms))` when an ISO 8601 date-time.
+    pub fn time(&self, field: &str) -> Result<Option<Option<i64>>, OutpostError> {
+        match self.map.get(field) {
+            None => Ok(None),
+            Some(Value::Null) => Ok(Some(None)),
+            Some(Value::String(s)) if s.trim().is_empty() => Ok(Some(None)),
+            Some(Value::String(s)) => crate::containers::parse_time(s).map(|ms| Some(Some(ms))).ok_or_else(|| {
+                OutpostError::invalid(format!("'{field}' must be an ISO 8601 date-time, got '{}'", s.trim()))
+            }),
+            Some(other) => Err(wrong(field, "an ISO 8601 date-time string", other)),
+        }
+    }
+
+    /// The raw value of a field, null included.
+    pub fn value(&self, field: &str) -> Option<&'a Value> {
+        self.get(field)
     }
 
     /// An id given as a number or as a string of digits.
     pub fn id_like(&self, field: &str) -> Result<Option<i64>, OutpostError> {
         match self.get(field) {
             None => Ok(None),
-            Some(Value::Number(n)) => n.as_i64().map(Some).ok_or_else(|| OutpostError::invalid(format!("'{field}' must be an integer id"))),
-            Some(Value::String(s)) => s.trim().parse().map(Some).map_err(|_| {
-                OutpostError::invalid(format!("'{field}' must be an integer id, got \"{s}\""))
-            }),
+            Some(Value::Number(n)) => {
+                n.as_i64().map(Some).ok_or_else(|| OutpostError::invalid(format!("'{field}' must be an integer id")))
+            }
+            Some(Value::String(s)) => s
+                .trim()
+                .parse()
+                .map(Some)
+                .map_err(|_| OutpostError::invalid(format!("'{field}' must be an integer id, got \"{s}\""))),
             Some(other) => Err(wrong(field, "an integer id", other)),
         }
     }
@@ -158,7 +223,10 @@ mod tests {
 
     #[test]
     fn fields_name_the_culprit() {
-        let map = json!({"s": "x", "n": 5, "f": 1.5, "b": true, "l": ["a", 2], "o": {}, "nul": null}).as_object().unwrap().clone();
+        let map = json!({"s": "x", "n": 5, "f": 1.5, "b": true, "l": ["a", 2], "o": {}, "nul": null})
+            .as_object()
+            .unwrap()
+            .clone();
         let f = Fields::new(&map);
         assert_eq!(f.string("s").unwrap().as_deref(), Some("x"));
         assert_eq!(f.string("n").unwrap_err().message, "'n' must be a string, got a number");
@@ -169,6 +237,10 @@ mod tests {
         assert_eq!(f.strings("l").unwrap_err().message, "'l[1]' must be a string, got a number");
         assert!(f.object("l").unwrap_err().message.contains("must be an object"));
         assert!(f.only(&["s"]).unwrap_err().message.starts_with("unknown field"));
+        assert_eq!(f.nullable_id("nul").unwrap(), Some(None));
+        assert_eq!(f.nullable_id("n").unwrap(), Some(Some(5)));
+        assert_eq!(f.nullable_id("missing").unwrap(), None);
+        assert!(f.time("s").unwrap_err().message.contains("ISO 8601"));
         assert_eq!(id("12", "container").unwrap(), 12);
         assert!(id("x", "container").unwrap_err().message.contains("not a valid container id"));
         assert!(id("-3", "container").is_err());

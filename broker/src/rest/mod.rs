@@ -10,18 +10,23 @@
 //!
 //! # Layout
 //! - [`input`]: reading JSON bodies and fields with precise errors.
-//! - [`render`]: the JSON shapes of SOAR's records and timestamps.
-//! - [`action_runs`], [`app_runs`], [`containers`], [`assets`], [`apps`],
+//! - [`listing`]: the query string of reads (paging, sorting, `_filter_`, `pretty`).
+//! - [`render`]: the JSON shapes of SOAR's records and timestamps (typed, documented).
+//! - [`openapi`]: the route table and the OpenAPI document built from the same handlers.
+//! - [`action_runs`], [`app_runs`], [`containers`], [`artifacts`], [`assets`], [`apps`],
 //!   [`automation_proxy`], [`system`], [`users`], [`roles`], [`audit`]: the endpoints.
 
 pub mod action_runs;
 pub mod app_runs;
 pub mod apps;
+pub mod artifacts;
 pub mod assets;
 pub mod audit;
 pub mod automation_proxy;
 pub mod containers;
 pub mod input;
+pub mod listing;
+pub mod openapi;
 pub mod render;
 pub mod roles;
 pub mod system;
@@ -83,14 +88,11 @@ pub fn router(broker: Arc<Broker>) -> Router {
 /// middleware (tests use it to show that a route without a permission row is
 /// Administrator-only).
 pub fn router_with(broker: Arc<Broker>, extra: Router<Arc<Broker>>) -> Router {
-    let api = Router::new()
-        .merge(action_runs::routes())
-        .merge(app_runs::routes())
-        .merge(containers::routes())
-        .merge(assets::routes())
+    // The documented routes (OpenAPI), then the rest.
+    let (documented, _) = openapi::routes().into_parts();
+    let api = documented
         .merge(automation_proxy::routes())
-        .merge(apps::routes())
-        .merge(system::routes())
+        .merge(system::info_routes())
         .merge(users::routes())
         .merge(roles::routes())
         .merge(audit::routes())

@@ -8,13 +8,13 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Extension, Json, Router};
 use outpost_proto::OutpostError;
 use serde_json::{Value, json};
 
-use super::action_runs::PageQuery;
+use super::listing::Params;
 use super::input::{self, Fields};
 use super::users::keep_an_administrator;
 use super::{ApiResult, render};
@@ -125,8 +125,8 @@ async fn check_admin_members(
     Ok(())
 }
 
-async fn list(State(broker): State<Arc<Broker>>, Query(page): Query<PageQuery>) -> ApiResult<Json<Value>> {
-    let page: Page = page.page()?;
+async fn list(State(broker): State<Arc<Broker>>, params: Params) -> ApiResult<Json<Value>> {
+    let page: Page = params.page()?;
     let roles = broker.store.list_roles().await?;
     let count = roles.len() as u64;
     let (limit, offset) = page.limit_offset();

@@ -14,7 +14,9 @@ use outpost_proto::OutpostError;
 use outpost_proto::time::now_ms;
 use serde_json::{Map, Value, json};
 
-use super::action_runs::PageQuery;
+use super::listing::Params;
+use super::openapi::Routes;
+use super::render::VersionBody;
 use super::input::{self, Fields};
 use super::{ApiResult, render};
 use crate::Broker;
@@ -22,9 +24,14 @@ use crate::audit::{Actor, AuditObject};
 use crate::auth::Principal;
 use crate::store::system::{ActionRunFilter, AppStatus};
 
-pub fn routes() -> Router<Arc<Broker>> {
+/// The documented routes (OpenAPI).
+pub fn routes(routes: Routes) -> Routes {
+    routes.add(__path_version, version)
+}
+
+/// The routes of seed 003, runtime settings and test connectivity.
+pub fn info_routes() -> Router<Arc<Broker>> {
     Router::new()
-        .route("/rest/version", get(version))
         .route("/rest/system_info", get(system_info))
         .route("/rest/system_settings", get(settings).post(change_settings))
         .route("/rest/license", get(license))
@@ -35,8 +42,10 @@ pub fn routes() -> Router<Arc<Broker>> {
         .route("/rest/asset/{id}/test", post(test_asset))
 }
 
-async fn version() -> Json<Value> {
-    Json(json!({"version": outpost_proto::VERSION}))
+/// The broker's version.
+#[utoipa::path(get, path = "/rest/version", tag = "system", responses((status = 200, body = VersionBody)))]
+pub async fn version() -> Json<VersionBody> {
+    Json(VersionBody { version: outpost_proto::VERSION.into() })
 }
 
 const BASE_URL: &str = "base_url";
@@ -159,16 +168,6 @@ async fn health(State(broker): State<Arc<Broker>>) -> Json<Value> {
     Json(crate::health::health(&broker).await)
 }
 
-/// `/rest/app_status`'s query: paging, and `pretty` (present, with any value or none).
-#[derive(Debug, Default, serde::Deserialize)]
-struct StatusQuery {
-    /// `page` and `page_size`.
-    #[serde(flatten)]
-    page: PageQuery,
-    /// Present (any value) adds the `_pretty_*` fields.
-    pretty: Option<String>,
-}
-
 /// "13 minutes ago", as SOAR's `_pretty_*` times read.
 pub fn ago(ms: i64, now: i64) -> String {
     let secs = (now - ms).max(0) / 1000;
@@ -206,10 +205,10 @@ fn render_status(s: &AppStatus, pretty: bool, now: i64) -> Value {
     Value::Object(out)
 }
 
-async fn app_status(State(broker): State<Arc<Broker>>, Query(q): Query<StatusQuery>) -> ApiResult<Json<Value>> {
-    let listing = broker.store.app_statuses(q.page.page()?).await?;
+async fn app_status(State(broker): State<Arc<Broker>>, params: Params) -> ApiResult<Json<Value>> {
+    let listing = broker.store.app_statuses(params.page()?).await?;
     let now = now_ms();
-    let pretty = q.pretty.is_some();
+    let pretty = params.pretty;
     Ok(Json(json!({
         "count": listing.count,
         "data": listing.data.iter().map(|s| render_status(s, pretty, now)).collect::<Vec<_>>(),
@@ -381,30 +380,17 @@ async fn test_asset(
 ) -> ApiResult<Json<Value>> {
     let id = input::id(&id, "asset")?;
     let started = broker.test_connectivity(&Actor::from(&who), id).await?;
-    Ok(Json(
-        json!({"success": true, "action_run_id": started.action_run_id, "container_id": started.container_id, "message": started.message}),
-    ))
+    Ok(Json(test_started(&started)))
+}
+
+/// The answer to a started connectivity test.
+pub fn test_started(started: &crate::connectivity::TestStarted) -> Value {
+    json!({"success": true, "action_run_id": started.action_run_id, "container_id": started.container_id, "message": started.message})
 }
 
 /// Whether an asset POST body asks for a connectivity test (`{"test_connectivity": true}`).
 pub fn is_test_connectivity(map: &Map<String, Value>) -> bool {
     map.get("test_connectivity").and_then(Value::as_bool) == Some(true)
-}
-
-/// `POST /rest/asset/<id>`: `{"test_connectivity": true}` runs the asset's test. The
-/// asset update of issue 5 shares this route: its handler should send such bodies here.
-pub async fn asset_post(
-    State(broker): State<Arc<Broker>>,
-    Extension(who): Extension<Principal>,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> ApiResult<Json<Value>> {
-    let map = input::object(&body)?;
-    if !is_test_connectivity(&map) {
-        return Err(OutpostError::invalid("only {\"test_connectivity\": true} can be posted to an asset here").into());
-    }
-    Fields::new(&map).only(&["test_connectivity"])?;
-    test_asset(State(broker), Extension(who), Path(id)).await
 }
 
 #[cfg(test)]

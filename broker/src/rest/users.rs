@@ -13,13 +13,13 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::routing::{delete, get};
 use axum::{Extension, Json, Router};
 use outpost_proto::OutpostError;
 use serde_json::{Map, Value, json};
 
-use super::action_runs::PageQuery;
+use super::listing::Params;
 use super::input::{self, Fields};
 use super::{ApiResult, render};
 use crate::Broker;
@@ -147,8 +147,8 @@ async fn is_administrator_role(broker: &Broker, role_ids: &[i64]) -> Result<bool
     Ok(admin.is_some_and(|id| role_ids.contains(&id)))
 }
 
-async fn list(State(broker): State<Arc<Broker>>, Query(page): Query<PageQuery>) -> ApiResult<Json<Value>> {
-    let listing = broker.store.list_users(page.page()?).await?;
+async fn list(State(broker): State<Arc<Broker>>, params: Params) -> ApiResult<Json<Value>> {
+    let listing = broker.store.list_users(params.page()?).await?;
     let mut data = vec![];
     for u in &listing.data {
         data.push(render_user(u, &broker.store.user_role_ids(u.id).await?));

@@ -4,7 +4,8 @@
 use outpost_proto::manifest::Manifest;
 use outpost_proto::time::now_ms;
 
-use super::{Row, Store, StoreError, StoreResult, parse_json};
+use super::listing::{APPS, ListQuery};
+use super::{Listing, Row, Store, StoreError, StoreResult, parse_json};
 use crate::args;
 
 /// An installed app.
@@ -73,9 +74,19 @@ impl Store {
         let installed = match existing {
             None => {
                 tx.execute(
-                    "INSERT INTO apps (appid, name, app_version, manifest, digest, known_versions, created_ms, updated_ms)
-                     VALUES ($1, $2, $3, $4, $5, '[]', $6, $6)",
-                    args![&manifest.appid, &manifest.name, &manifest.app_version, manifest_json, digest, now],
+                    "INSERT INTO apps (appid, name, app_version, manifest, digest, known_versions, created_ms, updated_ms,
+                     product_vendor, product_name)
+                     VALUES ($1, $2, $3, $4, $5, '[]', $6, $6, $7, $8)",
+                    args![
+                        &manifest.appid,
+                        &manifest.name,
+                        &manifest.app_version,
+                        manifest_json,
+                        digest,
+                        now,
+                        &manifest.product_vendor,
+                        &manifest.product_name
+                    ],
                 )
                 .await?;
                 Installed::Created
@@ -92,8 +103,18 @@ impl Store {
                     let known = serde_json::to_string(&known).expect("strings serialize");
                     tx.execute(
                         "UPDATE apps SET name = $1, app_version = $2, manifest = $3, digest = $4, known_versions = $5,
-                         updated_ms = $6 WHERE id = $7",
-                        args![&manifest.name, &manifest.app_version, manifest_json, digest, known, now, app.id],
+                         updated_ms = $6, product_vendor = $7, product_name = $8 WHERE id = $9",
+                        args![
+                            &manifest.name,
+                            &manifest.app_version,
+                            manifest_json,
+                            digest,
+                            known,
+                            now,
+                            &manifest.product_vendor,
+                            &manifest.product_name,
+                            app.id
+                        ],
                     )
                     .await?;
                     Installed::Upgraded
@@ -108,6 +129,27 @@ impl Store {
     pub async fn list_apps(&self) -> StoreResult<Vec<App>> {
         let rows = self.db.fetch_all(&format!("SELECT {APP_COLUMNS} FROM apps ORDER BY id"), args![]).await?;
         rows.iter().map(app_from_row).collect()
+    }
+
+    /// A page of apps (see [`ListQuery`]).
+    pub async fn list_apps_by(&self, query: &ListQuery) -> StoreResult<Listing<App>> {
+        debug_assert!(std::ptr::eq(query.collection, &APPS));
+        self.list(query, APP_COLUMNS, app_from_row).await
+    }
+
+    /// Finds an app by SOAR's `product_vendor` and `product_name` (case-insensitive).
+    pub async fn find_app_by_product(&self, vendor: &str, product: &str) -> StoreResult<Option<App>> {
+        let row = self
+            .db
+            .fetch_optional(
+                &format!(
+                    "SELECT {APP_COLUMNS} FROM apps WHERE LOWER(product_vendor) = LOWER($1) AND LOWER(product_name) = LOWER($2)
+                     ORDER BY id LIMIT 1"
+                ),
+                args![vendor.trim(), product.trim()],
+            )
+            .await?;
+        row.as_ref().map(app_from_row).transpose()
     }
 
     pub async fn get_app(&self, id: i64) -> StoreResult<Option<App>> {

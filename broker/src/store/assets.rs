@@ -6,7 +6,8 @@
 use outpost_proto::time::now_ms;
 use serde_json::{Map, Value};
 
-use super::{Row, Store, StoreError, StoreResult, parse_json};
+use super::listing::{ASSETS, ListQuery};
+use super::{Listing, Row, Store, StoreError, StoreResult, parse_json};
 use crate::args;
 
 /// An asset with its configuration opened.
@@ -133,6 +134,21 @@ impl Store {
             .fetch_optional(&format!("SELECT {ASSET_COLUMNS} FROM assets WHERE name = $1"), args![id_or_name.trim().to_lowercase()])
             .await?;
         row.as_ref().map(|r| self.asset_from_row(r)).transpose()
+    }
+
+    /// A page of assets (see [`ListQuery`]).
+    pub async fn list_assets_by(&self, query: &ListQuery) -> StoreResult<Listing<Asset>> {
+        debug_assert!(std::ptr::eq(query.collection, &ASSETS));
+        self.list(query, ASSET_COLUMNS, |row| self.asset_from_row(row)).await
+    }
+
+    /// The assets of one app, by id.
+    pub async fn assets_of_app(&self, app_id: i64) -> StoreResult<Vec<Asset>> {
+        let rows = self
+            .db
+            .fetch_all(&format!("SELECT {ASSET_COLUMNS} FROM assets WHERE app_id = $1 ORDER BY id"), args![app_id])
+            .await?;
+        rows.iter().map(|r| self.asset_from_row(r)).collect()
     }
 
     pub async fn list_assets(&self) -> StoreResult<Vec<Asset>> {

@@ -3,7 +3,8 @@
 use outpost_proto::time::now_ms;
 use serde_json::Value;
 
-use super::{Row, Store, StoreResult, parse_json};
+use super::listing::{CONTAINERS, ListQuery};
+use super::{Listing, Row, Store, StoreResult, parse_json};
 use crate::args;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -142,7 +143,7 @@ impl Store {
                      sensitivity = $6, source_data_identifier = $7, owner_id = $8, tags = $9, data = $10, kill_chain = $11,
                      custom_fields = $12, due_ms = $13, start_ms = COALESCE($14, start_ms), end_ms = $15,
                      close_ms = CASE WHEN $4 = 'closed' THEN COALESCE(close_ms, $16) ELSE NULL END,
-                     update_ms = $16, version = version + 1
+                     update_ms = $16, version = version + 1, asset_id = $18, ingest_app_id = $19
                      WHERE id = $17 RETURNING {CONTAINER_COLUMNS}"
                 ),
                 args![
@@ -162,7 +163,9 @@ impl Store {
                     c.start_ms,
                     c.end_ms,
                     now,
-                    id
+                    id,
+                    c.asset_id,
+                    c.ingest_app_id
                 ],
             )
             .await?;
@@ -173,6 +176,12 @@ impl Store {
         let row =
             self.db.fetch_optional(&format!("SELECT {CONTAINER_COLUMNS} FROM containers WHERE id = $1"), args![id]).await?;
         row.as_ref().map(container_from_row).transpose()
+    }
+
+    /// A page of containers (see [`ListQuery`]).
+    pub async fn list_containers(&self, query: &ListQuery) -> StoreResult<Listing<Container>> {
+        debug_assert!(std::ptr::eq(query.collection, &CONTAINERS));
+        self.list(query, CONTAINER_COLUMNS, container_from_row).await
     }
 
     pub async fn container_exists(&self, id: i64) -> StoreResult<bool> {

@@ -9,7 +9,9 @@
 //! - [`apps`]: installed apps and their components.
 //! - [`audit`]: the audit trail.
 //! - [`assets`]: assets and per-(app, asset) connector state.
-//! - [`containers`]: the containers.
+//! - [`artifacts`]: artifacts (CEF records) inside containers.
+//! - [`containers`]: containers (seed 004).
+//! - [`listing`]: paging, sorting and filtering of every collection, as SQL.
 //! - [`runs`]: action runs, app runs, the task outbox and results.
 //! - [`segments`]: automation brokers (segments).
 //! - [`users`]: users and API tokens.
@@ -17,10 +19,12 @@
 //! - [`system`]: runtime settings, connectivity statuses, usage counters and statistics.
 
 pub mod apps;
+pub mod artifacts;
 pub mod assets;
 pub mod audit;
 pub mod containers;
 pub mod db;
+pub mod listing;
 pub mod roles;
 pub mod runs;
 pub mod segments;
@@ -39,6 +43,9 @@ pub enum StoreError {
     Sql(#[from] sqlx::Error),
     #[error("store holds data it cannot read: {0}")]
     Corrupt(String),
+    /// `page_size=0` (everything) on a collection larger than a response may hold.
+    #[error("{count} {what} match, more than the {max} page_size=0 answers at once; page through them")]
+    TooMany { what: &'static str, count: u64, max: u64 },
 }
 
 impl StoreError {
@@ -54,6 +61,7 @@ impl From<StoreError> for OutpostError {
             StoreError::Sql(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed) => {
                 OutpostError::unavailable(format!("the store is unavailable: {err}"))
             }
+            StoreError::TooMany { .. } => OutpostError::invalid(err.to_string()),
             _ => OutpostError::internal(err.to_string()),
         }
     }
@@ -84,12 +92,14 @@ impl Default for Page {
 }
 
 impl Page {
-    /// `LIMIT`/`OFFSET` for this page; `page_size` 0 means no limit.
+    /// `LIMIT`/`OFFSET` for this page; `page_size` 0 means no limit. A page far beyond
+    /// the end saturates instead of overflowing.
     pub fn limit_offset(&self) -> (i64, i64) {
         if self.page_size == 0 {
             (i64::MAX, 0)
         } else {
-            (self.page_size as i64, (self.page * self.page_size) as i64)
+            let offset = self.page.saturating_mul(self.page_size).min(i64::MAX as u64);
+            (self.page_size.min(i64::MAX as u64) as i64, offset as i64)
         }
     }
 
@@ -159,5 +169,6 @@ mod tests {
         assert_eq!(all.limit_offset(), (i64::MAX, 0));
         assert_eq!(all.num_pages(7), 1);
         assert_eq!(all.num_pages(0), 0);
+        assert_eq!(Page { page: u64::MAX, page_size: 10 }.limit_offset(), (10, i64::MAX));
     }
 }

@@ -12,6 +12,7 @@ use outpost_proto::v1::{ResultStatus, Task, TaskResult};
 use prost::Message;
 use serde_json::Value;
 
+use super::listing::{ACTION_RESULTS, ACTION_RUNS, APP_RUNS, ListQuery, Value as FilterValue};
 use super::{Listing, Page, Row, Store, StoreError, StoreResult, Tx, parse_json};
 use crate::args;
 use crate::assemble::{self, ParameterOutcome, Status};
@@ -502,22 +503,25 @@ impl Store {
         row.as_ref().map(action_run_from_row).transpose()
     }
 
+    /// A page of action runs (see [`ListQuery`]).
+    pub async fn list_action_runs(&self, query: &ListQuery) -> StoreResult<Listing<ActionRun>> {
+        debug_assert!(std::ptr::eq(query.collection, &ACTION_RUNS));
+        self.list(query, ACTION_RUN_COLUMNS, action_run_from_row).await
+    }
+
+    /// A page of app runs (see [`ListQuery`]).
+    pub async fn list_app_runs(&self, query: &ListQuery) -> StoreResult<Listing<AppRun>> {
+        debug_assert!(std::ptr::eq(query.collection, &APP_RUNS));
+        self.list(query, APP_RUN_COLUMNS, app_run_from_row).await
+    }
+
     /// App runs of one action run (or of all, with `None`), by id.
-    pub async fn list_app_runs(&self, action_run_id: Option<i64>, page: Page) -> StoreResult<Listing<AppRun>> {
-        let (limit, offset) = page.limit_offset();
-        let (filter, args) = match action_run_id {
-            Some(id) => ("WHERE action_run_id = $1", args![id]),
-            None => ("WHERE $1 = $1", args![0i64]),
-        };
-        let count = self.db.fetch_one(&format!("SELECT COUNT(*) AS n FROM app_runs {filter}"), args.clone()).await?.i64("n")?;
-        let mut page_args = args;
-        page_args.extend(args![limit, offset]);
-        let rows = self
-            .db
-            .fetch_all(&format!("SELECT {APP_RUN_COLUMNS} FROM app_runs {filter} ORDER BY id LIMIT $2 OFFSET $3"), page_args)
-            .await?;
-        let data = rows.iter().map(app_run_from_row).collect::<StoreResult<Vec<_>>>()?;
-        Ok(Listing { count: count as u64, num_pages: page.num_pages(count as u64), data })
+    pub async fn app_runs_of(&self, action_run_id: Option<i64>, page: Page) -> StoreResult<Listing<AppRun>> {
+        let mut query = ListQuery::new(&APP_RUNS).with_page(page);
+        if let Some(id) = action_run_id {
+            query = query.with_eq("action_run", FilterValue::Int(id));
+        }
+        self.list_app_runs(&query).await
     }
 
     pub async fn get_app_run(&self, id: i64) -> StoreResult<Option<AppRun>> {
@@ -525,26 +529,46 @@ impl Store {
         row.as_ref().map(app_run_from_row).transpose()
     }
 
+    /// A page of recorded results (see [`ListQuery`]), by parameter index.
+    pub async fn list_action_results(&self, query: &ListQuery) -> StoreResult<Listing<ActionResult>> {
+        debug_assert!(std::ptr::eq(query.collection, &ACTION_RESULTS));
+        self.list(query, RESULT_COLUMNS, result_from_row).await
+    }
+
     /// Recorded results of an app run, by parameter index.
     pub async fn list_results(&self, app_run_id: i64, page: Page) -> StoreResult<Listing<ActionResult>> {
-        let (limit, offset) = page.limit_offset();
-        let count = self
-            .db
-            .fetch_one("SELECT COUNT(*) AS n FROM tasks WHERE app_run_id = $1 AND status IS NOT NULL", args![app_run_id])
-            .await?
-            .i64("n")?;
-        let rows = self
-            .db
-            .fetch_all(
-                &format!(
-                    "SELECT {RESULT_COLUMNS} FROM tasks WHERE app_run_id = $1 AND status IS NOT NULL
-                     ORDER BY parameter_index LIMIT $2 OFFSET $3"
-                ),
-                args![app_run_id, limit, offset],
-            )
-            .await?;
-        let data = rows.iter().map(result_from_row).collect::<StoreResult<Vec<_>>>()?;
-        Ok(Listing { count: count as u64, num_pages: page.num_pages(count as u64), data })
+        let query = ListQuery::new(&ACTION_RESULTS).with_eq("app_run", FilterValue::Int(app_run_id)).with_page(page);
+        self.list_action_results(&query).await
+    }
+
+    /// Every recorded result of an app run, by parameter index (`result_data`).
+    pub async fn results_of(&self, app_run_id: i64) -> StoreResult<Vec<ActionResult>> {
+        Ok(self.results_of_app_runs(&[app_run_id]).await?.remove(&app_run_id).unwrap_or_default())
+    }
+
+    /// Every recorded result of several app runs, by app run, each by parameter index
+    /// (`include_expensive` on a page of app runs).
+    pub async fn results_of_app_runs(&self, app_run_ids: &[i64]) -> StoreResult<BTreeMap<i64, Vec<ActionResult>>> {
+        let mut by_app_run: BTreeMap<i64, Vec<ActionResult>> = app_run_ids.iter().map(|id| (*id, vec![])).collect();
+        for chunk in app_run_ids.chunks(500) {
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let rows = self
+                .db
+                .fetch_all(
+                    &format!(
+                        "SELECT {RESULT_COLUMNS} FROM tasks WHERE status IS NOT NULL AND app_run_id IN ({})
+                         ORDER BY app_run_id, parameter_index",
+                        placeholders.join(", ")
+                    ),
+                    chunk.iter().map(|id| (*id).into()).collect(),
+                )
+                .await?;
+            for row in &rows {
+                let result = result_from_row(row)?;
+                by_app_run.entry(result.app_run_id).or_default().push(result);
+            }
+        }
+        Ok(by_app_run)
     }
 
     /// Action runs that are not finished, for the scheduler's bookkeeping.

@@ -1,0 +1,18 @@
+//! The REST and gRPC APIs against a real broker started in-process on loopback ports,
+//! with the test playing the worker's part on the same in-process bus: tasks are taken
+//! from the bus and results published back, so dispatch, the outbox, ingestion and
+//! assembly all run for real.
+//!
+//! The sample bundles come from `OUTPOST_APPS_DIST` (default `<workspace>/apps/dist`);
+//! a missing bundle fails the tests rather than skipping them.
+//!
+//! # Layout
+//! - [`harness`]: starting a broker, a REST client, a fake worker, bundles.
+//! - [`rest`]: every REST endpoint: seeds, validation, listing conventions.
+//! - [`grpc`]: `ActionService` (`WatchActionRun`) and `RegistryService`.
+//! - [`openapi`]: the document against the router and real responses.
+
+mod grpc;
+mod harness;
+mod openapi;
+mod rest;
