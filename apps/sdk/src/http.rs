@@ -480,7 +480,11 @@ impl Target {
     fn error(&self, code: ErrorCode) -> Error {
         let url = self.shown.clone();
         let reason = match code {
-            ErrorCode::HttpRequestDenied => return Error::Denied { url },
+            // The host refuses a URL its egress policy does not allow, and an address
+            // (loopback, private, metadata, ...) the worker does not allow.
+            ErrorCode::HttpRequestDenied | ErrorCode::DestinationIpProhibited => {
+                return Error::Denied { url };
+            }
             ErrorCode::ConnectionTimeout
             | ErrorCode::ConnectionReadTimeout
             | ErrorCode::ConnectionWriteTimeout
@@ -573,6 +577,17 @@ mod tests {
         assert_eq!(base.resolve("other.com"), "https://rdap.org/domain/other.com");
         assert!(base.same_origin(&Target::parse("https://RDAP.org/x").unwrap()));
         assert!(!base.same_origin(&Target::parse("http://rdap.org/x").unwrap()));
+    }
+
+    #[test]
+    fn a_refused_url_or_address_reads_as_denied_by_the_sandbox() {
+        let target = Target::parse("http://localhost:8080/x?key=secret").unwrap();
+        for code in [ErrorCode::HttpRequestDenied, ErrorCode::DestinationIpProhibited] {
+            assert_eq!(
+                target.error(code).to_string(),
+                "request to http://localhost:8080/x denied by the sandbox"
+            );
+        }
     }
 
     #[test]
