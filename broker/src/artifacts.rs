@@ -109,7 +109,16 @@ impl Broker {
             Ok(created) => {
                 if let Created::New(new) = &created {
                     let added = format!("{} ({})", new.id, new.name);
-                    self.audit.record_field(who, AuditObject::container(&container), "artifact", None, Some(&added), "artifact added").await;
+                    self.audit
+                        .record_field(
+                            who,
+                            AuditObject::container(&container),
+                            "artifact",
+                            None,
+                            Some(&added),
+                            "artifact added",
+                        )
+                        .await;
                 }
                 Ok(created)
             }

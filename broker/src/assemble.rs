@@ -114,7 +114,8 @@ pub fn app_run(run_name: &str, asset_name: &str, results: &[ParameterOutcome]) -
         .enumerate()
         .map(|(i, r)| format!("({})For Parameter: {} Message: \"{}\"", i + 1, sorted_json(&r.parameter), r.message))
         .collect();
-    let message = format!("'{run_name}' on asset '{asset_name}': {}. {}", counts(succeeded, failed), entries.join(", "));
+    let message =
+        format!("'{run_name}' on asset '{asset_name}': {}. {}", counts(succeeded, failed), entries.join(", "));
 
     let mut summary = Map::new();
     summary.insert("total_objects".into(), results.len().into());
@@ -271,7 +272,8 @@ mod tests {
         let mixed = action_run("", &ok, &[r(Status::Success, 0), r(Status::Failed, 1)]);
         assert_eq!(mixed.status, Status::Success);
         assert_eq!(mixed.message, "1 action succeeded, 1 action failed. Failed: asset 'geo' parameter (2): \"m\"");
-        let one_app_run_failed = action_run("", &[Status::Success, Status::Failed], &[r(Status::Success, 0), r(Status::Failed, 0)]);
+        let one_app_run_failed =
+            action_run("", &[Status::Success, Status::Failed], &[r(Status::Success, 0), r(Status::Failed, 0)]);
         assert_eq!(one_app_run_failed.status, Status::Failed);
         let cancelled = action_run("cancelled by admin", &ok, &[r(Status::Success, 0)]);
         assert_eq!(cancelled.status, Status::Failed);

@@ -61,7 +61,8 @@ pub fn read(bytes: &[u8]) -> Result<Bundle, BundleError> {
         if files.len() >= MAX_ENTRIES {
             return refuse(format!("more than {MAX_ENTRIES} entries"));
         }
-        let path = entry.path().map_err(|e| BundleError(format!("bad entry name: {e}")))?.to_string_lossy().into_owned();
+        let path =
+            entry.path().map_err(|e| BundleError(format!("bad entry name: {e}")))?.to_string_lossy().into_owned();
         let kind = entry.header().entry_type();
         if path.starts_with('/') || path.split(['/', '\\']).any(|part| part == "..") {
             return refuse(format!("entry '{path}' escapes the bundle"));
@@ -69,7 +70,8 @@ pub fn read(bytes: &[u8]) -> Result<Bundle, BundleError> {
         if kind.is_symlink() || kind.is_hard_link() {
             return refuse(format!("entry '{path}' is a link; bundles hold plain files only"));
         }
-        if kind.is_dir() || kind.is_pax_global_extensions() || kind.is_pax_local_extensions() || kind.is_gnu_longname() {
+        if kind.is_dir() || kind.is_pax_global_extensions() || kind.is_pax_local_extensions() || kind.is_gnu_longname()
+        {
             continue;
         }
         if !kind.is_file() {
@@ -90,8 +92,10 @@ pub fn read(bytes: &[u8]) -> Result<Bundle, BundleError> {
     }
     let files = strip_common_folder(files);
 
-    let jsons: Vec<&(String, Vec<u8>)> = files.iter().filter(|(p, _)| p.ends_with(".json") && !p.contains('/')).collect();
-    let wasms: Vec<&(String, Vec<u8>)> = files.iter().filter(|(p, _)| p.ends_with(".wasm") && !p.contains('/')).collect();
+    let jsons: Vec<&(String, Vec<u8>)> =
+        files.iter().filter(|(p, _)| p.ends_with(".json") && !p.contains('/')).collect();
+    let wasms: Vec<&(String, Vec<u8>)> =
+        files.iter().filter(|(p, _)| p.ends_with(".wasm") && !p.contains('/')).collect();
     let manifest_file = match jsons.as_slice() {
         [] => return refuse("no manifest (<app>.json) at the bundle's root"),
         [one] => *one,
@@ -132,10 +136,9 @@ pub fn read(bytes: &[u8]) -> Result<Bundle, BundleError> {
 fn strip_common_folder(files: Vec<(String, Vec<u8>)>) -> Vec<(String, Vec<u8>)> {
     let first = files.first().and_then(|(p, _)| p.split_once('/').map(|(dir, _)| dir.to_string()));
     match first {
-        Some(dir) if files.iter().all(|(p, _)| p.starts_with(&format!("{dir}/"))) => files
-            .into_iter()
-            .map(|(p, c)| (p[dir.len() + 1..].to_string(), c))
-            .collect(),
+        Some(dir) if files.iter().all(|(p, _)| p.starts_with(&format!("{dir}/"))) => {
+            files.into_iter().map(|(p, c)| (p[dir.len() + 1..].to_string(), c)).collect()
+        }
         _ => files,
     }
 }

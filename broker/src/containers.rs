@@ -162,7 +162,12 @@ impl Broker {
 
     /// Changes the fields `input` gives; the others keep their values. Closing sets
     /// `close_time`, reopening clears it.
-    pub async fn update_container(&self, who: &Actor, id: i64, input: ContainerInput) -> Result<Container, OutpostError> {
+    pub async fn update_container(
+        &self,
+        who: &Actor,
+        id: i64,
+        input: ContainerInput,
+    ) -> Result<Container, OutpostError> {
         let current = self.container(id).await?;
         let fields = input.resolve(Some(&current))?;
         self.check_container_references(&fields).await?;

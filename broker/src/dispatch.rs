@@ -120,7 +120,12 @@ impl Broker {
                 let of_app = self.store.assets_of_app(app.id).await?;
                 match of_app.len() {
                     1 => of_app,
-                    0 => return Err(OutpostError::invalid(format!("{at}: no assets given and app '{}' has no asset", app.name))),
+                    0 => {
+                        return Err(OutpostError::invalid(format!(
+                            "{at}: no assets given and app '{}' has no asset",
+                            app.name
+                        )));
+                    }
                     n => {
                         return Err(OutpostError::invalid(format!(
                             "{at}: no assets given and app '{}' has {n} assets; name the ones to run on",
@@ -150,7 +155,9 @@ impl Broker {
 
             for asset in assets {
                 let segment = match asset.automation_broker_id {
-                    Some(id) => self.store.get_segment(id).await?.map(|s| s.name).unwrap_or_else(|| DEFAULT_SEGMENT.into()),
+                    Some(id) => {
+                        self.store.get_segment(id).await?.map(|s| s.name).unwrap_or_else(|| DEFAULT_SEGMENT.into())
+                    }
                     None => DEFAULT_SEGMENT.to_string(),
                 };
                 let timeout_secs = action_def.timeout_secs().or(app.manifest.outpost.timeout_secs).unwrap_or(0);
@@ -159,7 +166,9 @@ impl Broker {
                     identifier: action_def.identifier.clone(),
                     asset_id: asset.id,
                     asset_name: asset.name.clone(),
-                    sealed_asset_config: self.bus_key.seal(Value::Object(asset.configuration.clone()).to_string().as_bytes()),
+                    sealed_asset_config: self
+                        .bus_key
+                        .seal(Value::Object(asset.configuration.clone()).to_string().as_bytes()),
                     container_id: request.container_id,
                     app: Some(AppRef {
                         app_id: app.id,
@@ -230,9 +239,9 @@ impl Broker {
         let reason = format!("cancelled by {by}");
         match self.store.cancel_action_run(id, &reason).await? {
             None => Err(OutpostError::not_found(format!("action run {id} not found"))),
-            Some(Cancelled::AlreadyFinished(status)) => {
-                Err(OutpostError::precondition(format!("action run {id} has already finished ({status}); nothing to cancel")))
-            }
+            Some(Cancelled::AlreadyFinished(status)) => Err(OutpostError::precondition(format!(
+                "action run {id} has already finished ({status}); nothing to cancel"
+            ))),
             Some(Cancelled::Done { stopped }) => {
                 // Workers skip the run's queued tasks and interrupt running ones. The store
                 // is already final, so a lost broadcast only costs wasted work: late results

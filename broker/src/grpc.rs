@@ -272,7 +272,10 @@ type ChunkStream = Pin<Box<dyn Stream<Item = Result<pb::AppChunk, Status>> + Sen
 
 #[tonic::async_trait]
 impl ActionService for Api {
-    async fn run_action(&self, request: Request<pb::RunActionRequest>) -> Result<Response<pb::RunActionResponse>, Status> {
+    async fn run_action(
+        &self,
+        request: Request<pb::RunActionRequest>,
+    ) -> Result<Response<pb::RunActionResponse>, Status> {
         let who = self.principal(&request).await?;
         let r = request.into_inner();
         let mut targets = vec![];
@@ -307,7 +310,10 @@ impl ActionService for Api {
         Ok(Response::new(pb::RunActionResponse { action_run_id: id, message: "New action queued.".into() }))
     }
 
-    async fn get_action_run(&self, request: Request<pb::GetActionRunRequest>) -> Result<Response<pb::ActionRun>, Status> {
+    async fn get_action_run(
+        &self,
+        request: Request<pb::GetActionRunRequest>,
+    ) -> Result<Response<pb::ActionRun>, Status> {
         self.principal(&request).await?;
         let run = self.action_run(request.get_ref().id).await?;
         Ok(Response::new(action_run_pb(&run)))
@@ -341,7 +347,10 @@ impl ActionService for Api {
         }))
     }
 
-    async fn list_app_runs(&self, request: Request<pb::ListAppRunsRequest>) -> Result<Response<pb::ListAppRunsResponse>, Status> {
+    async fn list_app_runs(
+        &self,
+        request: Request<pb::ListAppRunsRequest>,
+    ) -> Result<Response<pb::ListAppRunsResponse>, Status> {
         self.principal(&request).await?;
         let r = request.into_inner();
         let mut query = list_query(&APP_RUNS, r.query)?;
@@ -478,7 +487,10 @@ impl AppService for Api {
     async fn fetch_app(&self, request: Request<pb::FetchAppRequest>) -> Result<Response<Self::FetchAppStream>, Status> {
         let presented = request.metadata().get(WORKER_TOKEN_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
         if presented != self.broker.bus_key.derive_token("outpost-worker") {
-            return Err(OutpostError::unauthenticated("fetching components needs the worker token (a worker with the broker's bus key)").into());
+            return Err(OutpostError::unauthenticated(
+                "fetching components needs the worker token (a worker with the broker's bus key)",
+            )
+            .into());
         }
         let digest = request.get_ref().digest.trim().to_lowercase();
         if digest.len() != 64 || !digest.chars().all(|c| c.is_ascii_hexdigit()) {

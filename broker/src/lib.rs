@@ -111,7 +111,11 @@ impl RunningBroker {
 /// Starts the broker: opens the store, bootstraps the administrator, installs the
 /// configured bundles, binds both front doors and starts the relay and ingestion.
 /// Everything stops when `shutdown` is cancelled.
-pub async fn start(config: BrokerConfig, bus: Arc<dyn Bus>, shutdown: CancellationToken) -> Result<RunningBroker, OutpostError> {
+pub async fn start(
+    config: BrokerConfig,
+    bus: Arc<dyn Bus>,
+    shutdown: CancellationToken,
+) -> Result<RunningBroker, OutpostError> {
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| OutpostError::internal(format!("cannot create data dir {}: {e}", config.data_dir.display())))?;
     let keys = keys::Keys::load_or_create(&config.data_dir, config.bus_key.clone())?;

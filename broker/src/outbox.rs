@@ -38,7 +38,9 @@ pub async fn run(broker: Arc<Broker>, shutdown: CancellationToken) {
             Ok(_) => {
                 backoff = Duration::from_millis(100);
                 let wait = match broker.store.next_due().await {
-                    Ok(Some(due)) => Duration::from_millis((due - now_ms()).clamp(0, IDLE_POLL.as_millis() as i64) as u64),
+                    Ok(Some(due)) => {
+                        Duration::from_millis((due - now_ms()).clamp(0, IDLE_POLL.as_millis() as i64) as u64)
+                    }
                     _ => IDLE_POLL,
                 };
                 tokio::select! {

@@ -17,7 +17,11 @@ fn every_sample_bundle_passes_the_install_checks() {
         ("qa.tgz", "QA", vec!["test connectivity", "echo", "sleep", "fail", "crash"]),
         ("geoip.tgz", "GeoIP", vec!["test connectivity", "geolocate ip"]),
         ("whois.tgz", "WHOIS RDAP", vec!["test connectivity", "whois domain", "whois ip"]),
-        ("reputation.tgz", "Reputation", vec!["file reputation", "url reputation", "ip reputation", "domain reputation"]),
+        (
+            "reputation.tgz",
+            "Reputation",
+            vec!["file reputation", "url reputation", "ip reputation", "domain reputation"],
+        ),
         ("hostile.tgz", "Hostile", vec!["spin", "recurse", "grow memory", "snoop"]),
     ] {
         let bytes = std::fs::read(dist().join(file)).unwrap();

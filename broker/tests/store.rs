@@ -111,7 +111,10 @@ async fn fixture(store: &Store) -> Fixture {
         })
         .await
         .unwrap();
-    let container = store.create_container(&ContainerFields { name: "c".into(), status: "new".into(), ..Default::default() }).await.unwrap();
+    let container = store
+        .create_container(&ContainerFields { name: "c".into(), status: "new".into(), ..Default::default() })
+        .await
+        .unwrap();
     Fixture { app_id: app.id, asset_id: asset.id, container_id: container.id }
 }
 
@@ -132,7 +135,10 @@ fn new_run(f: &Fixture, ips: &[&str], delay: i64) -> NewActionRun {
             segment: "default".into(),
             automation_broker_id: None,
             task: Task { action: "geolocate ip".into(), identifier: "geolocate_ip".into(), ..Default::default() },
-            parameters: ips.iter().map(|ip| json!({"ip": ip, "context": {"guid": "g", "artifact_id": 0, "parent_action_run": []}})).collect(),
+            parameters: ips
+                .iter()
+                .map(|ip| json!({"ip": ip, "context": {"guid": "g", "artifact_id": 0, "parent_action_run": []}}))
+                .collect(),
         }],
     }
 }
@@ -165,7 +171,11 @@ async fn apps_install_upgrade_and_keep_known_versions(store: Store) {
     assert_eq!(upgraded.id, first.id, "an upgrade keeps the numeric id");
     assert_eq!(upgraded.known_versions, vec!["1.0.0"]);
     assert_eq!(upgraded.digest, "b".repeat(64));
-    assert_eq!(store.component(&"a".repeat(64)).await.unwrap().unwrap(), b"v1", "old components stay for in-flight tasks");
+    assert_eq!(
+        store.component(&"a".repeat(64)).await.unwrap().unwrap(),
+        b"v1",
+        "old components stay for in-flight tasks"
+    );
     assert_eq!(store.find_app(&first.appid.to_uppercase()).await.unwrap().unwrap().id, first.id);
     assert_eq!(store.find_app(&first.id.to_string()).await.unwrap().unwrap().app_version, "1.1.0");
     assert!(store.find_app("nope").await.unwrap().is_none());
@@ -173,7 +183,8 @@ async fn apps_install_upgrade_and_keep_known_versions(store: Store) {
 
 async fn asset_configuration_is_sealed_at_rest(store: Store) {
     let f = fixture(&store).await;
-    let raw = store.db().fetch_one("SELECT configuration FROM assets WHERE id = $1", vec![f.asset_id.into()]).await.unwrap();
+    let raw =
+        store.db().fetch_one("SELECT configuration FROM assets WHERE id = $1", vec![f.asset_id.into()]).await.unwrap();
     let bytes = raw.bytes("configuration").unwrap();
     assert!(!String::from_utf8_lossy(&bytes).contains("s3cret-value"), "the secret is not stored in clear");
     let asset = store.get_asset(f.asset_id).await.unwrap().unwrap();
@@ -218,8 +229,13 @@ async fn an_action_run_is_queued_run_and_assembled_once(store: Store) {
     assert!(run.close_ms.is_some());
     let app_run = &store.app_runs_of(Some(id), Page::default()).await.unwrap().data[0];
     assert_eq!(app_run.node_guid.as_deref(), Some("node-1"));
-    assert_eq!(app_run.result_summary, json!({"total_objects": 3, "total_objects_successful": 3, "country": "United States"}));
-    assert!(app_run.message.starts_with("'geo run' on asset 'geo': 3 actions succeeded. (1)For Parameter: {\"context\":"));
+    assert_eq!(
+        app_run.result_summary,
+        json!({"total_objects": 3, "total_objects_successful": 3, "country": "United States"})
+    );
+    assert!(
+        app_run.message.starts_with("'geo run' on asset 'geo': 3 actions succeeded. (1)For Parameter: {\"context\":")
+    );
     let listed = store.list_results(app_run.id, Page { page: 0, page_size: 0 }).await.unwrap();
     assert_eq!(listed.count, 3, "one result per parameter set");
     assert_eq!(listed.data[1].parameter["ip"], "1.1.1.1");
@@ -253,7 +269,10 @@ async fn cancel_keeps_finished_results_and_ignores_late_ones(store: Store) {
     assert_eq!(results.data[0].message, "done", "finished results are kept");
     assert_eq!(results.data[1].status.as_str(), "failed");
     assert!(store.ingest_results(&[result_for(&due[1].task, true, "late")]).await.unwrap().is_empty());
-    assert_eq!(store.list_results(app_run.id, Page { page: 0, page_size: 0 }).await.unwrap().data[1].message, "Cancelled: cancelled by admin");
+    assert_eq!(
+        store.list_results(app_run.id, Page { page: 0, page_size: 0 }).await.unwrap().data[1].message,
+        "Cancelled: cancelled by admin"
+    );
     assert!(matches!(store.cancel_action_run(id, "again").await.unwrap(), Some(Cancelled::AlreadyFinished(_))));
     assert_eq!(store.cancel_action_run(999_999, "x").await.unwrap(), None);
 }
@@ -277,7 +296,14 @@ async fn state_is_last_writer_wins_with_versions(store: Store) {
     let due = store.due_tasks(now_ms(), 10).await.unwrap();
     let mut first = result_for(&due[0].task, true, "a");
     first.saved_state_json = Some(json!({"n": 1}).to_string());
-    first.http = vec![HttpExchange { method: "GET".into(), url: "https://x/y".into(), status: 200, bytes: 5, duration_ms: 3, denied: String::new() }];
+    first.http = vec![HttpExchange {
+        method: "GET".into(),
+        url: "https://x/y".into(),
+        status: 200,
+        bytes: 5,
+        duration_ms: 3,
+        denied: String::new(),
+    }];
     let mut second = result_for(&due[1].task, true, "b");
     second.saved_state_json = Some(json!({"n": 2}).to_string());
     store.ingest_results(&[first]).await.unwrap();

@@ -154,7 +154,11 @@ impl<T: Send + 'static> Drop for MemorySettle<T> {
     }
 }
 
-fn consume<T: Clone + Send + Sync + 'static>(inner: Arc<Inner>, queue: Arc<Queue<T>>, prefetch: u16) -> DeliveryStream<T> {
+fn consume<T: Clone + Send + Sync + 'static>(
+    inner: Arc<Inner>,
+    queue: Arc<Queue<T>>,
+    prefetch: u16,
+) -> DeliveryStream<T> {
     let permits = Arc::new(Semaphore::new(usize::from(prefetch.max(1))));
     let stream = futures::stream::unfold((inner, queue, permits), |(inner, queue, permits)| async move {
         let permit = tokio::select! {

@@ -70,12 +70,26 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         bail!("{} not found; build the apps with `bash apps/build.sh`", qa.display());
     }
     let mut rows = vec![];
-    println!("outpost bench {} — {} params per run, {} workers x {}", outpost_proto::VERSION, args.params, args.workers, args.concurrency);
+    println!(
+        "outpost bench {} — {} params per run, {} workers x {}",
+        outpost_proto::VERSION,
+        args.params,
+        args.workers,
+        args.concurrency
+    );
 
     let (instance, call) = sandbox_costs(&std::fs::read(&qa)?, args.iterations).await?;
     let spawn = spawn_costs(args.iterations.min(500))?;
-    rows.push(Row { what: "sandbox: fresh store + instantiate".into(), figure: format!("{:.1} µs median", instance.0), note: format!("p99 {:.1} µs", instance.1) });
-    rows.push(Row { what: "sandbox: instantiate + call qa echo".into(), figure: format!("{:.1} µs median", call.0), note: format!("p99 {:.1} µs", call.1) });
+    rows.push(Row {
+        what: "sandbox: fresh store + instantiate".into(),
+        figure: format!("{:.1} µs median", instance.0),
+        note: format!("p99 {:.1} µs", instance.1),
+    });
+    rows.push(Row {
+        what: "sandbox: instantiate + call qa echo".into(),
+        figure: format!("{:.1} µs median", call.0),
+        note: format!("p99 {:.1} µs", call.1),
+    });
     rows.push(Row {
         what: "baseline: spawn /bin/true per action".into(),
         figure: format!("{:.1} µs median", spawn.0),
@@ -83,12 +97,18 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     });
 
     let embedded = end_to_end(&args, Arc::new(InProcessBus::default())).await?;
-    rows.push(Row { what: "end to end, in-process bus + SQLite".into(), figure: format!("{:.0} params/s", embedded), note: String::new() });
+    rows.push(Row {
+        what: "end to end, in-process bus + SQLite".into(),
+        figure: format!("{:.0} params/s", embedded),
+        note: String::new(),
+    });
 
     if !args.no_amqp {
         let prefix = format!("bench{}", uuid_like());
         let topology = Topology::with_prefix(&prefix);
-        let bus = AmqpBus::connect(AmqpConfig::new(args.amqp_url.clone(), topology.clone())).await.context("connecting to RabbitMQ")?;
+        let bus = AmqpBus::connect(AmqpConfig::new(args.amqp_url.clone(), topology.clone()))
+            .await
+            .context("connecting to RabbitMQ")?;
         let bus: Arc<dyn Bus> = Arc::new(bus);
         let amqp = end_to_end(&args, bus.clone()).await;
         bus.close().await;
@@ -100,7 +120,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             figure: format!("{amqp:.0} params/s"),
             note: format!("{:.0}% of the 2-message ceiling", 100.0 * amqp / (raw / 2.0)),
         });
-        rows.push(Row { what: "baseline: raw RabbitMQ confirmed publish+consume".into(), figure: format!("{raw:.0} msgs/s"), note: "quorum queue, 300 B, 256 in flight".into() });
+        rows.push(Row {
+            what: "baseline: raw RabbitMQ confirmed publish+consume".into(),
+            figure: format!("{raw:.0} msgs/s"),
+            note: "quorum queue, 300 B, 256 in flight".into(),
+        });
     }
     rows.push(Row { what: "peak resident memory of this process".into(), figure: peak_rss(), note: String::new() });
 
@@ -216,8 +240,10 @@ async fn end_to_end(args: &BenchArgs, bus: Arc<dyn Bus>) -> anyhow::Result<f64> 
             tags: vec![],
         })
         .await?;
-    let container =
-        broker.store.create_container(&ContainerFields { name: "bench".into(), status: "new".into(), ..Default::default() }).await?;
+    let container = broker
+        .store
+        .create_container(&ContainerFields { name: "bench".into(), status: "new".into(), ..Default::default() })
+        .await?;
     let run = |n: usize| RunAction {
         action: "echo".into(),
         container_id: container.id,
@@ -281,7 +307,10 @@ async fn recorded(broker: &outpost_broker::Broker, id: i64) -> anyhow::Result<u6
 
 /// Confirmed publish + consume + ack through lapin alone, on a quorum queue.
 async fn raw_rabbitmq(url: &str, queue: &str, n: usize) -> anyhow::Result<f64> {
-    use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions, QueueDeclareOptions};
+    use lapin::options::{
+        BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions,
+        QueueDeclareOptions,
+    };
     use lapin::types::{AMQPValue, FieldTable};
     let connection = lapin::Connection::connect(url, lapin::ConnectionProperties::default()).await?;
     let publish = connection.create_channel().await?;
@@ -291,7 +320,9 @@ async fn raw_rabbitmq(url: &str, queue: &str, n: usize) -> anyhow::Result<f64> {
     publish.queue_declare(queue.into(), QueueDeclareOptions { durable: true, ..Default::default() }, arguments).await?;
     let consume = connection.create_channel().await?;
     consume.basic_qos(200, BasicQosOptions::default()).await?;
-    let mut consumer = consume.basic_consume(queue.into(), "bench".into(), BasicConsumeOptions::default(), FieldTable::default()).await?;
+    let mut consumer = consume
+        .basic_consume(queue.into(), "bench".into(), BasicConsumeOptions::default(), FieldTable::default())
+        .await?;
     let payload = vec![b'x'; 300];
     let bar = progress(n as u64, "raw RabbitMQ");
     let started = Instant::now();
@@ -314,7 +345,10 @@ async fn raw_rabbitmq(url: &str, queue: &str, n: usize) -> anyhow::Result<f64> {
         .map(|_| {
             let (publish, payload, properties) = (&publish, &payload, properties.clone());
             async move {
-                publish.basic_publish("".into(), queue.into(), BasicPublishOptions::default(), payload, properties).await?.await?;
+                publish
+                    .basic_publish("".into(), queue.into(), BasicPublishOptions::default(), payload, properties)
+                    .await?
+                    .await?;
                 Ok::<(), lapin::Error>(())
             }
         })
@@ -339,10 +373,17 @@ async fn cleanup(url: &str, topology: &Topology, raw_queue: &str) {
     use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
     let Ok(connection) = lapin::Connection::connect(url, lapin::ConnectionProperties::default()).await else { return };
     let Ok(channel) = connection.create_channel().await else { return };
-    for queue in [topology.task_queue("default"), topology.results_queue(), topology.dead_letter_queue(), raw_queue.to_string()] {
+    for queue in
+        [topology.task_queue("default"), topology.results_queue(), topology.dead_letter_queue(), raw_queue.to_string()]
+    {
         let _ = channel.queue_delete(queue.as_str().into(), QueueDeleteOptions::default()).await;
     }
-    for exchange in [topology.tasks_exchange(), topology.dead_letter_exchange(), topology.control_exchange(), topology.heartbeat_exchange()] {
+    for exchange in [
+        topology.tasks_exchange(),
+        topology.dead_letter_exchange(),
+        topology.control_exchange(),
+        topology.heartbeat_exchange(),
+    ] {
         let _ = channel.exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default()).await;
     }
     let _ = connection.close(200, "bench cleanup".into()).await;
@@ -351,7 +392,8 @@ async fn cleanup(url: &str, topology: &Topology, raw_queue: &str) {
 fn progress(len: u64, what: &str) -> ProgressBar {
     let bar = ProgressBar::new(len);
     bar.set_style(
-        ProgressStyle::with_template("{msg:>14} [{bar:40}] {pos}/{len} ({per_sec})").unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ProgressStyle::with_template("{msg:>14} [{bar:40}] {pos}/{len} ({per_sec})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     bar.set_message(what.to_string());
     bar
@@ -371,6 +413,8 @@ fn uuid_like() -> String {
 fn peak_rss() -> String {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(|l| l.trim_start_matches("VmHWM:").trim().to_string()))
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).map(|l| l.trim_start_matches("VmHWM:").trim().to_string())
+        })
         .unwrap_or_else(|| "unknown".into())
 }

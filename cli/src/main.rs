@@ -28,7 +28,11 @@ mod worker;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "outpost", version, about = "Outpost: SOAR-compatible automation broker with sandboxed WebAssembly connectors")]
+#[command(
+    name = "outpost",
+    version,
+    about = "Outpost: SOAR-compatible automation broker with sandboxed WebAssembly connectors"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -50,7 +50,8 @@ pub const SAMPLE_APPS: &[&str] = &["qa", "geoip", "whois", "reputation"];
 
 /// The bundles of the sample apps found in `dir`; at least `qa` and `geoip` must be there.
 pub fn sample_bundles(dir: &std::path::Path) -> anyhow::Result<Vec<PathBuf>> {
-    let found: Vec<PathBuf> = SAMPLE_APPS.iter().map(|name| dir.join(format!("{name}.tgz"))).filter(|p| p.exists()).collect();
+    let found: Vec<PathBuf> =
+        SAMPLE_APPS.iter().map(|name| dir.join(format!("{name}.tgz"))).filter(|p| p.exists()).collect();
     for required in ["qa", "geoip"] {
         if !dir.join(format!("{required}.tgz")).exists() {
             anyhow::bail!(
@@ -82,7 +83,9 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         worker.concurrency = args.concurrency.max(1);
         args.sandbox.apply(&mut worker.sandbox)?;
         let source = Arc::new(GrpcAppSource::new(grpc_url.clone(), bus_key.derive_token("outpost-worker")));
-        workers.push(outpost_worker::start(worker, bus.clone(), source, shutdown.clone()).await.context("starting a worker")?);
+        workers.push(
+            outpost_worker::start(worker, bus.clone(), source, shutdown.clone()).await.context("starting a worker")?,
+        );
     }
 
     let rest_url = format!("http://{}", local_target(broker.rest_addr));
@@ -136,9 +139,5 @@ fn admin_password(data_dir: &std::path::Path) -> anyhow::Result<String> {
 
 /// An address a local client can connect to: a wildcard bind becomes loopback.
 pub fn local_target(addr: SocketAddr) -> SocketAddr {
-    if addr.ip().is_unspecified() {
-        SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), addr.port())
-    } else {
-        addr
-    }
+    if addr.ip().is_unspecified() { SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), addr.port()) } else { addr }
 }

@@ -57,8 +57,14 @@ pub async fn run(args: WorkerArgs) -> anyhow::Result<()> {
     config.heartbeat_interval = Duration::from_secs(args.heartbeat_secs.max(1));
     args.sandbox.apply(&mut config.sandbox)?;
     let source = Arc::new(GrpcAppSource::new(args.broker_grpc.clone(), bus_key.derive_token("outpost-worker")));
-    let worker = outpost_worker::start(config, bus.clone(), source, shutdown.clone()).await.context("starting the worker")?;
-    println!("Outpost worker {} serving segment '{}' (node_guid {})", outpost_proto::VERSION, args.segment, worker.node_guid);
+    let worker =
+        outpost_worker::start(config, bus.clone(), source, shutdown.clone()).await.context("starting the worker")?;
+    println!(
+        "Outpost worker {} serving segment '{}' (node_guid {})",
+        outpost_proto::VERSION,
+        args.segment,
+        worker.node_guid
+    );
     shutdown.cancelled().await;
     worker.wait().await;
     bus.close().await;

@@ -28,8 +28,7 @@ pub const HANDLER_INTERFACE: &str = "outpost:connector/handler";
 /// Whether a component may import this (versioned) interface name.
 pub fn import_allowed(name: &str) -> bool {
     ALLOWED_IMPORTS.iter().any(|prefix| {
-        name.starts_with(prefix)
-            && (!prefix.starts_with("wasi:") || prefix.contains('@') || name.contains("@0.2."))
+        name.starts_with(prefix) && (!prefix.starts_with("wasi:") || prefix.contains('@') || name.contains("@0.2."))
     })
 }
 

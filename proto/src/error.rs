@@ -158,10 +158,7 @@ mod tests {
     #[test]
     fn soar_body_is_failed_with_message() {
         let err = OutpostError::not_found("action run 7 not found");
-        assert_eq!(
-            err.soar_body(),
-            serde_json::json!({"failed": true, "message": "action run 7 not found"})
-        );
+        assert_eq!(err.soar_body(), serde_json::json!({"failed": true, "message": "action run 7 not found"}));
         let status: tonic::Status = err.into();
         assert_eq!(status.code(), tonic::Code::NotFound);
     }

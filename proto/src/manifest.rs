@@ -131,8 +131,7 @@ impl Manifest {
                 bytes.len()
             )));
         }
-        let manifest: Manifest =
-            serde_json::from_slice(bytes).map_err(|e| ManifestError(e.to_string()))?;
+        let manifest: Manifest = serde_json::from_slice(bytes).map_err(|e| ManifestError(e.to_string()))?;
         manifest.check()?;
         Ok(manifest)
     }
@@ -321,7 +320,11 @@ fn check_value(name: &str, data_type: &str, def: &Value, value: &Value) -> Resul
         _ => value.is_string(),
     };
     if !ok {
-        return Err(format!("field '{name}' must be {} (data_type {data_type}), got {}", type_word(data_type), json_type(value)));
+        return Err(format!(
+            "field '{name}' must be {} (data_type {data_type}), got {}",
+            type_word(data_type),
+            json_type(value)
+        ));
     }
     if data_type == "string" && value.as_str().is_some_and(|s| s.len() > 64 * 1024) {
         return Err(format!("field '{name}' is longer than 65536 bytes"));
@@ -360,7 +363,10 @@ pub fn json_type(value: &Value) -> &'static str {
 pub fn is_guid(s: &str) -> bool {
     let groups: Vec<&str> = s.split('-').collect();
     groups.len() == 5
-        && groups.iter().zip([8, 4, 4, 4, 12]).all(|(g, len)| g.len() == len && g.chars().all(|c| c.is_ascii_hexdigit()))
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, len)| g.len() == len && g.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
 #[cfg(test)]
@@ -420,7 +426,12 @@ mod tests {
             (Box::new(|m| m["configuration"]["x"] = json!({"data_type": "blob"})), "data_type 'blob'"),
             (Box::new(|m| m["outpost"]["component"] = json!("../evil.wasm")), "plain file name"),
             (Box::new(|m| m["outpost"]["nonsense"] = json!(1)), "unknown field"),
-            (Box::new(|m| { m.as_object_mut().unwrap().remove("name"); }), "missing field `name`"),
+            (
+                Box::new(|m| {
+                    m.as_object_mut().unwrap().remove("name");
+                }),
+                "missing field `name`",
+            ),
         ];
         for (mutate, expected) in cases {
             let mut m = sample();
@@ -469,10 +480,17 @@ mod tests {
     fn egress_templates_take_asset_values() {
         let config = json!({"base_url": "https://rdap.example.org:8443/", "port": 8080, "empty": ""});
         let config = config.as_object().unwrap();
-        let patterns: Vec<String> = ["{{ base_url }}", "http://h:{{port}}", "{{ empty }}", "{{ missing }}", "https://fixed.example", "{{ broken"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let patterns: Vec<String> = [
+            "{{ base_url }}",
+            "http://h:{{port}}",
+            "{{ empty }}",
+            "{{ missing }}",
+            "https://fixed.example",
+            "{{ broken",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         assert_eq!(
             render_egress(&patterns, config),
             vec!["https://rdap.example.org:8443/", "http://h:8080", "https://fixed.example"]

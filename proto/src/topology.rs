@@ -67,9 +67,7 @@ impl Topology {
 /// Whether a segment name is acceptable: it becomes part of a queue name and a
 /// routing key, so keep it to a conservative alphabet.
 pub fn valid_segment(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 64
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    !name.is_empty() && name.len() <= 64 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 #[cfg(test)]

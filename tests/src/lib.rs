@@ -27,16 +27,23 @@ pub mod paths {
     /// The `outpost` binary: `OUTPOST_BIN`, or the workspace's debug build.
     pub fn outpost_bin() -> PathBuf {
         let path = std::env::var_os("OUTPOST_BIN").map(PathBuf::from).unwrap_or_else(|| {
-            let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace().join("target"));
+            let target =
+                std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace().join("target"));
             target.join("debug").join("outpost")
         });
-        assert!(path.exists(), "{} is missing: run `cargo build -p outpost` first (the README's test command does)", path.display());
+        assert!(
+            path.exists(),
+            "{} is missing: run `cargo build -p outpost` first (the README's test command does)",
+            path.display()
+        );
         path
     }
 
     /// The folder of built app bundles: `OUTPOST_APPS_DIST`, or `apps/dist`.
     pub fn apps_dist() -> PathBuf {
-        let dir = std::env::var_os("OUTPOST_APPS_DIST").map(PathBuf::from).unwrap_or_else(|| workspace().join("apps").join("dist"));
+        let dir = std::env::var_os("OUTPOST_APPS_DIST")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| workspace().join("apps").join("dist"));
         assert!(
             dir.join("qa.tgz").exists(),
             "{} holds no app bundles: run `bash apps/build.sh` first (the README's test command does)",
@@ -225,13 +232,19 @@ impl Rest {
     }
 
     pub fn post(&self, path: &str, body: &Value) -> (u16, Value) {
-        self.send(self.http.post(format!("{}{path}", self.base)).json(body)).unwrap_or_else(|e| panic!("POST {path}: {e}"))
+        self.send(self.http.post(format!("{}{path}", self.base)).json(body))
+            .unwrap_or_else(|e| panic!("POST {path}: {e}"))
     }
 
     /// POSTs raw bytes (for malformed bodies).
     pub fn post_raw(&self, path: &str, body: &str) -> (u16, Value) {
-        self.send(self.http.post(format!("{}{path}", self.base)).header("content-type", "application/json").body(body.to_string()))
-            .unwrap_or_else(|e| panic!("POST {path}: {e}"))
+        self.send(
+            self.http
+                .post(format!("{}{path}", self.base))
+                .header("content-type", "application/json")
+                .body(body.to_string()),
+        )
+        .unwrap_or_else(|e| panic!("POST {path}: {e}"))
     }
 
     pub fn delete(&self, path: &str) -> (u16, Value) {
@@ -284,7 +297,10 @@ impl Vhost {
         let name = unique("outpost-test-");
         let ctl = |args: &[&str]| {
             let status = Command::new("rabbitmqctl").args(args).stdout(Stdio::null()).stderr(Stdio::null()).status();
-            assert!(status.is_ok_and(|s| s.success()), "rabbitmqctl {args:?} failed: is RabbitMQ running on this machine?");
+            assert!(
+                status.is_ok_and(|s| s.success()),
+                "rabbitmqctl {args:?} failed: is RabbitMQ running on this machine?"
+            );
         };
         ctl(&["add_vhost", &name]);
         ctl(&["set_permissions", "-p", &name, "guest", ".*", ".*", ".*"]);
@@ -309,7 +325,11 @@ impl Default for Vhost {
 
 impl Drop for Vhost {
     fn drop(&mut self) {
-        let _ = Command::new("rabbitmqctl").args(["delete_vhost", &self.name]).stdout(Stdio::null()).stderr(Stdio::null()).status();
+        let _ = Command::new("rabbitmqctl")
+            .args(["delete_vhost", &self.name])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
     }
 }
 
@@ -351,10 +371,9 @@ impl Proxy {
                     open.push(client.try_clone().expect("clone"));
                     open.push(server.try_clone().expect("clone"));
                 }
-                for (mut from, mut to) in [
-                    (client.try_clone().expect("clone"), server.try_clone().expect("clone")),
-                    (server, client),
-                ] {
+                for (mut from, mut to) in
+                    [(client.try_clone().expect("clone"), server.try_clone().expect("clone")), (server, client)]
+                {
                     std::thread::spawn(move || {
                         let _ = std::io::copy(&mut from, &mut to);
                         let _ = to.shutdown(std::net::Shutdown::Both);
@@ -389,7 +408,13 @@ pub struct WorkerProcess {
 
 impl WorkerProcess {
     /// Starts `outpost worker` for `segment` against a broker, and waits until it serves.
-    pub fn start(broker: &Outpost, amqp_url: &str, segment: &str, data_dir: PathBuf, extra: &[(&str, String)]) -> WorkerProcess {
+    pub fn start(
+        broker: &Outpost,
+        amqp_url: &str,
+        segment: &str,
+        data_dir: PathBuf,
+        extra: &[(&str, String)],
+    ) -> WorkerProcess {
         std::fs::create_dir_all(&data_dir).expect("worker data dir");
         let log = data_dir.join(format!("worker-{}.log", unique("")));
         let log_file = std::fs::File::create(&log).expect("log file");

@@ -26,7 +26,9 @@ struct Setup {
 fn setup(broker: &Outpost) -> Setup {
     let rest = broker.rest();
     let apps = rest.ok("/rest/app");
-    let qa = apps["data"].as_array().unwrap().iter().find(|a| a["name"] == "QA").expect("qa installed")["id"].as_i64().unwrap();
+    let qa = apps["data"].as_array().unwrap().iter().find(|a| a["name"] == "QA").expect("qa installed")["id"]
+        .as_i64()
+        .unwrap();
     let container = rest.created("/rest/container", &json!({"name": "distributed"}))["id"].as_i64().unwrap();
     Setup { rest, container, qa }
 }
@@ -97,7 +99,9 @@ fn two_segments_with_two_workers_each_run_only_their_own_tasks() {
     let outside = s.asset("qa-dmz", Some(dmz));
     let workers: Vec<WorkerProcess> = [("default", 0), ("default", 1), ("dmz", 2), ("dmz", 3)]
         .iter()
-        .map(|(segment, i)| WorkerProcess::start(&broker, &vhost.url(), segment, dir.path().join(format!("w{i}")), &worker_env()))
+        .map(|(segment, i)| {
+            WorkerProcess::start(&broker, &vhost.url(), segment, dir.path().join(format!("w{i}")), &worker_env())
+        })
         .collect();
     let guids = |segment: &str| -> BTreeSet<String> {
         workers.iter().filter(|w| w.segment == segment).map(|w| w.node_guid()).collect()
@@ -110,7 +114,11 @@ fn two_segments_with_two_workers_each_run_only_their_own_tasks() {
     for app_run in s.app_runs(run) {
         let full = s.rest.ok(&format!("/rest/app_run/{}", app_run["id"]));
         let segment = if full["asset"] == outside { "dmz" } else { "default" };
-        assert!(guids(segment).contains(full["node_guid"].as_str().unwrap()), "{segment} app run ran on {}", full["node_guid"]);
+        assert!(
+            guids(segment).contains(full["node_guid"].as_str().unwrap()),
+            "{segment} app run ran on {}",
+            full["node_guid"]
+        );
         assert_eq!(full["automation_broker"], if segment == "dmz" { json!(dmz) } else { Value::Null });
     }
     // Every task ran in its own segment: each segment's workers completed exactly its 20.
@@ -145,7 +153,8 @@ fn a_worker_killed_mid_task_is_replaced_and_one_result_is_recorded() {
     // Find the worker holding the task, from its heartbeat, and kill it.
     let mut victim = None;
     s.wait_until("a worker to take the task", Duration::from_secs(30), || {
-        victim = s.workers().into_iter().find(|w| w["in_flight"] == 1).map(|w| w["node_guid"].as_str().unwrap().to_string());
+        victim =
+            s.workers().into_iter().find(|w| w["in_flight"] == 1).map(|w| w["node_guid"].as_str().unwrap().to_string());
         victim.is_some()
     });
     let victim = victim.unwrap();
@@ -199,8 +208,9 @@ fn cutting_rabbitmq_mid_run_loses_and_duplicates_nothing() {
     let broker = Outpost::broker(&amqp, dir.path().join("broker"), &broker_env());
     let s = setup(&broker);
     let asset = s.asset("qa", None);
-    let _workers: Vec<WorkerProcess> =
-        (0..2).map(|i| WorkerProcess::start(&broker, &amqp, "default", dir.path().join(format!("w{i}")), &worker_env())).collect();
+    let _workers: Vec<WorkerProcess> = (0..2)
+        .map(|i| WorkerProcess::start(&broker, &amqp, "default", dir.path().join(format!("w{i}")), &worker_env()))
+        .collect();
     let run = s.run("echo", &[asset], echo_params(500));
     s.wait_until("some results before the cut", Duration::from_secs(60), || s.recorded(run) >= 50);
     proxy.cut();
@@ -288,7 +298,11 @@ fn cancel_in_the_middle_of_a_200_parameter_run() {
     let later = s.results(app_run);
     assert_eq!(later.iter().filter(|r| r["status"] == "success").count(), kept);
     assert!(worker.log().contains("its action run was cancelled") || kept + 2 >= 200, "queued tasks were skipped");
-    assert_soar_error(&s.rest.post(&format!("/rest/action_run/{run}"), &json!({"cancel": true})), 400, "already finished");
+    assert_soar_error(
+        &s.rest.post(&format!("/rest/action_run/{run}"), &json!({"cancel": true})),
+        400,
+        "already finished",
+    );
 }
 
 #[test]
@@ -324,7 +338,9 @@ fn sigterm_drains_in_flight_tasks_and_hands_back_the_rest() {
     env.push(("OUTPOST_DRAIN_GRACE_SECS", "1".into()));
     let first = WorkerProcess::start(&broker, &vhost.url(), "default", dir.path().join("w1"), &env);
     let run = s.run("sleep", &[asset], vec![json!({"seconds": 6})]);
-    s.wait_until("the worker to take the task", Duration::from_secs(30), || s.workers().iter().any(|w| w["in_flight"] == 1));
+    s.wait_until("the worker to take the task", Duration::from_secs(30), || {
+        s.workers().iter().any(|w| w["in_flight"] == 1)
+    });
     let status = first.stop();
     assert!(status.success(), "worker exits cleanly on SIGTERM: {status}");
     // The grace (1 s) was shorter than the task (6 s): it went back to the queue.

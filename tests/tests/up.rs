@@ -48,9 +48,31 @@ fn geolocate_three_addresses_end_to_end_with_seed_shapes() {
 
     let run = rest.wait_action_run(id, Duration::from_secs(60));
     for field in [
-        "action", "assign_time", "cancelled", "cb_fn", "close_time", "comment", "container", "create_time", "creator",
-        "due_time", "exec_delay_secs", "exec_order", "handle", "id", "message", "name", "owner", "playbook",
-        "playbook_run", "start_time", "status", "targets", "type", "update_time", "version",
+        "action",
+        "assign_time",
+        "cancelled",
+        "cb_fn",
+        "close_time",
+        "comment",
+        "container",
+        "create_time",
+        "creator",
+        "due_time",
+        "exec_delay_secs",
+        "exec_order",
+        "handle",
+        "id",
+        "message",
+        "name",
+        "owner",
+        "playbook",
+        "playbook_run",
+        "start_time",
+        "status",
+        "targets",
+        "type",
+        "update_time",
+        "version",
     ] {
         assert!(run.get(field).is_some(), "action run lacks '{field}': {run}");
     }
@@ -67,8 +89,21 @@ fn geolocate_three_addresses_end_to_end_with_seed_shapes() {
     assert_eq!(app_runs["num_pages"], 1);
     let listed = &app_runs["data"][0];
     for field in [
-        "id", "action", "action_run", "asset", "app", "app_name", "app_version", "container", "end_time",
-        "exception_occured", "message", "playbook_run", "start_time", "status", "version",
+        "id",
+        "action",
+        "action_run",
+        "asset",
+        "app",
+        "app_name",
+        "app_version",
+        "container",
+        "end_time",
+        "exception_occured",
+        "message",
+        "playbook_run",
+        "start_time",
+        "status",
+        "version",
     ] {
         assert!(listed.get(field).is_some(), "app run listing lacks '{field}': {listed}");
     }
@@ -151,26 +186,68 @@ fn failures_traps_and_bad_input_get_clear_answers() {
 
     // Authentication.
     assert_soar_error(&rest.anonymous().get("/rest/app"), 401, "authentication required");
-    assert_soar_error(&outpost_tests::Rest::new(&outpost.rest_url, "admin", "wrong").get("/rest/app"), 401, "invalid user name or password");
+    assert_soar_error(
+        &outpost_tests::Rest::new(&outpost.rest_url, "admin", "wrong").get("/rest/app"),
+        401,
+        "invalid user name or password",
+    );
 
     // Bad input on every endpoint, each named.
     assert_soar_error(&rest.post_raw("/rest/action_run", "{nope"), 400, "malformed JSON");
-    assert_soar_error(&rest.post("/rest/action_run", &json!({"action": "echo", "container_id": "x", "targets": []})), 400, "'container_id' must be an integer");
+    assert_soar_error(
+        &rest.post("/rest/action_run", &json!({"action": "echo", "container_id": "x", "targets": []})),
+        400,
+        "'container_id' must be an integer",
+    );
     let target = |t: Value| json!({"action": "echo", "container_id": container_id, "targets": [t]});
-    assert_soar_error(&rest.post("/rest/action_run", &json!({"action": "echo", "container_id": 999999, "targets": [{"app_id": qa["id"], "assets": ["qa"]}]})), 404, "container 999999 not found");
-    assert_soar_error(&rest.post("/rest/action_run", &target(json!({"app_id": 424242, "assets": ["qa"]}))), 404, "app '424242' not found");
-    assert_soar_error(&rest.post("/rest/action_run", &target(json!({"app_id": qa["id"], "assets": ["nope"]}))), 404, "asset 'nope' not found");
-    assert_soar_error(&rest.post("/rest/action_run", &target(json!({"app_id": qa["id"]}))), 400, "give assets, parameters or both");
+    assert_soar_error(
+        &rest.post(
+            "/rest/action_run",
+            &json!({"action": "echo", "container_id": 999999, "targets": [{"app_id": qa["id"], "assets": ["qa"]}]}),
+        ),
+        404,
+        "container 999999 not found",
+    );
+    assert_soar_error(
+        &rest.post("/rest/action_run", &target(json!({"app_id": 424242, "assets": ["qa"]}))),
+        404,
+        "app '424242' not found",
+    );
+    assert_soar_error(
+        &rest.post("/rest/action_run", &target(json!({"app_id": qa["id"], "assets": ["nope"]}))),
+        404,
+        "asset 'nope' not found",
+    );
+    assert_soar_error(
+        &rest.post("/rest/action_run", &target(json!({"app_id": qa["id"]}))),
+        400,
+        "give assets, parameters or both",
+    );
     assert_soar_error(
         &rest.post("/rest/action_run", &json!({"action": "explode", "container_id": container_id, "targets": [{"app_id": qa["id"], "assets": ["qa"]}]})),
         400,
         "has no action 'explode'",
     );
-    assert_soar_error(&rest.post("/rest/action_run", &target(json!({"app_id": qa["id"], "assets": ["qa"], "parameters": [{"number": "five"}]}))), 400, "field 'number' must be a number");
+    assert_soar_error(
+        &rest.post(
+            "/rest/action_run",
+            &target(json!({"app_id": qa["id"], "assets": ["qa"], "parameters": [{"number": "five"}]})),
+        ),
+        400,
+        "field 'number' must be a number",
+    );
     assert_soar_error(&rest.post("/rest/container", &json!({"label": "x"})), 400, "'name' is required");
-    assert_soar_error(&rest.post("/rest/container", &json!({"name": "x", "status": "done"})), 400, "'status' must be one of");
+    assert_soar_error(
+        &rest.post("/rest/container", &json!({"name": "x", "status": "done"})),
+        400,
+        "'status' must be one of",
+    );
     assert_soar_error(&rest.post("/rest/asset", &json!({"name": "qa", "app": qa["id"]})), 409, "exists already");
-    assert_soar_error(&rest.post("/rest/asset", &json!({"name": "x", "app": qa["id"], "configuration": {"bogus": 1}})), 400, "no field 'bogus'");
+    assert_soar_error(
+        &rest.post("/rest/asset", &json!({"name": "x", "app": qa["id"], "configuration": {"bogus": 1}})),
+        400,
+        "no field 'bogus'",
+    );
     assert_soar_error(&rest.post("/rest/asset", &json!({"name": "y"})), 400, "name the asset's app");
     assert_soar_error(&rest.get("/rest/action_run/abc"), 400, "not a valid action run id");
     assert_soar_error(&rest.get("/rest/action_run/987654"), 404, "action run 987654 not found");
@@ -178,6 +255,14 @@ fn failures_traps_and_bad_input_get_clear_answers() {
     assert_soar_error(&rest.get("/rest/app_run/987654/action_result"), 404, "app run 987654 not found");
     assert_soar_error(&rest.get("/rest/container/987654"), 404, "container 987654 not found");
     assert_soar_error(&rest.get("/rest/no_such_thing"), 404, "no endpoint GET /rest/no_such_thing");
-    assert_soar_error(&rest.post(&format!("/rest/action_run/{}", echoed["id"]), &json!({"cancel": true})), 400, "already finished");
-    assert_soar_error(&rest.post(&format!("/rest/action_run/{}", echoed["id"]), &json!({"cancel": "yes"})), 400, "'cancel' must be true or false");
+    assert_soar_error(
+        &rest.post(&format!("/rest/action_run/{}", echoed["id"]), &json!({"cancel": true})),
+        400,
+        "already finished",
+    );
+    assert_soar_error(
+        &rest.post(&format!("/rest/action_run/{}", echoed["id"]), &json!({"cancel": "yes"})),
+        400,
+        "'cancel' must be true or false",
+    );
 }

@@ -58,7 +58,9 @@ impl AppSource for GrpcAppSource {
     async fn fetch(&self, digest: &str) -> Result<Vec<u8>, String> {
         let mut client = self.client().await?;
         let mut request = tonic::Request::new(FetchAppRequest { digest: digest.to_string() });
-        request.metadata_mut().insert(WORKER_TOKEN_HEADER, self.token.parse().map_err(|_| "bad worker token".to_string())?);
+        request
+            .metadata_mut()
+            .insert(WORKER_TOKEN_HEADER, self.token.parse().map_err(|_| "bad worker token".to_string())?);
         let mut stream = match client.fetch_app(request).await {
             Ok(response) => response.into_inner(),
             Err(status) => {

@@ -61,7 +61,13 @@ enum Settle {
 }
 
 impl Consumer {
-    pub fn new(config: WorkerConfig, node_guid: String, bus: Arc<dyn Bus>, sandbox: Arc<Sandbox>, apps: AppCache) -> Self {
+    pub fn new(
+        config: WorkerConfig,
+        node_guid: String,
+        bus: Arc<dyn Bus>,
+        sandbox: Arc<Sandbox>,
+        apps: AppCache,
+    ) -> Self {
         Consumer {
             config,
             node_guid,
@@ -137,10 +143,9 @@ impl Consumer {
         if in_flight > 0 {
             tracing::info!(in_flight, grace_secs = self.config.drain_grace.as_secs(), "draining in-flight tasks");
         }
-        let drained = tokio::time::timeout(self.config.drain_grace, async {
-            while handlers.join_next().await.is_some() {}
-        })
-        .await;
+        let drained =
+            tokio::time::timeout(self.config.drain_grace, async { while handlers.join_next().await.is_some() {} })
+                .await;
         if drained.is_err() {
             tracing::warn!(left = handlers.len(), "grace period over; handing back running tasks");
             abandon.cancel();
@@ -176,7 +181,12 @@ impl Consumer {
         let started = now_ms();
         let cancel = CancellationToken::new();
         // Tokens are kept by task id, so the finished task removes exactly its own.
-        self.running.lock().expect("running set").entry(task.action_run_id).or_default().push((task.task_id.clone(), cancel.clone()));
+        self.running
+            .lock()
+            .expect("running set")
+            .entry(task.action_run_id)
+            .or_default()
+            .push((task.task_id.clone(), cancel.clone()));
         let outcome = self.run_in_sandbox(task, cancel.clone(), abandon.clone()).await;
         {
             let mut running = self.running.lock().expect("running set");
@@ -207,7 +217,12 @@ impl Consumer {
     }
 
     /// Runs the task; `Err` means it could not run here and should be settled as given.
-    async fn run_in_sandbox(&self, task: &Task, cancel: CancellationToken, abandon: CancellationToken) -> Result<Outcome, Settle> {
+    async fn run_in_sandbox(
+        &self,
+        task: &Task,
+        cancel: CancellationToken,
+        abandon: CancellationToken,
+    ) -> Result<Outcome, Settle> {
         let Some(app) = task.app.as_ref() else {
             return Ok(failure("the task names no app; it cannot run"));
         };

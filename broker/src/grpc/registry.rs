@@ -8,10 +8,10 @@ use outpost_proto::v1::{self as pb, registry_service_server::RegistryService};
 use serde_json::Value;
 use tonic::{Request, Response, Status};
 
-use crate::audit::Actor;
 use super::{Api, from_timestamp, list_query, timestamp, timestamp_opt};
 use crate::artifacts::ArtifactInput;
 use crate::assets::{AssetInput, masked};
+use crate::audit::Actor;
 use crate::containers::{ContainerInput, content_hash};
 use crate::store::apps::{App, Installed};
 use crate::store::artifacts::{Artifact, Created};
@@ -315,7 +315,8 @@ impl RegistryService for Api {
         request: Request<pb::CreateContainerRequest>,
     ) -> Result<Response<pb::Container>, Status> {
         let who = Actor::from(&self.principal(&request).await?);
-        let container = self.broker.create_container(&who, container_input(request.into_inner().container, &[])?).await?;
+        let container =
+            self.broker.create_container(&who, container_input(request.into_inner().container, &[])?).await?;
         Ok(Response::new(self.containers_pb(&[container]).await?.remove(0)))
     }
 

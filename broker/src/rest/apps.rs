@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use axum::{Extension, Json};
 use axum::extract::{Path, State};
+use axum::{Extension, Json};
 use base64::Engine;
 use outpost_proto::OutpostError;
 use utoipa::ToSchema;
@@ -55,7 +55,11 @@ pub async fn read(State(broker): State<Arc<Broker>>, Path(id): Path<String>) -> 
 /// and records the replaced version in `known_versions`.
 #[utoipa::path(post, path = "/rest/app", tag = "apps", request_body = InstallAppRequest,
     responses((status = 200, body = AppInstalled), (status = 400, body = Failure), (status = 413, body = Failure)))]
-pub async fn install(State(broker): State<Arc<Broker>>, Extension(who): Extension<Principal>, Body(body): Body) -> ApiResult<Json<AppInstalled>> {
+pub async fn install(
+    State(broker): State<Arc<Broker>>,
+    Extension(who): Extension<Principal>,
+    Body(body): Body,
+) -> ApiResult<Json<AppInstalled>> {
     let map = input::object(&body)?;
     let f = Fields::new(&map);
     f.only(INSTALL_FIELDS)?;

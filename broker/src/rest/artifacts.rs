@@ -4,10 +4,10 @@
 
 use std::sync::Arc;
 
-use axum::{Extension, Json};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use outpost_proto::OutpostError;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
@@ -18,9 +18,9 @@ use super::listing::{ListingDoc, Params, PrettyDoc};
 use super::openapi::Routes;
 use super::render::{self, ArtifactBody, ArtifactExists, Failure, ListBody, Names, Saved};
 use crate::Broker;
+use crate::artifacts::ArtifactInput;
 use crate::audit::Actor;
 use crate::auth::Principal;
-use crate::artifacts::ArtifactInput;
 use crate::store::artifacts::Created;
 use crate::store::listing::{ARTIFACTS, ListQuery};
 
@@ -131,7 +131,11 @@ pub async fn listing(broker: &Broker, query: &ListQuery, pretty: bool) -> ApiRes
 #[utoipa::path(post, path = "/rest/artifact", tag = "artifacts", request_body = ArtifactRequest,
     responses((status = 200, body = Saved), (status = 400, body = Failure), (status = 404, body = Failure),
         (status = 409, description = "the container holds an artifact with that source_data_identifier", body = ArtifactExists)))]
-pub async fn create(State(broker): State<Arc<Broker>>, Extension(who): Extension<Principal>, Body(body): Body) -> ApiResult<Response> {
+pub async fn create(
+    State(broker): State<Arc<Broker>>,
+    Extension(who): Extension<Principal>,
+    Body(body): Body,
+) -> ApiResult<Response> {
     match broker.create_artifact(&Actor::from(&who), parse_artifact(&body)?).await? {
         Created::New(artifact) => Ok(Json(Saved::new(artifact.id)).into_response()),
         Created::Existing(id) => Ok((

@@ -4,9 +4,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use axum::extract::{Path, State};
 use outpost_proto::OutpostError;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
@@ -17,9 +17,9 @@ use super::listing::{ListingDoc, Params, PrettyDoc};
 use super::openapi::Routes;
 use super::render::{self, AssetBody, Deleted, Failure, ListBody, Names, Saved};
 use crate::Broker;
+use crate::assets::AssetInput;
 use crate::audit::Actor;
 use crate::auth::Principal;
-use crate::assets::AssetInput;
 use crate::store::apps::App;
 use crate::store::assets::Asset;
 use crate::store::listing::ASSETS;
@@ -116,7 +116,11 @@ async fn show(broker: &Broker, assets: &[Asset], pretty: bool) -> ApiResult<Vec<
 /// Create an asset.
 #[utoipa::path(post, path = "/rest/asset", tag = "assets", request_body = AssetRequest,
     responses((status = 200, body = Saved), (status = 400, body = Failure), (status = 404, body = Failure), (status = 409, body = Failure)))]
-pub async fn create(State(broker): State<Arc<Broker>>, Extension(who): Extension<Principal>, Body(body): Body) -> ApiResult<Json<Saved>> {
+pub async fn create(
+    State(broker): State<Arc<Broker>>,
+    Extension(who): Extension<Principal>,
+    Body(body): Body,
+) -> ApiResult<Json<Saved>> {
     let asset = broker.create_asset(&Actor::from(&who), parse_asset(&body)?).await?;
     Ok(Json(Saved::new(asset.id)))
 }
@@ -169,7 +173,11 @@ pub async fn update(
 /// Delete an asset no app run refers to (assets with run history are kept).
 #[utoipa::path(delete, path = "/rest/asset/{id}", tag = "assets", params(("id" = i64, Path)),
     responses((status = 200, body = Deleted), (status = 400, body = Failure), (status = 404, body = Failure)))]
-pub async fn delete(State(broker): State<Arc<Broker>>, Extension(who): Extension<Principal>, Path(id): Path<String>) -> ApiResult<Json<Deleted>> {
+pub async fn delete(
+    State(broker): State<Arc<Broker>>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Deleted>> {
     let asset = broker.delete_asset(&Actor::from(&who), input::id(&id, "asset")?).await?;
     Ok(Json(Deleted { success: true, id: asset.id, message: format!("asset '{}' deleted", asset.name) }))
 }

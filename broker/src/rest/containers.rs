@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use axum::{Extension, Json};
 use axum::extract::{Path, State};
+use axum::{Extension, Json};
 use outpost_proto::OutpostError;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
@@ -139,7 +139,11 @@ pub async fn show(broker: &Broker, containers: &[Container], pretty: bool) -> Ap
 /// Create a container.
 #[utoipa::path(post, path = "/rest/container", tag = "containers", request_body = ContainerRequest,
     responses((status = 200, body = Saved), (status = 400, body = Failure), (status = 404, body = Failure)))]
-pub async fn create(State(broker): State<Arc<Broker>>, Extension(who): Extension<Principal>, Body(body): Body) -> ApiResult<Json<Saved>> {
+pub async fn create(
+    State(broker): State<Arc<Broker>>,
+    Extension(who): Extension<Principal>,
+    Body(body): Body,
+) -> ApiResult<Json<Saved>> {
     let container = broker.create_container(&Actor::from(&who), parse_container(&body)?).await?;
     Ok(Json(Saved::new(container.id)))
 }

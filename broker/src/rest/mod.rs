@@ -182,10 +182,12 @@ fn audited_read(request: &Request, route: &str) -> Option<(AuditObject, String)>
 }
 
 async fn unknown_route(request: Request) -> Response {
-    ApiError(OutpostError::not_found(format!("no endpoint {} {}", request.method(), request.uri().path()))).into_response()
+    ApiError(OutpostError::not_found(format!("no endpoint {} {}", request.method(), request.uri().path())))
+        .into_response()
 }
 
 async fn method_not_allowed(request: Request) -> Response {
-    let body = OutpostError::invalid(format!("{} is not allowed on {}", request.method(), request.uri().path())).soar_body();
+    let body =
+        OutpostError::invalid(format!("{} is not allowed on {}", request.method(), request.uri().path())).soar_body();
     (StatusCode::METHOD_NOT_ALLOWED, axum::Json(body)).into_response()
 }

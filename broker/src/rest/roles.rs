@@ -14,8 +14,8 @@ use axum::{Extension, Json, Router};
 use outpost_proto::OutpostError;
 use serde_json::{Value, json};
 
-use super::listing::Params;
 use super::input::{self, Fields};
+use super::listing::Params;
 use super::users::keep_an_administrator;
 use super::{ApiResult, render};
 use crate::Broker;

@@ -14,10 +14,10 @@ use outpost_proto::OutpostError;
 use outpost_proto::time::now_ms;
 use serde_json::{Map, Value, json};
 
+use super::input::{self, Fields};
 use super::listing::Params;
 use super::openapi::Routes;
 use super::render::VersionBody;
-use super::input::{self, Fields};
 use super::{ApiResult, render};
 use crate::Broker;
 use crate::audit::{Actor, AuditObject};

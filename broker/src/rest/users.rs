@@ -19,8 +19,8 @@ use axum::{Extension, Json, Router};
 use outpost_proto::OutpostError;
 use serde_json::{Map, Value, json};
 
-use super::listing::Params;
 use super::input::{self, Fields};
+use super::listing::Params;
 use super::{ApiResult, render};
 use crate::Broker;
 use crate::audit::{self, AuditObject};

@@ -38,8 +38,8 @@ pub enum Installed {
 const APP_COLUMNS: &str = "id, appid, name, app_version, manifest, digest, known_versions, created_ms, updated_ms";
 
 fn app_from_row(row: &Row) -> StoreResult<App> {
-    let manifest: Manifest = serde_json::from_str(&row.text("manifest")?)
-        .map_err(|e| StoreError::Corrupt(format!("app manifest: {e}")))?;
+    let manifest: Manifest =
+        serde_json::from_str(&row.text("manifest")?).map_err(|e| StoreError::Corrupt(format!("app manifest: {e}")))?;
     let known_versions = serde_json::from_value(parse_json(&row.text("known_versions")?)?)
         .map_err(|e| StoreError::Corrupt(format!("known_versions: {e}")))?;
     Ok(App {
@@ -58,7 +58,12 @@ fn app_from_row(row: &Row) -> StoreResult<App> {
 impl Store {
     /// Installs an app or upgrades it (same `appid`), keeping its numeric id and
     /// recording the replaced version in `known_versions`.
-    pub async fn install_app(&self, manifest: &Manifest, digest: &str, component: &[u8]) -> StoreResult<(App, Installed)> {
+    pub async fn install_app(
+        &self,
+        manifest: &Manifest,
+        digest: &str,
+        component: &[u8],
+    ) -> StoreResult<(App, Installed)> {
         let now = now_ms();
         let manifest_json = serde_json::to_string(manifest).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let mut tx = self.db.begin().await?;
@@ -121,7 +126,8 @@ impl Store {
                 }
             }
         };
-        let row = tx.fetch_one(&format!("SELECT {APP_COLUMNS} FROM apps WHERE appid = $1"), args![&manifest.appid]).await?;
+        let row =
+            tx.fetch_one(&format!("SELECT {APP_COLUMNS} FROM apps WHERE appid = $1"), args![&manifest.appid]).await?;
         tx.commit().await?;
         Ok((app_from_row(&row)?, installed))
     }
@@ -164,14 +170,18 @@ impl Store {
         }
         let row = self
             .db
-            .fetch_optional(&format!("SELECT {APP_COLUMNS} FROM apps WHERE LOWER(appid) = LOWER($1)"), args![id_or_guid.trim()])
+            .fetch_optional(
+                &format!("SELECT {APP_COLUMNS} FROM apps WHERE LOWER(appid) = LOWER($1)"),
+                args![id_or_guid.trim()],
+            )
             .await?;
         row.as_ref().map(app_from_row).transpose()
     }
 
     /// A component's bytes by digest (any version ever installed).
     pub async fn component(&self, digest: &str) -> StoreResult<Option<Vec<u8>>> {
-        let row = self.db.fetch_optional("SELECT component FROM app_components WHERE digest = $1", args![digest]).await?;
+        let row =
+            self.db.fetch_optional("SELECT component FROM app_components WHERE digest = $1", args![digest]).await?;
         Ok(match row {
             Some(row) => Some(row.bytes("component")?),
             None => None,

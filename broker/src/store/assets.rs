@@ -98,7 +98,16 @@ impl Store {
                     "UPDATE assets SET name = $1, app_id = $2, description = $3, configuration = $4,
                      automation_broker_id = $5, tags = $6, updated_ms = $7 WHERE id = $8 RETURNING {ASSET_COLUMNS}"
                 ),
-                args![asset.name.to_lowercase(), asset.app_id, &asset.description, sealed, asset.automation_broker_id, tags, now_ms(), id],
+                args![
+                    asset.name.to_lowercase(),
+                    asset.app_id,
+                    &asset.description,
+                    sealed,
+                    asset.automation_broker_id,
+                    tags,
+                    now_ms(),
+                    id
+                ],
             )
             .await?;
         row.as_ref().map(|r| self.asset_from_row(r)).transpose()
@@ -120,7 +129,8 @@ impl Store {
     }
 
     pub async fn get_asset(&self, id: i64) -> StoreResult<Option<Asset>> {
-        let row = self.db.fetch_optional(&format!("SELECT {ASSET_COLUMNS} FROM assets WHERE id = $1"), args![id]).await?;
+        let row =
+            self.db.fetch_optional(&format!("SELECT {ASSET_COLUMNS} FROM assets WHERE id = $1"), args![id]).await?;
         row.as_ref().map(|r| self.asset_from_row(r)).transpose()
     }
 
@@ -131,7 +141,10 @@ impl Store {
         }
         let row = self
             .db
-            .fetch_optional(&format!("SELECT {ASSET_COLUMNS} FROM assets WHERE name = $1"), args![id_or_name.trim().to_lowercase()])
+            .fetch_optional(
+                &format!("SELECT {ASSET_COLUMNS} FROM assets WHERE name = $1"),
+                args![id_or_name.trim().to_lowercase()],
+            )
             .await?;
         row.as_ref().map(|r| self.asset_from_row(r)).transpose()
     }
@@ -160,7 +173,10 @@ impl Store {
     pub async fn asset_state(&self, app_id: i64, asset_id: i64) -> StoreResult<AssetState> {
         let row = self
             .db
-            .fetch_optional("SELECT state, version FROM asset_state WHERE app_id = $1 AND asset_id = $2", args![app_id, asset_id])
+            .fetch_optional(
+                "SELECT state, version FROM asset_state WHERE app_id = $1 AND asset_id = $2",
+                args![app_id, asset_id],
+            )
             .await?;
         Ok(match row {
             Some(row) => AssetState { json: row.text("state")?, version: row.i64("version")? },

@@ -173,8 +173,10 @@ impl Store {
     }
 
     pub async fn get_container(&self, id: i64) -> StoreResult<Option<Container>> {
-        let row =
-            self.db.fetch_optional(&format!("SELECT {CONTAINER_COLUMNS} FROM containers WHERE id = $1"), args![id]).await?;
+        let row = self
+            .db
+            .fetch_optional(&format!("SELECT {CONTAINER_COLUMNS} FROM containers WHERE id = $1"), args![id])
+            .await?;
         row.as_ref().map(container_from_row).transpose()
     }
 

@@ -143,11 +143,8 @@ impl Db {
     /// Opens a connection pool without touching the schema (administration, tests).
     pub async fn connect_unmigrated(url: &str) -> Result<Db, sqlx::Error> {
         let db = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let pool = PgPoolOptions::new()
-                .max_connections(16)
-                .acquire_timeout(Duration::from_secs(10))
-                .connect(url)
-                .await?;
+            let pool =
+                PgPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(10)).connect(url).await?;
             Db::Postgres(pool)
         } else {
             let options = SqliteConnectOptions::from_str(url)?
@@ -235,12 +232,9 @@ impl Tx {
 
     pub async fn fetch_all(&mut self, sql: &str, args: Vec<Arg>) -> Result<Vec<Row>, sqlx::Error> {
         match self {
-            Tx::Sqlite(tx) => Ok(bind_all!(sqlx::query(sql), args)
-                .fetch_all(&mut **tx)
-                .await?
-                .into_iter()
-                .map(Row::Sqlite)
-                .collect()),
+            Tx::Sqlite(tx) => {
+                Ok(bind_all!(sqlx::query(sql), args).fetch_all(&mut **tx).await?.into_iter().map(Row::Sqlite).collect())
+            }
             Tx::Postgres(tx) => Ok(bind_all!(sqlx::query(sql), args)
                 .fetch_all(&mut **tx)
                 .await?

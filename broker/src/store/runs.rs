@@ -157,11 +157,13 @@ pub enum Cancelled {
 const ACTION_RUN_COLUMNS: &str = "id, action, name, type, container_id, status, message, cancelled, creator, owner,
     exec_delay_secs, targets, progress, create_ms, assign_ms, start_ms, close_ms, update_ms, due_ms, version";
 
-const APP_RUN_COLUMNS: &str = "id, action_run_id, asset_id, app_id, app_name, app_version, action, container_id, status,
+const APP_RUN_COLUMNS: &str =
+    "id, action_run_id, asset_id, app_id, app_name, app_version, action, container_id, status,
     message, exception_occured, total, node_guid, automation_broker_id, effective_user, result_summary, extra_data,
     start_ms, end_ms, update_ms, version";
 
-const RESULT_COLUMNS: &str = "app_run_id, parameter_index, status, message, data, summary, parameter, exception_occured,
+const RESULT_COLUMNS: &str =
+    "app_run_id, parameter_index, status, message, data, summary, parameter, exception_occured,
     node_guid, started_ms, finished_ms";
 
 fn status_from(text: &str) -> StoreResult<Status> {
@@ -239,11 +241,7 @@ fn result_from_row(row: &Row) -> StoreResult<ActionResult> {
 /// as strings rather than dropped.
 fn data_list(result: &TaskResult) -> Value {
     Value::Array(
-        result
-            .data_json
-            .iter()
-            .map(|d| serde_json::from_str(d).unwrap_or_else(|_| Value::String(d.clone())))
-            .collect(),
+        result.data_json.iter().map(|d| serde_json::from_str(d).unwrap_or_else(|_| Value::String(d.clone()))).collect(),
     )
 }
 
@@ -383,9 +381,8 @@ impl Store {
         unix_ms: i64,
     ) -> StoreResult<Vec<Change>> {
         let mut tx = self.db.begin().await?;
-        let Some(run) = tx
-            .fetch_optional("SELECT action_run_id, status FROM app_runs WHERE id = $1", args![app_run_id])
-            .await?
+        let Some(run) =
+            tx.fetch_optional("SELECT action_run_id, status FROM app_runs WHERE id = $1", args![app_run_id]).await?
         else {
             return Ok(vec![]);
         };
@@ -477,7 +474,8 @@ impl Store {
         if status.is_final() {
             return Ok(Some(Cancelled::AlreadyFinished(status.as_str().to_string())));
         }
-        tx.execute("UPDATE action_runs SET cancelled = $1, update_ms = $2 WHERE id = $3", args![reason, now, id]).await?;
+        tx.execute("UPDATE action_runs SET cancelled = $1, update_ms = $2 WHERE id = $3", args![reason, now, id])
+            .await?;
         tx.execute("UPDATE tasks SET skipped = TRUE WHERE action_run_id = $1 AND sent_ms IS NULL", args![id]).await?;
         let stopped = tx
             .execute(
@@ -498,8 +496,10 @@ impl Store {
     }
 
     pub async fn get_action_run(&self, id: i64) -> StoreResult<Option<ActionRun>> {
-        let row =
-            self.db.fetch_optional(&format!("SELECT {ACTION_RUN_COLUMNS} FROM action_runs WHERE id = $1"), args![id]).await?;
+        let row = self
+            .db
+            .fetch_optional(&format!("SELECT {ACTION_RUN_COLUMNS} FROM action_runs WHERE id = $1"), args![id])
+            .await?;
         row.as_ref().map(action_run_from_row).transpose()
     }
 
@@ -525,7 +525,8 @@ impl Store {
     }
 
     pub async fn get_app_run(&self, id: i64) -> StoreResult<Option<AppRun>> {
-        let row = self.db.fetch_optional(&format!("SELECT {APP_RUN_COLUMNS} FROM app_runs WHERE id = $1"), args![id]).await?;
+        let row =
+            self.db.fetch_optional(&format!("SELECT {APP_RUN_COLUMNS} FROM app_runs WHERE id = $1"), args![id]).await?;
         row.as_ref().map(app_run_from_row).transpose()
     }
 
@@ -576,7 +577,9 @@ impl Store {
         let rows = self
             .db
             .fetch_all(
-                &format!("SELECT {ACTION_RUN_COLUMNS} FROM action_runs WHERE status IN ('pending', 'running') ORDER BY id"),
+                &format!(
+                    "SELECT {ACTION_RUN_COLUMNS} FROM action_runs WHERE status IN ('pending', 'running') ORDER BY id"
+                ),
                 args![],
             )
             .await?;
@@ -668,8 +671,11 @@ async fn append_extra_data(tx: &mut Tx, result: &TaskResult) -> StoreResult<()> 
             "denied": exchange.denied,
         }));
     }
-    tx.execute("UPDATE app_runs SET extra_data = $1 WHERE id = $2", args![Value::Array(extra).to_string(), result.app_run_id])
-        .await?;
+    tx.execute(
+        "UPDATE app_runs SET extra_data = $1 WHERE id = $2",
+        args![Value::Array(extra).to_string(), result.app_run_id],
+    )
+    .await?;
     Ok(())
 }
 
@@ -721,7 +727,11 @@ async fn settle_app_runs(tx: &mut Tx, app_run_ids: &BTreeSet<i64>) -> StoreResul
             })
             .collect();
         let done = assemble::app_run(&row.text("run_name")?, &row.text("asset_name")?, &outcomes);
-        let node_guid = results.iter().filter(|r| r.node_guid.is_some()).max_by_key(|r| r.finished_ms).and_then(|r| r.node_guid.clone());
+        let node_guid = results
+            .iter()
+            .filter(|r| r.node_guid.is_some())
+            .max_by_key(|r| r.finished_ms)
+            .and_then(|r| r.node_guid.clone());
         let end = results.iter().filter_map(|r| r.finished_ms).max().unwrap_or_else(now_ms);
         tx.execute(
             "UPDATE app_runs SET status = $1, message = $2, result_summary = $3, exception_occured = $4,

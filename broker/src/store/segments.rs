@@ -32,12 +32,16 @@ impl Store {
     }
 
     pub async fn get_segment(&self, id: i64) -> StoreResult<Option<Segment>> {
-        let row = self.db.fetch_optional("SELECT id, name, created_ms FROM automation_brokers WHERE id = $1", args![id]).await?;
+        let row = self
+            .db
+            .fetch_optional("SELECT id, name, created_ms FROM automation_brokers WHERE id = $1", args![id])
+            .await?;
         row.as_ref().map(segment_from_row).transpose()
     }
 
     pub async fn list_segments(&self) -> StoreResult<Vec<Segment>> {
-        let rows = self.db.fetch_all("SELECT id, name, created_ms FROM automation_brokers ORDER BY id", args![]).await?;
+        let rows =
+            self.db.fetch_all("SELECT id, name, created_ms FROM automation_brokers ORDER BY id", args![]).await?;
         rows.iter().map(segment_from_row).collect()
     }
 }

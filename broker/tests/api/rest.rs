@@ -926,7 +926,11 @@ async fn apps_install_upgrade_and_refuse_bad_bundles() {
     assert_soar_error(&rest.get("/rest/app/0").await, 400, "'0' is not a valid app id");
     assert_soar_error(&rest.get("/rest/app/777").await, 404, "app 777 not found");
     // Oversized bundles: refused before any unpacking, with 413's code.
-    let oversized = outpost.broker.install_app(&outpost_broker::audit::Actor::system(), &vec![0x1f; MAX_BUNDLE_BYTES + 1]).await.unwrap_err();
+    let oversized = outpost
+        .broker
+        .install_app(&outpost_broker::audit::Actor::system(), &vec![0x1f; MAX_BUNDLE_BYTES + 1])
+        .await
+        .unwrap_err();
     assert_eq!(oversized.code, ErrorCode::PayloadTooLarge);
     assert!(oversized.message.contains("more than the 67108864 allowed"), "{}", oversized.message);
     outpost.stop().await;
@@ -938,7 +942,11 @@ async fn errors_keep_soar_shape_everywhere() {
     let rest = &outpost.rest;
     assert_soar_error(&rest.anonymous().get("/rest/action_run").await, 401, "authentication required");
     assert_soar_error(&rest.anonymous().get("/rest/openapi.json").await, 401, "authentication required");
-    assert_soar_error(&rest.with_token("forged").get("/rest/app").await, 401, "invalid, expired or revoked ph-auth-token");
+    assert_soar_error(
+        &rest.with_token("forged").get("/rest/app").await,
+        401,
+        "invalid, expired or revoked ph-auth-token",
+    );
     let token = outpost_broker::auth::new_token();
     outpost.broker.store.add_token(1, &outpost_broker::auth::token_hash(&token), "tests").await.unwrap();
     assert_eq!(rest.with_token(&token).get("/rest/app").await.0, 200);
