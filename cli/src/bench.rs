@@ -129,7 +129,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     rows.push(Row { what: "peak resident memory of this process".into(), figure: peak_rss(), note: String::new() });
 
     println!();
-    println!("{:<48} {:>20}  {}", "measure", "figure", "note");
+    println!("{:<48} {:>20}  note", "measure", "figure");
     for row in rows {
         println!("{:<48} {:>20}  {}", row.what, row.figure, row.note);
     }
