@@ -3,9 +3,8 @@
 //! PostgreSQL cases use a fresh database on the machine's server (trust auth), dropped
 //! at the end of each case.
 
-use std::future::Future;
-
 use outpost_broker::listing;
+use outpost_broker::store::Page;
 use outpost_broker::store::Store;
 use outpost_broker::store::apps::Installed;
 use outpost_broker::store::artifacts::{Created, NewArtifact};
@@ -15,49 +14,12 @@ use outpost_broker::store::listing::{
     APP_RUNS, APPS, ARTIFACTS, CONTAINERS, Collection, ListQuery, MAX_UNPAGED, Named,
 };
 use outpost_broker::store::runs::{Cancelled, Change, NewActionRun, NewAppRun};
-use outpost_broker::store::{Page, db::Db};
 use outpost_proto::manifest::Manifest;
-use outpost_proto::seal::SealKey;
 use outpost_proto::time::now_ms;
 use outpost_proto::v1::{HttpExchange, ResultStatus, Task, TaskResult};
 use serde_json::{Value, json};
 
-const PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/postgres";
-
-async fn with_sqlite<F, Fut>(case: F)
-where
-    F: FnOnce(Store) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("store.db").display());
-    case(Store::open(&url, SealKey::generate()).await.unwrap()).await;
-}
-
-async fn with_postgres<F, Fut>(case: F)
-where
-    F: FnOnce(Store) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    let name = format!("outpost_store_{}", uuid::Uuid::new_v4().simple());
-    let admin = Db::connect_unmigrated(PG_ADMIN).await.expect("the machine's PostgreSQL at 127.0.0.1:5432");
-    admin.execute(&format!("CREATE DATABASE {name}"), vec![]).await.unwrap();
-    let store = Store::open(&format!("postgres://postgres@127.0.0.1:5432/{name}"), SealKey::generate()).await.unwrap();
-    case(store.clone()).await;
-    store.close().await;
-    admin.execute(&format!("DROP DATABASE {name} WITH (FORCE)"), vec![]).await.unwrap();
-}
-
-macro_rules! both_backends {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test] async fn $case() { super::with_sqlite(super::$case).await; })*
-        }
-        mod postgres {
-            $(#[tokio::test] async fn $case() { super::with_postgres(super::$case).await; })*
-        }
-    };
-}
+mod backends;
 
 both_backends!(
     apps_install_upgrade_and_keep_known_versions,

@@ -4,8 +4,6 @@
 //! PostgreSQL cases use a fresh database on the machine's server (trust auth), dropped
 //! at the end of each case, as `store.rs` does.
 
-use std::future::Future;
-
 use outpost_broker::permissions::{Permission, Required};
 use outpost_broker::store::audit::{AuditQuery, AuditRecord, Selection};
 use outpost_broker::store::containers::ContainerFields;
@@ -13,49 +11,13 @@ use outpost_broker::store::roles::RoleFields;
 use outpost_broker::store::runs::{NewActionRun, NewAppRun};
 use outpost_broker::store::system::ActionRunFilter;
 use outpost_broker::store::users::UserFields;
-use outpost_broker::store::{Page, Store, db::Db};
+use outpost_broker::store::{Page, Store};
 use outpost_proto::manifest::Manifest;
-use outpost_proto::seal::SealKey;
 use outpost_proto::time::now_ms;
 use outpost_proto::v1::{ResultStatus, Task, TaskResult};
 use serde_json::json;
 
-const PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/postgres";
-
-async fn with_sqlite<F, Fut>(case: F)
-where
-    F: FnOnce(Store) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("store.db").display());
-    case(Store::open(&url, SealKey::generate()).await.unwrap()).await;
-}
-
-async fn with_postgres<F, Fut>(case: F)
-where
-    F: FnOnce(Store) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    let name = format!("outpost_admin_{}", uuid::Uuid::new_v4().simple());
-    let admin = Db::connect_unmigrated(PG_ADMIN).await.expect("the machine's PostgreSQL at 127.0.0.1:5432");
-    admin.execute(&format!("CREATE DATABASE {name}"), vec![]).await.unwrap();
-    let store = Store::open(&format!("postgres://postgres@127.0.0.1:5432/{name}"), SealKey::generate()).await.unwrap();
-    case(store.clone()).await;
-    store.close().await;
-    admin.execute(&format!("DROP DATABASE {name} WITH (FORCE)"), vec![]).await.unwrap();
-}
-
-macro_rules! both_backends {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test] async fn $case() { super::with_sqlite(super::$case).await; })*
-        }
-        mod postgres {
-            $(#[tokio::test] async fn $case() { super::with_postgres(super::$case).await; })*
-        }
-    };
-}
+mod backends;
 
 both_backends!(
     users_hold_roles_and_grants_are_the_union_of_active_roles,

@@ -7,7 +7,6 @@
 //! 127.0.0.1/32 for the case that reaches a local HTTP server.
 
 use std::convert::Infallible;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,33 +22,17 @@ use sha2::{Digest, Sha256};
 use tokio::sync::OnceCell;
 use tokio_util::sync::CancellationToken;
 
+mod dist;
+use dist::{component, shared_cache_dir};
+
 /// The worker's ceiling in this suite: high enough for the 100 MiB result to be built,
 /// so that it is the result cap, not the memory cap, that stops it.
 const SUITE_MAX_MEMORY: u64 = 512 << 20;
-
-fn dist_dir() -> PathBuf {
-    std::env::var_os("OUTPOST_APPS_DIST")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../apps/dist"))
-}
-
-fn component(app: &str) -> Vec<u8> {
-    let path = dist_dir().join(format!("{app}.wasm"));
-    std::fs::read(&path).unwrap_or_else(|e| {
-        panic!("{} is missing ({e}): run `bash apps/build.sh` first (or set OUTPOST_APPS_DIST)", path.display())
-    })
-}
 
 /// A sandbox plus the hostile app prepared in it, shared by the cases.
 struct Suite {
     sandbox: Sandbox,
     hostile: Arc<PreparedApp>,
-}
-
-/// Precompiled artifacts shared by every test process (nextest runs one per test), so
-/// the hostile app is compiled once per build rather than once per case.
-fn shared_cache_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("outpost-worker-sandbox-cache")
 }
 
 async fn suite(allow_loopback: bool) -> Suite {

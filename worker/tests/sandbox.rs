@@ -1,7 +1,6 @@
 //! The sandbox as the consume loop uses it, against the `qa` and `hostile` connectors
 //! built by `bash apps/build.sh` (set `OUTPOST_APPS_DIST` to use another dist folder).
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -12,29 +11,11 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
-/// The folder holding the built connectors.
-fn dist_dir() -> PathBuf {
-    std::env::var_os("OUTPOST_APPS_DIST")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../apps/dist"))
-}
-
-/// A built connector's bytes; a missing one fails the test and says how to build it.
-fn component(app: &str) -> Vec<u8> {
-    let path = dist_dir().join(format!("{app}.wasm"));
-    std::fs::read(&path).unwrap_or_else(|e| {
-        panic!("{} is missing ({e}): run `bash apps/build.sh` first (or set OUTPOST_APPS_DIST)", path.display())
-    })
-}
+mod dist;
+use dist::{component, shared_cache_dir};
 
 fn digest(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
-}
-
-/// Precompiled artifacts shared by the tests that do not measure compilation, across
-/// test processes too (nextest runs one per test).
-fn shared_cache_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("outpost-worker-sandbox-cache")
 }
 
 fn sandbox() -> Sandbox {
