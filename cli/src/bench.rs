@@ -1,8 +1,9 @@
 //! `outpost bench`: what one action costs, against baselines measured in the same run.
 //!
-//! 1. Per parameter set, in the sandbox: a fresh store + instance + call of `qa` `echo`,
-//!    against spawning a process per action (`/bin/true`, the floor of any
-//!    process-per-action design).
+//! 1. The sandbox alone: compiling each connector in the apps folder once, loading its
+//!    precompiled artifact (what a restarted worker does), and per parameter set a fresh
+//!    store + instance + call of `qa` `echo`, against spawning a process per action
+//!    (`/bin/true`, the floor of any process-per-action design).
 //! 2. End to end, `N` parameter sets of `qa` `echo` through the real broker, store and
 //!    workers: first on the in-process bus (SQLite), then on RabbitMQ.
 //! 3. Raw RabbitMQ on the same node: confirmed publish + consume + ack of 300-byte
@@ -78,6 +79,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         args.concurrency
     );
 
+    rows.extend(compile_costs(&args.apps_dir).await?);
     let (instance, call) = sandbox_costs(&std::fs::read(&qa)?, args.iterations).await?;
     let spawn = spawn_costs(args.iterations.min(500))?;
     rows.push(Row {
@@ -174,6 +176,11 @@ async fn sandbox_costs(wasm: &[u8], iterations: usize) -> anyhow::Result<((f64, 
     let sandbox = Sandbox::new(SandboxConfig { concurrency: 4, cache_dir: cache, ..SandboxConfig::default() })?;
     let digest = outpost_worker::app_cache::sha256_hex(wasm);
     let app = sandbox.prepare(&digest, wasm).await?;
+    // Warm up the pool's slots and the allocator before measuring.
+    for _ in 0..100 {
+        sandbox.instantiate(&app).await?;
+        sandbox.run(&app, echo_invocation()).await;
+    }
     let bar = progress(iterations as u64 * 2, "sandbox");
     let mut instantiate = Vec::with_capacity(iterations);
     let mut call = Vec::with_capacity(iterations);
@@ -194,6 +201,38 @@ async fn sandbox_costs(wasm: &[u8], iterations: usize) -> anyhow::Result<((f64, 
     }
     bar.finish_and_clear();
     Ok((percentiles(instantiate), percentiles(call)))
+}
+
+/// Per connector: a cold compile, then loading the precompiled artifact in a second
+/// sandbox on the same cache, as a restarted worker does.
+async fn compile_costs(apps_dir: &std::path::Path) -> anyhow::Result<Vec<Row>> {
+    let mut apps: Vec<PathBuf> = std::fs::read_dir(apps_dir)?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.extension().is_some_and(|ext| ext == "wasm"))
+        .collect();
+    apps.sort();
+    let mut rows = vec![];
+    for path in apps {
+        let wasm = std::fs::read(&path)?;
+        let digest = outpost_worker::app_cache::sha256_hex(&wasm);
+        let cache = tempfile_dir("compile")?;
+        let config = SandboxConfig { concurrency: 1, cache_dir: cache.clone(), ..SandboxConfig::default() };
+        let started = Instant::now();
+        Sandbox::new(config.clone())?.prepare(&digest, &wasm).await?;
+        let compile = started.elapsed();
+        let restarted = Sandbox::new(config)?;
+        let started = Instant::now();
+        restarted.prepare(&digest, &wasm).await?;
+        let load = started.elapsed();
+        let _ = std::fs::remove_dir_all(&cache);
+        let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        rows.push(Row {
+            what: format!("compile {name} ({} KiB)", wasm.len() / 1024),
+            figure: format!("{:.0} ms", compile.as_secs_f64() * 1e3),
+            note: format!("precompiled load {:.1} ms", load.as_secs_f64() * 1e3),
+        });
+    }
+    Ok(rows)
 }
 
 fn spawn_costs(iterations: usize) -> anyhow::Result<(f64, f64)> {
