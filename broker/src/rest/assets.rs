@@ -5,9 +5,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use outpost_proto::OutpostError;
+use serde::Serialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
@@ -15,7 +15,7 @@ use super::ApiResult;
 use super::input::{self, Body, Fields};
 use super::listing::{ListingDoc, Params, PrettyDoc};
 use super::openapi::Routes;
-use super::render::{self, AssetBody, Deleted, Failure, ListBody, Names, Saved};
+use super::render::{self, AssetBody, Deleted, Failure, ListBody, Names, Saved, TestStartedBody};
 use crate::Broker;
 use crate::assets::AssetInput;
 use crate::audit::Actor;
@@ -77,6 +77,36 @@ pub struct AssetRequest {
     /// Accepted for SOAR compatibility and ignored.
     #[schema(rename = "type")]
     asset_type: Option<String>,
+}
+
+/// `{"test_connectivity": true}`: SOAR's way to test an asset's connectivity, on the
+/// asset's own route.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct TestConnectivityRequest {
+    /// Must be true (false is no field of an asset).
+    test_connectivity: bool,
+}
+
+/// What `POST /rest/asset/<id>` takes: a change, or a connectivity test.
+#[derive(ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum AssetUpdateRequest {
+    /// The fields to change.
+    Change(Box<AssetRequest>),
+    /// Run the connectivity test instead.
+    Test(TestConnectivityRequest),
+}
+
+/// What `POST /rest/asset/<id>` answers: the change saved, or the test started.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum AssetUpdated {
+    /// The asset was changed.
+    Saved(Saved),
+    /// Its connectivity test was started.
+    TestStarted(TestStartedBody),
 }
 
 /// Reads an asset body.
@@ -147,15 +177,16 @@ pub async fn read(
     Ok(Json(shown.remove(0)))
 }
 
-/// Change an asset (as SOAR does, with POST): only the fields given change.
-#[utoipa::path(post, path = "/rest/asset/{id}", tag = "assets", params(("id" = i64, Path)), request_body = AssetRequest,
-    responses((status = 200, body = Saved), (status = 400, body = Failure), (status = 404, body = Failure), (status = 409, body = Failure)))]
+/// Change an asset (as SOAR does, with POST): only the fields given change. With
+/// `{"test_connectivity": true}`, run its connectivity test instead.
+#[utoipa::path(post, path = "/rest/asset/{id}", tag = "assets", params(("id" = i64, Path)), request_body = AssetUpdateRequest,
+    responses((status = 200, body = AssetUpdated), (status = 400, body = Failure), (status = 404, body = Failure), (status = 409, body = Failure)))]
 pub async fn update(
     State(broker): State<Arc<Broker>>,
     Extension(who): Extension<Principal>,
     Path(id): Path<String>,
     Body(body): Body,
-) -> ApiResult<Response> {
+) -> ApiResult<Json<AssetUpdated>> {
     let id = input::id(&id, "asset")?;
     // SOAR runs an asset's connectivity test with `{"test_connectivity": true}` on this
     // same route.
@@ -164,10 +195,10 @@ pub async fn update(
     {
         Fields::new(&map).only(&["test_connectivity"])?;
         let started = broker.test_connectivity(&Actor::from(&who), id).await?;
-        return Ok(Json(super::system::test_started(&started)).into_response());
+        return Ok(Json(AssetUpdated::TestStarted(super::system::test_started(&started))));
     }
     let asset = broker.update_asset(&Actor::from(&who), id, parse_asset(&body)?).await?;
-    Ok(Json(Saved::new(asset.id)).into_response())
+    Ok(Json(AssetUpdated::Saved(Saved::new(asset.id))))
 }
 
 /// Delete an asset no app run refers to (assets with run history are kept).

@@ -20,36 +20,83 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
 use outpost_proto::OutpostError;
 use outpost_proto::time::now_ms;
 use serde_json::Value;
+use utoipa::IntoParams;
 
+use super::openapi::Routes;
+use super::render::{AuditRecordBody, Failure};
 use super::{ApiError, ApiResult, input};
 use crate::Broker;
 use crate::audit::{self, AuditObject};
 use crate::auth::Principal;
 use crate::store::audit::{AuditQuery, Selection};
 
-pub fn routes() -> Router<Arc<Broker>> {
-    Router::new()
-        .route("/rest/audit", get(all))
-        .route("/rest/ph_user/{id}/audit", get(of_user))
-        .route("/rest/user/{id}/audit", get(of_user))
-        .route("/rest/role/{id}/audit", get(of_role))
-        .route("/rest/container/{id}/audit", get(of_container))
-        .route("/rest/playbook/{id}/audit", get(of_playbook))
+pub fn routes(routes: Routes) -> Routes {
+    routes
+        .add(__path_all, all)
+        .add(__path_of_user, of_user)
+        .add(__path_of_user_alias, of_user_alias)
+        .add(__path_of_role, of_role)
+        .add(__path_of_container, of_container)
+        .add(__path_of_playbook, of_playbook)
 }
 
 /// The default window: 30 days.
 const DEFAULT_WINDOW_MS: i64 = 30 * 24 * 3600 * 1000;
 /// The parameters every audit endpoint takes.
-const COMMON: &[&str] = &["format", "sort", "start", "end", "page", "page_size"];
+pub const COMMON: &[&str] = &["format", "sort", "start", "end", "page", "page_size"];
 /// The selections only `/rest/audit` takes.
-const SELECTIONS: &[&str] =
+pub const SELECTIONS: &[&str] =
     &["user", "role", "container", "playbook", "authentication", "administration", "admnistration", "tenant"];
+
+/// The parameters every audit endpoint takes ([`COMMON`]), for the OpenAPI document.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct AuditDoc {
+    /// `json` (default) or `csv` (the seed's columns, `text/csv`).
+    format: Option<String>,
+    /// `desc` (default: newest first) or `asc`.
+    sort: Option<String>,
+    /// ISO 8601 date (midnight UTC) or date-time; default 30 days before `end`.
+    start: Option<String>,
+    /// ISO 8601 date (midnight UTC) or date-time; default now.
+    end: Option<String>,
+    /// 0-based page of `page_size` records; the answer stays a bare array.
+    page: Option<u64>,
+    /// Records per page; left out or 0, every record of the window.
+    page_size: Option<u64>,
+}
+
+/// The selections of `/rest/audit` ([`SELECTIONS`]), for the OpenAPI document. Values
+/// are `%1E`-separated lists; `*` or an empty value means all. No selection means
+/// everything; any selection limits the answer to it.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct AuditSelectionDoc {
+    /// Users by id or name: what they did and what was done to them.
+    user: Option<String>,
+    /// Roles by id or name.
+    role: Option<String>,
+    /// Containers by id or name.
+    container: Option<String>,
+    /// Playbooks: Outpost has none, so this matches nothing.
+    playbook: Option<String>,
+    /// `*`: sign-ins, sign-outs and denials.
+    authentication: Option<String>,
+    /// `*`: administration events (settings, retention, reads of the audit trail).
+    administration: Option<String>,
+    /// The seed's spelling of `administration`.
+    admnistration: Option<String>,
+    /// Tenant ids or names (not `*`): Outpost has no tenants, so every record applies to
+    /// all of them and this keeps everything.
+    tenant: Option<String>,
+}
 /// SOAR's list separator (ASCII record separator, `%1E` in a URL).
 const SEPARATOR: char = '\u{1e}';
 
@@ -268,7 +315,13 @@ async fn answer(
     Ok(Json(Value::Array(records.iter().map(audit::record_json).collect())).into_response())
 }
 
-async fn all(
+/// Audit records of everything, or of the selected objects and categories (seed 002).
+/// Reading the audit trail is itself audited, before the query runs.
+#[utoipa::path(get, path = "/rest/audit", tag = "audit", params(AuditDoc, AuditSelectionDoc),
+    responses((status = 200, description = "the records, newest first unless `sort=asc`",
+        content((Vec<AuditRecordBody> = "application/json"), (String = "text/csv"))),
+        (status = 400, body = Failure)))]
+pub async fn all(
     State(broker): State<Arc<Broker>>,
     Extension(who): Extension<Principal>,
     uri: axum::http::Uri,
@@ -303,7 +356,12 @@ async fn all(
     answer(&broker, &who, read_of, &note(&uri), request, query).await
 }
 
-async fn of_user(
+/// Audit records of a user: what it did and what was done to it (seed 002).
+#[utoipa::path(get, path = "/rest/ph_user/{id}/audit", tag = "audit", params(("id" = i64, Path), AuditDoc),
+    responses((status = 200, description = "the records, newest first unless `sort=asc`",
+        content((Vec<AuditRecordBody> = "application/json"), (String = "text/csv"))),
+        (status = 400, body = Failure), (status = 404, body = Failure)))]
+pub async fn of_user(
     State(broker): State<Arc<Broker>>,
     Extension(who): Extension<Principal>,
     Path(id): Path<String>,
@@ -317,7 +375,28 @@ async fn of_user(
     answer(&broker, &who, AuditObject::user(&user), &note(&uri), request, query).await
 }
 
-async fn of_role(
+/// `/rest/ph_user/{id}/audit` at the seed's other spelling.
+#[utoipa::path(get, path = "/rest/user/{id}/audit", tag = "audit", params(("id" = i64, Path), AuditDoc),
+    responses((status = 200, description = "the records, newest first unless `sort=asc`",
+        content((Vec<AuditRecordBody> = "application/json"), (String = "text/csv"))),
+        (status = 400, body = Failure), (status = 404, body = Failure)))]
+pub async fn of_user_alias(
+    state: State<Arc<Broker>>,
+    who: Extension<Principal>,
+    id: Path<String>,
+    uri: axum::http::Uri,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    of_user(state, who, id, uri, query).await
+}
+
+/// Audit records of a role: changes to it and the events of its current members
+/// (seed 002).
+#[utoipa::path(get, path = "/rest/role/{id}/audit", tag = "audit", params(("id" = i64, Path), AuditDoc),
+    responses((status = 200, description = "the records, newest first unless `sort=asc`",
+        content((Vec<AuditRecordBody> = "application/json"), (String = "text/csv"))),
+        (status = 400, body = Failure), (status = 404, body = Failure)))]
+pub async fn of_role(
     State(broker): State<Arc<Broker>>,
     Extension(who): Extension<Principal>,
     Path(id): Path<String>,
@@ -331,7 +410,12 @@ async fn of_role(
     answer(&broker, &who, AuditObject::role(&role), &note(&uri), request, query).await
 }
 
-async fn of_container(
+/// Audit records of a container: changes to it and the actions run on it (seed 002).
+#[utoipa::path(get, path = "/rest/container/{id}/audit", tag = "audit", params(("id" = i64, Path), AuditDoc),
+    responses((status = 200, description = "the records, newest first unless `sort=asc`",
+        content((Vec<AuditRecordBody> = "application/json"), (String = "text/csv"))),
+        (status = 400, body = Failure), (status = 404, body = Failure)))]
+pub async fn of_container(
     State(broker): State<Arc<Broker>>,
     Extension(who): Extension<Principal>,
     Path(id): Path<String>,
@@ -352,7 +436,11 @@ async fn of_container(
 
 /// Outpost has no playbooks: any playbook's audit is empty (its read is still audited,
 /// as an administration event, so it never shows here).
-async fn of_playbook(
+#[utoipa::path(get, path = "/rest/playbook/{id}/audit", tag = "audit", params(("id" = i64, Path), AuditDoc),
+    responses((status = 200, description = "always no records",
+        content((Vec<AuditRecordBody> = "application/json"), (String = "text/csv"))),
+        (status = 400, body = Failure)))]
+pub async fn of_playbook(
     State(broker): State<Arc<Broker>>,
     Extension(who): Extension<Principal>,
     Path(id): Path<String>,

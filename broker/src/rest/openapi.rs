@@ -1,12 +1,15 @@
-//! The OpenAPI 3.1 document of the REST API (`GET /rest/openapi.json`), generated from
-//! the code so it cannot drift:
+//! The OpenAPI 3.1 document of the whole REST API (`GET /rest/openapi.json`), generated
+//! from the code so it cannot drift:
 //!
 //! - every handler carries `#[utoipa::path]`, and [`Routes::add`] registers it in the
 //!   router at the path and methods that annotation declares, so a documented path is a
-//!   routed path;
-//! - every response body is a typed struct deriving `ToSchema` ([`super::render`]);
-//! - [`ApiDoc`] lists the same handlers, and a test checks that its paths and the router's
-//!   table are the same set.
+//!   routed path; [`routes`] is the whole REST router;
+//! - response bodies are typed structs deriving `ToSchema` ([`super::render`]); the two
+//!   built outside `rest` (`/rest/health`, audit records) have schemas there that the
+//!   OpenAPI test checks real answers against;
+//! - [`ApiDoc`] lists the same handlers, and a test checks that its paths, the router's
+//!   table and the permission table ([`crate::permissions::REST`]) are the same set;
+//! - each operation says who may call it, from that permission table.
 //!
 //! The document is served to authenticated callers, like everything else under `/rest`.
 
@@ -17,12 +20,16 @@ use axum::handler::Handler;
 use axum::http::{Method, header};
 use axum::response::IntoResponse;
 use axum::routing::MethodFilter;
-use utoipa::openapi::path::HttpMethod;
+use utoipa::openapi::path::{HttpMethod, Operation};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use super::{action_runs, app_runs, apps, artifacts, assets, containers, system};
+use super::{
+    action_runs, app_runs, apps, artifacts, assets, audit, automation_proxy, containers, roles, system, users,
+};
 use crate::Broker;
+use crate::permissions::{self, Required};
 
 /// The router under construction, and the table of what it routes.
 pub struct Routes {
@@ -75,7 +82,7 @@ impl Routes {
     }
 }
 
-/// Every documented endpoint, in the order the document lists them.
+/// Every REST endpoint, all documented.
 pub fn routes() -> Routes {
     let routes = Routes::default();
     let routes = action_runs::routes(routes);
@@ -84,7 +91,11 @@ pub fn routes() -> Routes {
     let routes = assets::routes(routes);
     let routes = containers::routes(routes);
     let routes = artifacts::routes(routes);
+    let routes = automation_proxy::routes(routes);
     let routes = system::routes(routes);
+    let routes = users::routes(routes);
+    let routes = roles::routes(routes);
+    let routes = audit::routes(routes);
     routes.add(__path_openapi_json, openapi_json)
 }
 
@@ -127,10 +138,42 @@ pub fn route_table() -> Vec<(Method, String)> {
         artifacts::create,
         artifacts::list,
         artifacts::read,
+        system::test_asset,
+        automation_proxy::list,
+        automation_proxy::create,
+        automation_proxy::read,
         system::version,
+        system::system_info,
+        system::settings,
+        system::change_settings,
+        system::license,
+        system::health,
+        system::app_status,
+        system::all_widgets,
+        system::widget,
+        users::list,
+        users::create,
+        users::read,
+        users::update,
+        users::disable,
+        users::tokens,
+        users::issue,
+        users::revoke_all,
+        users::revoke,
+        roles::list,
+        roles::create,
+        roles::read,
+        roles::update,
+        roles::disable,
+        audit::all,
+        audit::of_user,
+        audit::of_user_alias,
+        audit::of_role,
+        audit::of_container,
+        audit::of_playbook,
         openapi_json,
     ),
-    modifiers(&Security),
+    modifiers(&Security, &Access),
     security(("basic" = []), ("ph-auth-token" = [])),
 )]
 pub struct ApiDoc;
@@ -153,6 +196,55 @@ impl Modify for Security {
             ))),
         );
     }
+}
+
+/// Says on every operation who may call it, from the one permission table
+/// ([`crate::permissions::REST`]), adds the errors the authentication middleware answers
+/// before any handler runs, and names each operation uniquely by method and path.
+struct Access;
+
+impl Modify for Access {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let operations = [
+                (Method::GET, &mut item.get),
+                (Method::POST, &mut item.post),
+                (Method::PUT, &mut item.put),
+                (Method::DELETE, &mut item.delete),
+                (Method::PATCH, &mut item.patch),
+            ];
+            for (method, operation) in operations {
+                if let Some(operation) = operation {
+                    describe_access(&method, path, operation);
+                }
+            }
+        }
+    }
+}
+
+fn describe_access(method: &Method, path: &str, operation: &mut Operation) {
+    let required = permissions::rest_required(method, path);
+    let who = match required {
+        Required::Permission(p) => format!("Requires the `{}` permission (or the Administrator role).", p.name()),
+        Required::Administrator => "Requires the Administrator role.".to_string(),
+        Required::Public | Required::Worker | Required::Authenticated => "Open to every signed-in user.".to_string(),
+    };
+    operation.description = Some(match operation.description.take().filter(|d| !d.is_empty()) {
+        Some(description) => format!("{description}\n\n{who}"),
+        None => who,
+    });
+    let id = path.trim_start_matches("/rest/").replace(['/', '.'], "_").replace(['{', '}'], "");
+    operation.operation_id = Some(format!("{}_{id}", method.as_str().to_lowercase()));
+    let failure = |description: &str| {
+        let content = ContentBuilder::new().schema(Some(Ref::from_schema_name("Failure"))).build();
+        RefOr::T(ResponseBuilder::new().description(description).content("application/json", content).build())
+    };
+    let responses = &mut operation.responses.responses;
+    responses.insert("401".into(), failure("no or wrong credentials (HTTP Basic or `ph-auth-token`)"));
+    if required != Required::Authenticated {
+        responses.insert("403".into(), failure("the caller's roles do not allow this (the denial is audited)"));
+    }
+    responses.insert("429".into(), failure("too many failed sign-ins: retry after `retry-after` seconds"));
 }
 
 /// The document, serialized once.

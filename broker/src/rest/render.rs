@@ -13,12 +13,15 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::containers::content_hash;
+use crate::permissions::builtin_permissions;
 use crate::store::apps::App;
 use crate::store::artifacts::Artifact;
 use crate::store::assets::Asset;
 use crate::store::containers::Container;
 use crate::store::listing::Named;
+use crate::store::roles::Role;
 use crate::store::runs::{ActionResult, ActionRun, AppRun};
+use crate::store::users::{Token, User};
 use crate::store::{Listing, Store, StoreResult};
 
 pub use crate::assets::{MASK, masked};
@@ -179,7 +182,7 @@ pub struct AppInstalled {
     pub message: String,
 }
 
-/// The answer to `DELETE /rest/asset/<id>`.
+/// The answer to a `DELETE`: an asset deleted, a user or role disabled.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Deleted {
     /// Always true.
@@ -838,6 +841,597 @@ pub fn app(app: &App) -> AppBody {
         create_time: iso(app.created_ms),
         update_time: iso(app.updated_ms),
     }
+}
+
+/// An automation broker (SOAR's `automation_proxy`): an Outpost segment and the workers
+/// serving it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AutomationProxyBody {
+    /// Its numeric id, as assets' `automation_broker_id` names it; null for the default
+    /// segment, which serves assets bound to no automation broker.
+    #[schema(required = true)]
+    pub id: Option<i64>,
+    /// The segment name workers join with `--segment`.
+    pub name: String,
+    /// Always "ACTION_BROKER".
+    #[serde(rename = "type")]
+    pub proxy_type: String,
+    /// The newest version among its live workers; null when none is live.
+    #[schema(required = true)]
+    pub version: Option<String>,
+    /// `active` while a worker is live, else `inactive`.
+    pub last_seen_status: String,
+    /// When a worker last reported; null if none ever did.
+    #[schema(required = true, format = DateTime)]
+    pub last_seen_time: Option<String>,
+    /// When it was created; null for the default segment.
+    #[schema(required = true, format = DateTime)]
+    pub create_time: Option<String>,
+    /// How many of its workers are live.
+    pub worker_count: u64,
+    /// Every worker that reported for it, live or not.
+    pub workers: Vec<WorkerBody>,
+}
+
+/// A worker, as its last heartbeat showed it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WorkerBody {
+    /// The worker's unique id.
+    pub node_guid: String,
+    /// The machine it runs on.
+    pub hostname: String,
+    /// Its Outpost version.
+    pub version: String,
+    /// How many tasks it runs at once.
+    pub concurrency: u32,
+    /// How many tasks it was running.
+    pub in_flight: u32,
+    /// Tasks finished since it started.
+    pub completed: u64,
+    /// Whether it is shutting down and takes no more tasks.
+    pub draining: bool,
+    /// `active` while its heartbeats are fresh, else `inactive`.
+    pub status: String,
+    /// When the broker last heard from it.
+    #[schema(format = DateTime)]
+    pub last_seen: String,
+    /// When it started.
+    #[schema(format = DateTime)]
+    pub started: String,
+}
+
+/// `GET /rest/system_info` and `GET /rest/system_settings` (seed 003).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SystemInfoBody {
+    /// The base URL clients reach this instance at; "" when not configured.
+    pub base_url: String,
+    /// The instance's IANA time zone, e.g. "UTC".
+    pub time_zone: String,
+}
+
+/// The answer to `POST /rest/system_settings`: the settings now in force.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SettingsChanged {
+    /// Always true.
+    pub success: bool,
+    /// The base URL now in force.
+    pub base_url: String,
+    /// The time zone now in force.
+    pub time_zone: String,
+}
+
+/// `GET /rest/license` (seed 003). Outpost is unlicensed: every limit is 0, which SOAR
+/// reads as unlimited.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LicenseBody {
+    /// Always "valid".
+    pub status: String,
+    /// The license's terms.
+    pub license_info: LicenseInfo,
+    /// What is in use.
+    pub current_usage: LicenseUsage,
+}
+
+/// The terms of the license; 0 means unlimited.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LicenseInfo {
+    /// Always false.
+    pub case_management: bool,
+    /// When this instance was installed (its first user), Unix milliseconds.
+    #[schema(required = true)]
+    pub issue_date: Option<i64>,
+    /// Always 0: unlimited.
+    pub maximum_apps: i64,
+    /// Always null: no expiry.
+    #[schema(required = true)]
+    pub expiration_date: Option<i64>,
+    /// Always 0: unlimited.
+    pub maximum_users: i64,
+    /// Always "".
+    pub contact_information: String,
+    /// Always "".
+    pub company_name: String,
+    /// Always 0: unlimited.
+    pub maximum_assets: i64,
+    /// Always "".
+    pub license_number: String,
+    /// Always "unlimited".
+    pub license_type: String,
+    /// Always 0: unlimited.
+    pub maximum_actions_per_day: i64,
+    /// Always 0: unlimited.
+    pub maximum_containers: i64,
+}
+
+/// Usage counters; "recent" is the last 24 hours.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LicenseUsage {
+    /// Always 0: Outpost runs no playbooks.
+    pub recent_playbook_run_count: i64,
+    /// App runs created in the last 24 hours.
+    pub recent_app_run_count: i64,
+    /// Always 0: Outpost has no debug runs.
+    pub recent_debug_run_count: i64,
+    /// Action runs created in the last 24 hours.
+    pub recent_action_run_count: i64,
+    /// Apps installed.
+    pub apps: i64,
+    /// Assets configured.
+    pub assets: i64,
+    /// Users, disabled ones included.
+    pub users: i64,
+    /// Containers.
+    pub containers: i64,
+}
+
+// Documents the body `crate::health::health` builds (outside `rest`); the OpenAPI test
+// checks real answers against it. The shapes below down to `ServiceSnapshot` likewise.
+/// `GET /rest/health` (seed 003): real readings of the machine and of Outpost's services.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct HealthBody {
+    /// Whether every service in `status` is running.
+    all_running: bool,
+    /// Free and used MB of the store's partition (SQLite), or the database's size
+    /// (PostgreSQL: `Free` is null).
+    db_data: Vec<LabelValue>,
+    /// When these readings were taken.
+    #[schema(format = DateTime)]
+    last_snapshot_time: String,
+    /// 1, 5 and 15 minute load averages; empty if unreadable.
+    load_data: Vec<LoadReading>,
+    /// Free, used and cached memory, MB; empty if unreadable.
+    memory_data: Vec<LabelValue>,
+    /// One snapshot per service: `broker_api`, `store`, `bus`, and every worker by
+    /// `node_guid`.
+    services: HashMap<String, Vec<ServiceSnapshot>>,
+    /// `running` or `stopped`, per service.
+    status: HashMap<String, String>,
+    /// Free and used swap, MB; empty if unreadable.
+    swap_data: Vec<LabelValue>,
+    /// Free and used MB of the data dir's partition.
+    vault_data: Vec<LabelValue>,
+}
+
+/// `{"label": "Free", "value": 95413}`: megabytes.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct LabelValue {
+    /// `Free`, `Used` or `Cached`.
+    label: String,
+    /// Megabytes; null when it cannot be read.
+    #[schema(required = true)]
+    value: Option<u64>,
+}
+
+/// A load average.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct LoadReading {
+    /// The average, two decimals.
+    load: f64,
+    /// "1 minute", "5 minutes" or "15 minutes".
+    time: String,
+}
+
+/// A service's snapshot. Process figures are null for services outside this process;
+/// the store, the bus and workers add the fields below them.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct ServiceSnapshot {
+    /// Internal id of the snapshot.
+    id: u64,
+    /// The service's name (a worker's `node_guid`).
+    name: String,
+    /// Always 1.
+    num_instances: u64,
+    /// Its process id; 0 outside this process.
+    pid: u32,
+    /// KB of resident memory.
+    #[schema(required = true)]
+    rs_kb: Option<u64>,
+    /// System CPU time, clock ticks.
+    #[schema(required = true)]
+    stime: Option<u64>,
+    /// When the snapshot was taken (a worker's: its last heartbeat).
+    #[schema(format = DateTime)]
+    time: String,
+    /// User CPU time, clock ticks.
+    #[schema(required = true)]
+    utime: Option<u64>,
+    /// KB of virtual memory.
+    #[schema(required = true)]
+    vm_kb: Option<u64>,
+    /// The store: `sqlite` or `postgres`.
+    backend: Option<String>,
+    /// The store: how long a ping took, ms.
+    ping_ms: Option<f64>,
+    /// The bus: whether the broker is connected to it.
+    connected: Option<bool>,
+    /// A worker: when its last heartbeat arrived.
+    #[schema(format = DateTime)]
+    last_heartbeat: Option<String>,
+    /// A worker: the segment it serves.
+    segment: Option<String>,
+    /// A worker: the machine it runs on.
+    hostname: Option<String>,
+    /// A worker: its version.
+    version: Option<String>,
+    /// A worker: how many tasks it runs at once.
+    concurrency: Option<u32>,
+    /// A worker: how many tasks it was running.
+    in_flight: Option<u32>,
+    /// A worker: tasks finished since it started.
+    completed: Option<u64>,
+    /// A worker: whether it is shutting down.
+    draining: Option<bool>,
+    /// A worker: when it started.
+    #[schema(format = DateTime)]
+    started: Option<String>,
+}
+
+/// A connectivity test of an asset (`/rest/app_status`, seed 003).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AppStatusBody {
+    /// `?pretty`: the app's name.
+    #[serde(rename = "_pretty_app", skip_serializing_if = "Option::is_none")]
+    pub pretty_app: Option<String>,
+    /// `?pretty`: the asset's name.
+    #[serde(rename = "_pretty_asset", skip_serializing_if = "Option::is_none")]
+    pub pretty_asset: Option<String>,
+    /// `?pretty`: how long ago the test was requested, e.g. "13 minutes ago".
+    #[serde(rename = "_pretty_create_time", skip_serializing_if = "Option::is_none")]
+    pub pretty_create_time: Option<String>,
+    /// `?pretty`: the app's icon; always "".
+    #[serde(rename = "_pretty_icon", skip_serializing_if = "Option::is_none")]
+    pub pretty_icon: Option<String>,
+    /// The app tested.
+    pub app: i64,
+    /// The asset tested.
+    pub asset: i64,
+    /// When the test was requested.
+    #[schema(format = DateTime)]
+    pub create_time: String,
+    /// The test's app run.
+    pub id: i64,
+    /// `Testing asset connectivity for '<asset>' using app '<app>'`, then the outcome.
+    pub message: String,
+    /// `pending`, `running`, `success` or `failed`.
+    pub status: String,
+}
+
+/// `GET /rest/app_status`: SOAR's list, in the seed's key order.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AppStatusList {
+    /// How many tests there are, on every page.
+    pub count: u64,
+    /// The tests of the requested page, newest asset first.
+    pub data: Vec<AppStatusBody>,
+    /// How many pages of `page_size` tests that makes.
+    pub num_pages: u64,
+}
+
+/// The answer to a started connectivity test.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TestStartedBody {
+    /// Always true.
+    pub success: bool,
+    /// The test's action run, to poll like any other.
+    pub action_run_id: i64,
+    /// The system container test runs belong to.
+    pub container_id: i64,
+    /// `Testing asset connectivity for '<asset>' using app '<app>'`.
+    pub message: String,
+}
+
+/// The widget `top_playbooks_actions`: the most run actions of the window.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TopPlaybooksActions {
+    /// Up to 10 actions, most run first.
+    pub actions: Vec<ActionUse>,
+    /// Always empty: Outpost runs no playbooks.
+    #[schema(value_type = Vec<Object>)]
+    pub playbooks: Vec<Value>,
+}
+
+/// How often an action ran.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ActionUse {
+    /// The action, e.g. "url reputation".
+    pub action_name: String,
+    /// Mean seconds from start to close, one decimal; null when none finished.
+    #[schema(required = true)]
+    pub average_duration: Option<f64>,
+    /// How many runs of it the window holds.
+    pub total: i64,
+}
+
+/// The widget `playbooks_actions_stats`: action runs per day of the window.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PlaybooksActionsStats {
+    /// The window's start.
+    #[schema(format = DateTime)]
+    pub start_time: String,
+    /// The window's end.
+    #[schema(format = DateTime)]
+    pub end_time: String,
+    /// Always 0: Outpost runs no playbooks.
+    pub total_playbooks: u64,
+    /// Action runs in the window.
+    pub total_actions: u64,
+    /// One entry per UTC day of the window.
+    pub days: Vec<DayCount>,
+}
+
+/// Runs of one day.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DayCount {
+    /// `YYYY-MM-DD`, UTC.
+    #[schema(format = Date)]
+    pub date: String,
+    /// Always 0: Outpost runs no playbooks.
+    pub playbooks: u64,
+    /// Action runs created that day.
+    pub actions: u64,
+}
+
+/// One widget, by the name in the path.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum WidgetBody {
+    /// `top_playbooks_actions`.
+    TopPlaybooksActions(TopPlaybooksActions),
+    /// `playbooks_actions_stats`.
+    PlaybooksActionsStats(PlaybooksActionsStats),
+}
+
+/// `GET /rest/widget_data`: every widget Outpost computes, by name.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WidgetDataBody {
+    /// See `/rest/widget_data/top_playbooks_actions`.
+    pub top_playbooks_actions: TopPlaybooksActions,
+    /// See `/rest/widget_data/playbooks_actions_stats`.
+    pub playbooks_actions_stats: PlaybooksActionsStats,
+}
+
+/// A user (`/rest/ph_user`); never the password.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserBody {
+    /// Its numeric id, as clients address it.
+    pub id: i64,
+    /// Unique; the Basic sign-in name.
+    pub username: String,
+    /// Contact address.
+    pub email: String,
+    /// Given name.
+    pub first_name: String,
+    /// Family name.
+    pub last_name: String,
+    /// `normal`, or `automation` (signs in with tokens only).
+    #[serde(rename = "type")]
+    pub user_type: String,
+    /// False once disabled: it then signs in with nothing.
+    pub is_active: bool,
+    /// The ids of the roles it holds.
+    pub roles: Vec<i64>,
+    /// When it was created (UTC).
+    #[schema(format = DateTime)]
+    pub create_time: String,
+    /// When it last changed (UTC).
+    #[schema(format = DateTime)]
+    pub update_time: String,
+}
+
+pub fn user(u: &User, role_ids: &[i64]) -> UserBody {
+    UserBody {
+        id: u.id,
+        username: u.username.clone(),
+        email: u.email.clone(),
+        first_name: u.first_name.clone(),
+        last_name: u.last_name.clone(),
+        user_type: u.user_type.clone(),
+        is_active: u.is_active,
+        roles: role_ids.to_vec(),
+        create_time: iso(u.created_ms),
+        update_time: iso(u.updated_ms),
+    }
+}
+
+/// A `ph-auth-token` token; never the token itself.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenBody {
+    /// Its numeric id, for revoking it.
+    pub id: i64,
+    /// The user it acts as.
+    pub user: i64,
+    /// What it is for.
+    pub label: String,
+    /// `active`, `expired` or `revoked`.
+    pub status: String,
+    /// When it was issued.
+    #[schema(format = DateTime)]
+    pub create_time: String,
+    /// When it stops working; null: never.
+    #[schema(required = true, format = DateTime)]
+    pub expires_on: Option<String>,
+    /// When it was revoked; null while not.
+    #[schema(required = true, format = DateTime)]
+    pub revoked_time: Option<String>,
+}
+
+/// A token as shown at `now` (Unix ms), which decides `expired`.
+pub fn token(t: &Token, now: i64) -> TokenBody {
+    let status = match (t.revoked_ms, t.expires_ms) {
+        (Some(_), _) => "revoked",
+        (None, Some(e)) if e <= now => "expired",
+        _ => "active",
+    };
+    TokenBody {
+        id: t.id,
+        user: t.user_id,
+        label: t.label.clone(),
+        status: status.into(),
+        create_time: iso(t.created_ms),
+        expires_on: iso_opt(t.expires_ms),
+        revoked_time: iso_opt(t.revoked_ms),
+    }
+}
+
+/// The answer to `POST /rest/ph_user/<id>/token`: the only time the key is shown.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenIssued {
+    /// Always true.
+    pub success: bool,
+    /// The token's id, for revoking it.
+    pub id: i64,
+    /// The token, for the `ph-auth-token` header.
+    pub key: String,
+    /// When it stops working; null: never.
+    #[schema(required = true, format = DateTime)]
+    pub expires_on: Option<String>,
+    /// Says the key is not shown again.
+    pub message: String,
+}
+
+/// The answer to revoking tokens.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokensRevoked {
+    /// Always true.
+    pub success: bool,
+    /// How many live tokens were revoked.
+    pub revoked: u64,
+}
+
+/// A role (`/rest/role`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RoleBody {
+    /// Its numeric id, as clients address it.
+    pub id: i64,
+    /// Unique; what messages show.
+    pub name: String,
+    /// What the role is for.
+    pub description: String,
+    /// Permission names such as `containers:view`; a built-in role shows its fixed ones.
+    pub permissions: Vec<String>,
+    /// Administrator, Automation and Observer are built in: fixed name and permissions.
+    pub builtin: bool,
+    /// False once disabled: it then grants nothing.
+    pub is_active: bool,
+    /// The ids of its members.
+    pub users: Vec<i64>,
+    /// When it was created (UTC).
+    #[schema(format = DateTime)]
+    pub create_time: String,
+    /// When it last changed (UTC).
+    #[schema(format = DateTime)]
+    pub update_time: String,
+}
+
+pub fn role(r: &Role, member_ids: &[i64]) -> RoleBody {
+    let permissions: Vec<String> = if r.builtin {
+        builtin_permissions(&r.name).unwrap_or_default().iter().map(|p| p.name().to_string()).collect()
+    } else {
+        r.permissions.clone()
+    };
+    RoleBody {
+        id: r.id,
+        name: r.name.clone(),
+        description: r.description.clone(),
+        permissions,
+        builtin: r.builtin,
+        is_active: r.is_active,
+        users: member_ids.to_vec(),
+        create_time: iso(r.created_ms),
+        update_time: iso(r.updated_ms),
+    }
+}
+
+// Documents the record `crate::audit::record_json` builds (outside `rest`); the OpenAPI
+// test checks real answers against it.
+/// An audit record (seed 002). With `format=csv` the same records come as CSV with the
+/// seed's columns.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct AuditRecordBody {
+    /// Unique together with `AUDIT SOURCE`.
+    #[serde(rename = "AUDIT ID")]
+    audit_id: i64,
+    /// `Audit`, `Action Run`, ...
+    #[serde(rename = "AUDIT SOURCE")]
+    source: String,
+    /// The field a change changed; "" otherwise.
+    #[serde(rename = "CHANGED FIELD")]
+    changed_field: String,
+    /// The caller's address; "" for what automation did.
+    #[serde(rename = "IP ADDRESS")]
+    ip: String,
+    /// The value after a change.
+    #[serde(rename = "NEW VALUE")]
+    #[schema(required = true)]
+    new_value: Option<String>,
+    /// What happened, e.g. `GET:/rest/ph_user/1/audit` or `login:Success`.
+    #[serde(rename = "NOTE")]
+    note: String,
+    /// The object's id, or "" when the event has none.
+    #[serde(rename = "OBJECT ID")]
+    object_id: AuditObjectId,
+    /// `ph_user`, `role`, `container`, `action`, `authentication`, ...
+    #[serde(rename = "OBJECT TYPE")]
+    object_type: String,
+    /// The value before a change.
+    #[serde(rename = "OLD VALUE")]
+    #[schema(required = true)]
+    old_value: Option<String>,
+    /// The related object's id, e.g. an action run's container.
+    #[serde(rename = "RELATED OBJECT ID")]
+    #[schema(required = true)]
+    related_id: Option<i64>,
+    /// The related object's type.
+    #[serde(rename = "RELATED OBJECT TYPE")]
+    #[schema(required = true)]
+    related_type: Option<String>,
+    /// When it happened (UTC).
+    #[serde(rename = "TIME")]
+    #[schema(format = DateTime)]
+    time: String,
+    /// Who did it.
+    #[serde(rename = "USER")]
+    user: String,
+    /// Their id; null for what no user did.
+    #[serde(rename = "USER ID")]
+    #[schema(required = true)]
+    user_id: Option<i64>,
+}
+
+/// An audit record's `OBJECT ID`: an id, or "" when the event concerns no object.
+#[derive(Debug, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum AuditObjectId {
+    /// The object's id.
+    Id(i64),
+    /// "".
+    None(String),
 }
 
 #[cfg(test)]

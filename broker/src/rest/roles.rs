@@ -9,48 +9,52 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::routing::get;
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
 use outpost_proto::OutpostError;
-use serde_json::{Value, json};
+use serde_json::Value;
+use utoipa::ToSchema;
 
+use super::ApiResult;
 use super::input::{self, Fields};
-use super::listing::Params;
+use super::listing::{PageDoc, Params};
+use super::openapi::Routes;
+use super::render::{self, Deleted, Failure, ListBody, RoleBody, Saved};
 use super::users::keep_an_administrator;
-use super::{ApiResult, render};
 use crate::Broker;
 use crate::audit::{self, AuditObject};
 use crate::auth::Principal;
-use crate::permissions::{ADMINISTRATOR, Permission, builtin_permissions};
+use crate::permissions::{ADMINISTRATOR, Permission};
+use crate::store::Page;
 use crate::store::roles::{Role, RoleFields};
-use crate::store::{Listing, Page};
 
-pub fn routes() -> Router<Arc<Broker>> {
-    Router::new()
-        .route("/rest/role", get(list).post(create))
-        .route("/rest/role/{id}", get(read).post(update).delete(disable))
+pub fn routes(routes: Routes) -> Routes {
+    routes
+        .add(__path_list, list)
+        .add(__path_create, create)
+        .add(__path_read, read)
+        .add(__path_update, update)
+        .add(__path_disable, disable)
 }
 
-const FIELDS: &[&str] = &["name", "description", "permissions", "users", "is_active"];
+/// The fields of a role body.
+pub const FIELDS: &[&str] = &["name", "description", "permissions", "users", "is_active"];
 
-/// A role as `/rest/role` shows it; a built-in role shows its fixed permissions.
-pub fn render_role(r: &Role, member_ids: &[i64]) -> Value {
-    let permissions: Vec<String> = if r.builtin {
-        builtin_permissions(&r.name).unwrap_or_default().iter().map(|p| p.name().to_string()).collect()
-    } else {
-        r.permissions.clone()
-    };
-    json!({
-        "id": r.id,
-        "name": r.name,
-        "description": r.description,
-        "permissions": permissions,
-        "builtin": r.builtin,
-        "is_active": r.is_active,
-        "users": member_ids,
-        "create_time": render::iso(r.created_ms),
-        "update_time": render::iso(r.updated_ms),
-    })
+/// A role to create, or the fields of one to change. A built-in role changes only its
+/// `users` and `description`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct RoleRequest {
+    /// Unique, 1 to 100 printable characters, not a number. Required on create.
+    name: Option<String>,
+    /// What the role is for.
+    description: Option<String>,
+    /// Permission names such as `containers:view`; replaces the previous set.
+    permissions: Option<Vec<String>>,
+    /// Its members, by id or user name; replaces the previous set.
+    #[schema(value_type = Option<Vec<Object>>)]
+    users: Option<Vec<Value>>,
+    /// False disables it; default true.
+    is_active: Option<bool>,
 }
 
 fn check_name(name: &str) -> Result<String, OutpostError> {
@@ -125,29 +129,37 @@ async fn check_admin_members(
     Ok(())
 }
 
-async fn list(State(broker): State<Arc<Broker>>, params: Params) -> ApiResult<Json<Value>> {
+/// List roles, built-in ones included.
+#[utoipa::path(get, path = "/rest/role", tag = "roles", params(PageDoc),
+    responses((status = 200, body = ListBody<RoleBody>), (status = 400, body = Failure)))]
+pub async fn list(State(broker): State<Arc<Broker>>, params: Params) -> ApiResult<Json<ListBody<RoleBody>>> {
     let page: Page = params.page()?;
     let roles = broker.store.list_roles().await?;
     let count = roles.len() as u64;
     let (limit, offset) = page.limit_offset();
     let mut data = vec![];
     for r in roles.iter().skip(offset as usize).take(limit.min(usize::MAX as i64) as usize) {
-        data.push(render_role(r, &broker.store.role_member_ids(r.id).await?));
+        data.push(render::role(r, &broker.store.role_member_ids(r.id).await?));
     }
-    let listing = Listing { count, num_pages: page.num_pages(count), data };
-    Ok(Json(json!({"count": listing.count, "num_pages": listing.num_pages, "data": listing.data})))
+    Ok(Json(ListBody { count, num_pages: page.num_pages(count), data }))
 }
 
-async fn read(State(broker): State<Arc<Broker>>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+/// Read a role (audited).
+#[utoipa::path(get, path = "/rest/role/{id}", tag = "roles", params(("id" = i64, Path)),
+    responses((status = 200, body = RoleBody), (status = 400, body = Failure), (status = 404, body = Failure)))]
+pub async fn read(State(broker): State<Arc<Broker>>, Path(id): Path<String>) -> ApiResult<Json<RoleBody>> {
     let role = load_role(&broker, &id).await?;
-    Ok(Json(render_role(&role, &broker.store.role_member_ids(role.id).await?)))
+    Ok(Json(render::role(&role, &broker.store.role_member_ids(role.id).await?)))
 }
 
-async fn create(
+/// Create a custom role.
+#[utoipa::path(post, path = "/rest/role", tag = "roles", request_body = RoleRequest,
+    responses((status = 200, body = Saved), (status = 400, body = Failure), (status = 404, body = Failure), (status = 409, body = Failure)))]
+pub async fn create(
     State(broker): State<Arc<Broker>>,
     Extension(who): Extension<Principal>,
     body: Bytes,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Saved>> {
     let map = input::object(&body)?;
     let f = Fields::new(&map);
     f.only(FIELDS)?;
@@ -168,15 +180,19 @@ async fn create(
     broker.store.set_role_members(role.id, &members).await?;
     broker.auth.forget();
     broker.audit.record_change(&who, AuditObject::role(&role), None, Some(&audit::role_fields(&role, &members))).await;
-    Ok(Json(json!({"success": true, "id": role.id})))
+    Ok(Json(Saved::new(role.id)))
 }
 
-async fn update(
+/// Change a role: only the fields given change. The Administrator role keeps at least
+/// one active member.
+#[utoipa::path(post, path = "/rest/role/{id}", tag = "roles", params(("id" = i64, Path)), request_body = RoleRequest,
+    responses((status = 200, body = Saved), (status = 400, body = Failure), (status = 404, body = Failure), (status = 409, body = Failure)))]
+pub async fn update(
     State(broker): State<Arc<Broker>>,
     Extension(who): Extension<Principal>,
     Path(id): Path<String>,
     body: Bytes,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Saved>> {
     let before = load_role(&broker, &id).await?;
     let map = input::object(&body)?;
     let f = Fields::new(&map);
@@ -221,14 +237,17 @@ async fn update(
             Some(&audit::role_fields(&after, &members)),
         )
         .await;
-    Ok(Json(json!({"success": true, "id": after.id})))
+    Ok(Json(Saved::new(after.id)))
 }
 
-async fn disable(
+/// Disable a custom role: it then grants nothing, and keeps its members.
+#[utoipa::path(delete, path = "/rest/role/{id}", tag = "roles", params(("id" = i64, Path)),
+    responses((status = 200, body = Deleted), (status = 400, body = Failure), (status = 404, body = Failure)))]
+pub async fn disable(
     State(broker): State<Arc<Broker>>,
     Extension(who): Extension<Principal>,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Deleted>> {
     let before = load_role(&broker, &id).await?;
     if before.builtin {
         return Err(OutpostError::invalid(format!("role '{}' is built in and cannot be disabled", before.name)).into());
@@ -255,13 +274,13 @@ async fn disable(
             Some(&audit::role_fields(&after, &members)),
         )
         .await;
-    Ok(Json(json!({"success": true, "id": after.id, "message": format!("role '{}' disabled", after.name)})))
+    Ok(Json(Deleted { success: true, id: after.id, message: format!("role '{}' disabled", after.name) }))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::Map;
+    use serde_json::{Map, json};
 
     #[test]
     fn permissions_are_checked_by_name() {

@@ -7,39 +7,40 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
 use chrono::{DateTime, Duration as Days, Utc};
 use outpost_proto::OutpostError;
 use outpost_proto::time::now_ms;
 use serde_json::{Map, Value, json};
+use utoipa::{IntoParams, ToSchema};
 
 use super::input::{self, Fields};
-use super::listing::Params;
+use super::listing::{PageDoc, Params, PrettyDoc};
 use super::openapi::Routes;
-use super::render::VersionBody;
+use super::render::{
+    ActionUse, AppStatusBody, AppStatusList, DayCount, Failure, HealthBody, LicenseBody, LicenseInfo, LicenseUsage,
+    PlaybooksActionsStats, SettingsChanged, SystemInfoBody, TestStartedBody, TopPlaybooksActions, VersionBody,
+    WidgetBody, WidgetDataBody,
+};
 use super::{ApiResult, render};
 use crate::Broker;
 use crate::audit::{Actor, AuditObject};
 use crate::auth::Principal;
 use crate::store::system::{ActionRunFilter, AppStatus};
 
-/// The documented routes (OpenAPI).
-pub fn routes(routes: Routes) -> Routes {
-    routes.add(__path_version, version)
-}
-
 /// The routes of seed 003, runtime settings and test connectivity.
-pub fn info_routes() -> Router<Arc<Broker>> {
-    Router::new()
-        .route("/rest/system_info", get(system_info))
-        .route("/rest/system_settings", get(settings).post(change_settings))
-        .route("/rest/license", get(license))
-        .route("/rest/health", get(health))
-        .route("/rest/app_status", get(app_status))
-        .route("/rest/widget_data", get(all_widgets))
-        .route("/rest/widget_data/{name}", get(widget))
-        .route("/rest/asset/{id}/test", post(test_asset))
+pub fn routes(routes: Routes) -> Routes {
+    routes
+        .add(__path_version, version)
+        .add(__path_system_info, system_info)
+        .add(__path_settings, settings)
+        .add(__path_change_settings, change_settings)
+        .add(__path_license, license)
+        .add(__path_health, health)
+        .add(__path_app_status, app_status)
+        .add(__path_all_widgets, all_widgets)
+        .add(__path_widget, widget)
+        .add(__path_test_asset, test_asset)
 }
 
 /// The broker's version.
@@ -50,6 +51,18 @@ pub async fn version() -> Json<VersionBody> {
 
 const BASE_URL: &str = "base_url";
 const TIME_ZONE: &str = "time_zone";
+/// The fields of a settings body.
+pub const SETTINGS_FIELDS: &[&str] = &[BASE_URL, TIME_ZONE];
+
+/// The settings to change; at least one.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct SettingsRequest {
+    /// An `http://` or `https://` URL (a trailing `/` is dropped), or "" to clear it.
+    base_url: Option<String>,
+    /// An IANA time zone name such as `UTC` or `Europe/Paris`.
+    time_zone: Option<String>,
+}
 
 /// `base_url` and `time_zone`: the runtime setting if one was made, else the
 /// configuration's.
@@ -59,14 +72,18 @@ async fn current_settings(broker: &Broker) -> Result<(String, String), OutpostEr
     Ok((base_url, time_zone))
 }
 
-async fn system_info(State(broker): State<Arc<Broker>>) -> ApiResult<Json<Value>> {
+/// The base URL and time zone of this instance (seed 003).
+#[utoipa::path(get, path = "/rest/system_info", tag = "system", responses((status = 200, body = SystemInfoBody)))]
+pub async fn system_info(State(broker): State<Arc<Broker>>) -> ApiResult<Json<SystemInfoBody>> {
     let (base_url, time_zone) = current_settings(&broker).await?;
-    Ok(Json(json!({"base_url": base_url, "time_zone": time_zone})))
+    Ok(Json(SystemInfoBody { base_url, time_zone }))
 }
 
-async fn settings(State(broker): State<Arc<Broker>>) -> ApiResult<Json<Value>> {
+/// The runtime settings: what `/rest/system_info` shows.
+#[utoipa::path(get, path = "/rest/system_settings", tag = "system", responses((status = 200, body = SystemInfoBody)))]
+pub async fn settings(State(broker): State<Arc<Broker>>) -> ApiResult<Json<SystemInfoBody>> {
     let (base_url, time_zone) = current_settings(&broker).await?;
-    Ok(Json(json!({"base_url": base_url, "time_zone": time_zone})))
+    Ok(Json(SystemInfoBody { base_url, time_zone }))
 }
 
 fn check_base_url(url: &str) -> Result<String, OutpostError> {
@@ -104,14 +121,17 @@ fn check_time_zone(zone: &str) -> Result<String, OutpostError> {
     }
 }
 
-async fn change_settings(
+/// Change the base URL and/or the time zone; audited, in force at once.
+#[utoipa::path(post, path = "/rest/system_settings", tag = "system", request_body = SettingsRequest,
+    responses((status = 200, body = SettingsChanged), (status = 400, body = Failure)))]
+pub async fn change_settings(
     State(broker): State<Arc<Broker>>,
     Extension(who): Extension<Principal>,
     body: Bytes,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<SettingsChanged>> {
     let map = input::object(&body)?;
     let f = Fields::new(&map);
-    f.only(&[BASE_URL, TIME_ZONE])?;
+    f.only(SETTINGS_FIELDS)?;
     let base_url = f.string(BASE_URL)?.map(|u| check_base_url(&u)).transpose()?;
     let time_zone = f.string(TIME_ZONE)?.map(|z| check_time_zone(&z)).transpose()?;
     if base_url.is_none() && time_zone.is_none() {
@@ -128,43 +148,47 @@ async fn change_settings(
     let old = json!({"base_url": old_url, "time_zone": old_zone});
     let new = json!({"base_url": new_url, "time_zone": new_zone});
     broker.audit.record_change(&who, AuditObject::Settings, Some(&old), Some(&new)).await;
-    Ok(Json(json!({"success": true, "base_url": new_url, "time_zone": new_zone})))
+    Ok(Json(SettingsChanged { success: true, base_url: new_url, time_zone: new_zone }))
 }
 
-async fn license(State(broker): State<Arc<Broker>>) -> ApiResult<Json<Value>> {
+/// The license and usage counters (seed 003): Outpost is unlimited.
+#[utoipa::path(get, path = "/rest/license", tag = "system", responses((status = 200, body = LicenseBody)))]
+pub async fn license(State(broker): State<Arc<Broker>>) -> ApiResult<Json<LicenseBody>> {
     let store = &broker.store;
     let day_ago = now_ms() - 24 * 3600 * 1000;
     let (actions, app_runs) = store.runs_since(day_ago).await?;
-    Ok(Json(json!({
-        "status": "valid",
-        "license_info": {
-            "case_management": false,
-            "issue_date": store.installed_ms().await?,
-            "maximum_apps": 0,
-            "expiration_date": null,
-            "maximum_users": 0,
-            "contact_information": "",
-            "company_name": "",
-            "maximum_assets": 0,
-            "license_number": "",
-            "license_type": "unlimited",
-            "maximum_actions_per_day": 0,
-            "maximum_containers": 0,
+    Ok(Json(LicenseBody {
+        status: "valid".into(),
+        license_info: LicenseInfo {
+            case_management: false,
+            issue_date: store.installed_ms().await?,
+            maximum_apps: 0,
+            expiration_date: None,
+            maximum_users: 0,
+            contact_information: String::new(),
+            company_name: String::new(),
+            maximum_assets: 0,
+            license_number: String::new(),
+            license_type: "unlimited".into(),
+            maximum_actions_per_day: 0,
+            maximum_containers: 0,
         },
-        "current_usage": {
-            "recent_playbook_run_count": 0,
-            "recent_app_run_count": app_runs,
-            "recent_debug_run_count": 0,
-            "recent_action_run_count": actions,
-            "apps": store.count_rows("apps").await?,
-            "assets": store.count_rows("assets").await?,
-            "users": store.count_rows("users").await?,
-            "containers": store.count_rows("containers").await?,
+        current_usage: LicenseUsage {
+            recent_playbook_run_count: 0,
+            recent_app_run_count: app_runs,
+            recent_debug_run_count: 0,
+            recent_action_run_count: actions,
+            apps: store.count_rows("apps").await?,
+            assets: store.count_rows("assets").await?,
+            users: store.count_rows("users").await?,
+            containers: store.count_rows("containers").await?,
         },
-    })))
+    }))
 }
 
-async fn health(State(broker): State<Arc<Broker>>) -> Json<Value> {
+/// Readings of the machine and of Outpost's services, workers included (seed 003).
+#[utoipa::path(get, path = "/rest/health", tag = "system", responses((status = 200, body = HealthBody)))]
+pub async fn health(State(broker): State<Arc<Broker>>) -> Json<Value> {
     Json(crate::health::health(&broker).await)
 }
 
@@ -180,40 +204,39 @@ pub fn ago(ms: i64, now: i64) -> String {
     format!("{n} {unit}{} ago", if n == 1 { "" } else { "s" })
 }
 
-fn render_status(s: &AppStatus, pretty: bool, now: i64) -> Value {
+fn render_status(s: &AppStatus, pretty: bool, now: i64) -> AppStatusBody {
     let tail = match s.status.as_str() {
         "success" => format!("1 action succeeded. {}", s.result_message),
         "failed" => format!("1 action failed. {}", s.result_message),
         _ => String::new(),
     };
-    let mut out = Map::new();
-    if pretty {
-        out.insert("_pretty_app".into(), json!(s.app_name));
-        out.insert("_pretty_asset".into(), json!(s.asset_name));
-        out.insert("_pretty_create_time".into(), json!(ago(s.create_ms, now)));
-        out.insert("_pretty_icon".into(), json!(""));
+    let when_pretty = |value: String| pretty.then_some(value);
+    AppStatusBody {
+        pretty_app: when_pretty(s.app_name.clone()),
+        pretty_asset: when_pretty(s.asset_name.clone()),
+        pretty_create_time: when_pretty(ago(s.create_ms, now)),
+        pretty_icon: when_pretty(String::new()),
+        app: s.app_id,
+        asset: s.asset_id,
+        create_time: render::iso(s.create_ms),
+        id: s.id,
+        message: format!("Testing asset connectivity for '{}' using app '{}' {tail}", s.asset_name, s.app_name),
+        status: s.status.clone(),
     }
-    out.insert("app".into(), json!(s.app_id));
-    out.insert("asset".into(), json!(s.asset_id));
-    out.insert("create_time".into(), json!(render::iso(s.create_ms)));
-    out.insert("id".into(), json!(s.id));
-    out.insert(
-        "message".into(),
-        json!(format!("Testing asset connectivity for '{}' using app '{}' {tail}", s.asset_name, s.app_name)),
-    );
-    out.insert("status".into(), json!(s.status));
-    Value::Object(out)
 }
 
-async fn app_status(State(broker): State<Arc<Broker>>, params: Params) -> ApiResult<Json<Value>> {
+/// The latest connectivity test of each asset (seed 003).
+#[utoipa::path(get, path = "/rest/app_status", tag = "system", params(PageDoc, PrettyDoc),
+    responses((status = 200, body = AppStatusList), (status = 400, body = Failure)))]
+pub async fn app_status(State(broker): State<Arc<Broker>>, params: Params) -> ApiResult<Json<AppStatusList>> {
     let listing = broker.store.app_statuses(params.page()?).await?;
     let now = now_ms();
     let pretty = params.pretty;
-    Ok(Json(json!({
-        "count": listing.count,
-        "data": listing.data.iter().map(|s| render_status(s, pretty, now)).collect::<Vec<_>>(),
-        "num_pages": listing.num_pages,
-    })))
+    Ok(Json(AppStatusList {
+        count: listing.count,
+        data: listing.data.iter().map(|s| render_status(s, pretty, now)).collect(),
+        num_pages: listing.num_pages,
+    }))
 }
 
 /// The widgets Outpost computes; the others answer "not supported".
@@ -240,9 +263,10 @@ const SOAR_WIDGETS: &[&str] = &[
 ];
 
 /// The widgets' parameters (seed 003's table).
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
-struct WidgetQuery {
+#[into_params(parameter_in = Query)]
+pub struct WidgetQuery {
     /// ISO 8601; with `end_time`, else the last 7 days.
     start_time: Option<String>,
     /// ISO 8601; with `start_time`.
@@ -297,20 +321,23 @@ impl WidgetQuery {
     }
 }
 
-async fn top_playbooks_actions(broker: &Broker, q: &WidgetQuery) -> Result<Value, OutpostError> {
+async fn top_playbooks_actions(broker: &Broker, q: &WidgetQuery) -> Result<TopPlaybooksActions, OutpostError> {
     let filter = q.filter(now_ms())?;
     let actions = if q.automated_only()? { vec![] } else { broker.store.action_stats(&filter, 10).await? };
-    Ok(json!({
-        "actions": actions.iter().map(|a| json!({
-            "action_name": a.action,
-            "average_duration": a.average_duration_secs.map(|d| (d * 10.0).round() / 10.0),
-            "total": a.total,
-        })).collect::<Vec<_>>(),
-        "playbooks": [],
-    }))
+    Ok(TopPlaybooksActions {
+        actions: actions
+            .iter()
+            .map(|a| ActionUse {
+                action_name: a.action.clone(),
+                average_duration: a.average_duration_secs.map(|d| (d * 10.0).round() / 10.0),
+                total: a.total,
+            })
+            .collect(),
+        playbooks: vec![],
+    })
 }
 
-async fn playbooks_actions_stats(broker: &Broker, q: &WidgetQuery) -> Result<Value, OutpostError> {
+async fn playbooks_actions_stats(broker: &Broker, q: &WidgetQuery) -> Result<PlaybooksActionsStats, OutpostError> {
     let filter = q.filter(now_ms())?;
     let times = broker.store.action_run_times(&filter).await?;
     let day = |ms: i64| DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default().date_naive();
@@ -318,23 +345,23 @@ async fn playbooks_actions_stats(broker: &Broker, q: &WidgetQuery) -> Result<Val
     let mut days = vec![];
     let mut d = first;
     while d <= last && days.len() < 3660 {
-        let actions = times.iter().filter(|t| day(**t) == d).count();
-        days.push(json!({"date": d.format("%Y-%m-%d").to_string(), "playbooks": 0, "actions": actions}));
+        let actions = times.iter().filter(|t| day(**t) == d).count() as u64;
+        days.push(DayCount { date: d.format("%Y-%m-%d").to_string(), playbooks: 0, actions });
         d += Days::days(1);
     }
-    Ok(json!({
-        "start_time": render::iso(filter.start_ms),
-        "end_time": render::iso(filter.end_ms),
-        "total_playbooks": 0,
-        "total_actions": times.len(),
-        "days": days,
-    }))
+    Ok(PlaybooksActionsStats {
+        start_time: render::iso(filter.start_ms),
+        end_time: render::iso(filter.end_ms),
+        total_playbooks: 0,
+        total_actions: times.len() as u64,
+        days,
+    })
 }
 
-async fn compute(broker: &Broker, name: &str, q: &WidgetQuery) -> Result<Value, OutpostError> {
+async fn compute(broker: &Broker, name: &str, q: &WidgetQuery) -> Result<WidgetBody, OutpostError> {
     match name {
-        "top_playbooks_actions" => top_playbooks_actions(broker, q).await,
-        "playbooks_actions_stats" => playbooks_actions_stats(broker, q).await,
+        "top_playbooks_actions" => Ok(WidgetBody::TopPlaybooksActions(top_playbooks_actions(broker, q).await?)),
+        "playbooks_actions_stats" => Ok(WidgetBody::PlaybooksActionsStats(playbooks_actions_stats(broker, q).await?)),
         other if SOAR_WIDGETS.contains(&other) => Err(OutpostError::new(
             outpost_proto::ErrorCode::Unimplemented,
             format!("widget '{other}' is not supported by outpost (supported: {})", WIDGETS.join(", ")),
@@ -351,41 +378,57 @@ fn widget_query(
     q.map(|Query(q)| q).map_err(|e| OutpostError::invalid(format!("bad widget parameters: {}", e.body_text())))
 }
 
-async fn widget(
+/// One home-page widget (seed 003). Outpost computes `top_playbooks_actions` and
+/// `playbooks_actions_stats`; SOAR's other widgets answer 501.
+#[utoipa::path(get, path = "/rest/widget_data/{name}", tag = "system",
+    params(("name" = String, Path, description = "The widget, e.g. `top_playbooks_actions`"), WidgetQuery),
+    responses((status = 200, body = WidgetBody), (status = 400, body = Failure), (status = 404, body = Failure),
+        (status = 501, body = Failure)))]
+pub async fn widget(
     State(broker): State<Arc<Broker>>,
     Path(name): Path<String>,
     q: Result<Query<WidgetQuery>, axum::extract::rejection::QueryRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<WidgetBody>> {
     let q = widget_query(q)?;
     Ok(Json(compute(&broker, &name, &q).await?))
 }
 
-/// Every supported widget at once, keyed by name.
-async fn all_widgets(
+/// Every widget Outpost computes, keyed by name (seed 003).
+#[utoipa::path(get, path = "/rest/widget_data", tag = "system", params(WidgetQuery),
+    responses((status = 200, body = WidgetDataBody), (status = 400, body = Failure)))]
+pub async fn all_widgets(
     State(broker): State<Arc<Broker>>,
     q: Result<Query<WidgetQuery>, axum::extract::rejection::QueryRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<WidgetDataBody>> {
     let q = widget_query(q)?;
-    let mut out = Map::new();
-    for name in WIDGETS {
-        out.insert((*name).into(), compute(&broker, name, &q).await?);
-    }
-    Ok(Json(Value::Object(out)))
+    Ok(Json(WidgetDataBody {
+        top_playbooks_actions: top_playbooks_actions(&broker, &q).await?,
+        playbooks_actions_stats: playbooks_actions_stats(&broker, &q).await?,
+    }))
 }
 
-async fn test_asset(
+/// Test an asset's connectivity: runs the app's `test connectivity` action on the
+/// system container; `/rest/app_status` shows the outcome.
+#[utoipa::path(post, path = "/rest/asset/{id}/test", tag = "assets", params(("id" = i64, Path)),
+    responses((status = 200, body = TestStartedBody), (status = 400, body = Failure), (status = 404, body = Failure)))]
+pub async fn test_asset(
     State(broker): State<Arc<Broker>>,
     Extension(who): Extension<Principal>,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<TestStartedBody>> {
     let id = input::id(&id, "asset")?;
     let started = broker.test_connectivity(&Actor::from(&who), id).await?;
     Ok(Json(test_started(&started)))
 }
 
 /// The answer to a started connectivity test.
-pub fn test_started(started: &crate::connectivity::TestStarted) -> Value {
-    json!({"success": true, "action_run_id": started.action_run_id, "container_id": started.container_id, "message": started.message})
+pub fn test_started(started: &crate::connectivity::TestStarted) -> TestStartedBody {
+    TestStartedBody {
+        success: true,
+        action_run_id: started.action_run_id,
+        container_id: started.container_id,
+        message: started.message.clone(),
+    }
 }
 
 /// Whether an asset POST body asks for a connectivity test (`{"test_connectivity": true}`).

@@ -14,67 +14,79 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::routing::{delete, get};
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
 use outpost_proto::OutpostError;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
+use super::ApiResult;
 use super::input::{self, Fields};
-use super::listing::Params;
-use super::{ApiResult, render};
+use super::listing::{PageDoc, Params};
+use super::openapi::Routes;
+use super::render::{self, Deleted, Failure, ListBody, Saved, TokenBody, TokenIssued, TokensRevoked, UserBody};
 use crate::Broker;
 use crate::audit::{self, AuditObject};
 use crate::auth::{self, Principal};
 use crate::permissions::ADMINISTRATOR;
-use crate::store::users::{Token, User, UserFields};
+use crate::store::users::{User, UserFields};
 
-pub fn routes() -> Router<Arc<Broker>> {
-    Router::new()
-        .route("/rest/ph_user", get(list).post(create))
-        .route("/rest/ph_user/{id}", get(read).post(update).delete(disable))
-        .route("/rest/ph_user/{id}/token", get(tokens).post(issue).delete(revoke_all))
-        .route("/rest/ph_user/{id}/token/{token_id}", delete(revoke))
+pub fn routes(routes: Routes) -> Routes {
+    routes
+        .add(__path_list, list)
+        .add(__path_create, create)
+        .add(__path_read, read)
+        .add(__path_update, update)
+        .add(__path_disable, disable)
+        .add(__path_tokens, tokens)
+        .add(__path_issue, issue)
+        .add(__path_revoke_all, revoke_all)
+        .add(__path_revoke, revoke)
 }
 
-const FIELDS: &[&str] = &["username", "password", "email", "first_name", "last_name", "type", "roles", "is_active"];
+/// The fields of a user body.
+pub const FIELDS: &[&str] = &["username", "password", "email", "first_name", "last_name", "type", "roles", "is_active"];
+/// The fields of a token body.
+pub const TOKEN_FIELDS: &[&str] = &["label", "expires_in_days"];
 pub const USER_TYPES: &[&str] = &["normal", "automation"];
 /// Shortest password accepted.
 pub const MIN_PASSWORD: usize = 8;
 /// Longest token lifetime accepted, in days (ten years).
 pub const MAX_TOKEN_DAYS: i64 = 3650;
 
-/// A user as `/rest/ph_user` shows it: never the password.
-pub fn render_user(u: &User, role_ids: &[i64]) -> Value {
-    json!({
-        "id": u.id,
-        "username": u.username,
-        "email": u.email,
-        "first_name": u.first_name,
-        "last_name": u.last_name,
-        "type": u.user_type,
-        "is_active": u.is_active,
-        "roles": role_ids,
-        "create_time": render::iso(u.created_ms),
-        "update_time": render::iso(u.updated_ms),
-    })
+/// A user to create, or the fields of one to change.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct UserRequest {
+    /// Unique, 1 to 150 printable characters without `:`, not a number. Required on
+    /// create; the bootstrap `admin` cannot be renamed.
+    username: Option<String>,
+    /// 8 to 1024 characters; required on create for `normal` users, refused for
+    /// `automation` users. Stored as an argon2 hash.
+    password: Option<String>,
+    /// Contact address.
+    email: Option<String>,
+    /// Given name.
+    first_name: Option<String>,
+    /// Family name.
+    last_name: Option<String>,
+    /// `normal` (default) or `automation` (signs in with tokens only).
+    #[schema(rename = "type")]
+    user_type: Option<String>,
+    /// The roles it holds, by id or name; replaces the previous set.
+    #[schema(value_type = Option<Vec<Object>>)]
+    roles: Option<Vec<Value>>,
+    /// False disables it; default true.
+    is_active: Option<bool>,
 }
 
-fn render_token(t: &Token) -> Value {
-    let now = outpost_proto::time::now_ms();
-    let status = match (t.revoked_ms, t.expires_ms) {
-        (Some(_), _) => "revoked",
-        (None, Some(e)) if e <= now => "expired",
-        _ => "active",
-    };
-    json!({
-        "id": t.id,
-        "user": t.user_id,
-        "label": t.label,
-        "status": status,
-        "create_time": render::iso(t.created_ms),
-        "expires_on": render::iso_opt(t.expires_ms),
-        "revoked_time": render::iso_opt(t.revoked_ms),
-    })
+/// A token to issue; the body may be left empty.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct TokenRequest {
+    /// What the token is for, at most 200 characters.
+    label: Option<String>,
+    /// Days until it expires, 1 to 3650; left out, it never expires.
+    expires_in_days: Option<i64>,
 }
 
 fn check_username(name: &str) -> Result<String, OutpostError> {
@@ -147,25 +159,34 @@ async fn is_administrator_role(broker: &Broker, role_ids: &[i64]) -> Result<bool
     Ok(admin.is_some_and(|id| role_ids.contains(&id)))
 }
 
-async fn list(State(broker): State<Arc<Broker>>, params: Params) -> ApiResult<Json<Value>> {
+/// List users.
+#[utoipa::path(get, path = "/rest/ph_user", tag = "users", params(PageDoc),
+    responses((status = 200, body = ListBody<UserBody>), (status = 400, body = Failure)))]
+pub async fn list(State(broker): State<Arc<Broker>>, params: Params) -> ApiResult<Json<ListBody<UserBody>>> {
     let listing = broker.store.list_users(params.page()?).await?;
     let mut data = vec![];
     for u in &listing.data {
-        data.push(render_user(u, &broker.store.user_role_ids(u.id).await?));
+        data.push(render::user(u, &broker.store.user_role_ids(u.id).await?));
     }
-    Ok(Json(json!({"count": listing.count, "num_pages": listing.num_pages, "data": data})))
+    Ok(Json(ListBody { count: listing.count, num_pages: listing.num_pages, data }))
 }
 
-async fn read(State(broker): State<Arc<Broker>>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+/// Read a user (audited).
+#[utoipa::path(get, path = "/rest/ph_user/{id}", tag = "users", params(("id" = i64, Path)),
+    responses((status = 200, body = UserBody), (status = 400, body = Failure), (status = 404, body = Failure)))]
+pub async fn read(State(broker): State<Arc<Broker>>, Path(id): Path<String>) -> ApiResult<Json<UserBody>> {
     let user = load_user(&broker, &id).await?;
-    Ok(Json(render_user(&user, &broker.store.user_role_ids(user.id).await?)))
+    Ok(Json(render::user(&user, &broker.store.user_role_ids(user.id).await?)))
 }
 
-async fn create(
+/// Create a user.
+#[utoipa::path(post, path = "/rest/ph_user", tag = "users", request_body = UserRequest,
+    responses((status = 200, body = Saved), (status = 400, body = Failure), (status = 404, body = Failure), (status = 409, body = Failure)))]
+pub async fn create(
     State(broker): State<Arc<Broker>>,
     Extension(who): Extension<Principal>,
     body: Bytes,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Saved>> {
     let map = input::object(&body)?;
     let f = Fields::new(&map);
     f.only(FIELDS)?;
@@ -202,15 +223,19 @@ async fn create(
     broker.store.set_user_roles(user.id, &roles).await?;
     broker.auth.forget();
     broker.audit.record_change(&who, AuditObject::user(&user), None, Some(&audit::user_fields(&user, &roles))).await;
-    Ok(Json(json!({"success": true, "id": user.id})))
+    Ok(Json(Saved::new(user.id)))
 }
 
-async fn update(
+/// Change a user: only the fields given change. The last active administrator cannot
+/// lose the role or be disabled.
+#[utoipa::path(post, path = "/rest/ph_user/{id}", tag = "users", params(("id" = i64, Path)), request_body = UserRequest,
+    responses((status = 200, body = Saved), (status = 400, body = Failure), (status = 404, body = Failure), (status = 409, body = Failure)))]
+pub async fn update(
     State(broker): State<Arc<Broker>>,
     Extension(who): Extension<Principal>,
     Path(id): Path<String>,
     body: Bytes,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Saved>> {
     let before = load_user(&broker, &id).await?;
     let map = input::object(&body)?;
     let f = Fields::new(&map);
@@ -281,14 +306,17 @@ async fn update(
             .record_field(&who, object, "password", Some(render::MASK), Some(render::MASK), "password changed")
             .await;
     }
-    Ok(Json(json!({"success": true, "id": after.id})))
+    Ok(Json(Saved::new(after.id)))
 }
 
-async fn disable(
+/// Disable a user (SOAR's soft delete): it then signs in with nothing.
+#[utoipa::path(delete, path = "/rest/ph_user/{id}", tag = "users", params(("id" = i64, Path)),
+    responses((status = 200, body = Deleted), (status = 400, body = Failure), (status = 404, body = Failure)))]
+pub async fn disable(
     State(broker): State<Arc<Broker>>,
     Extension(who): Extension<Principal>,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Deleted>> {
     let before = load_user(&broker, &id).await?;
     keep_an_administrator(&broker, before.id, false).await?;
     let roles = broker.store.user_role_ids(before.id).await?;
@@ -315,15 +343,21 @@ async fn disable(
             Some(&audit::user_fields(&after, &roles)),
         )
         .await;
-    Ok(Json(json!({"success": true, "id": after.id, "message": format!("user '{}' disabled", after.username)})))
+    Ok(Json(Deleted { success: true, id: after.id, message: format!("user '{}' disabled", after.username) }))
 }
 
-async fn tokens(State(broker): State<Arc<Broker>>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+/// List a user's tokens, revoked and expired ones included; never the tokens themselves.
+#[utoipa::path(get, path = "/rest/ph_user/{id}/token", tag = "users", params(("id" = i64, Path)),
+    responses((status = 200, body = ListBody<TokenBody>), (status = 400, body = Failure), (status = 404, body = Failure)))]
+pub async fn tokens(State(broker): State<Arc<Broker>>, Path(id): Path<String>) -> ApiResult<Json<ListBody<TokenBody>>> {
     let user = load_user(&broker, &id).await?;
     let tokens = broker.store.list_tokens(user.id).await?;
-    Ok(Json(
-        json!({"count": tokens.len(), "num_pages": u64::from(!tokens.is_empty()), "data": tokens.iter().map(render_token).collect::<Vec<_>>()}),
-    ))
+    let now = outpost_proto::time::now_ms();
+    Ok(Json(ListBody {
+        count: tokens.len() as u64,
+        num_pages: u64::from(!tokens.is_empty()),
+        data: tokens.iter().map(|t| render::token(t, now)).collect(),
+    }))
 }
 
 /// Reads the optional token body: `label` and `expires_in_days`.
@@ -333,7 +367,7 @@ fn parse_token_body(body: &[u8]) -> Result<(String, Option<i64>), OutpostError> 
     }
     let map: Map<String, Value> = input::object(body)?;
     let f = Fields::new(&map);
-    f.only(&["label", "expires_in_days"])?;
+    f.only(TOKEN_FIELDS)?;
     let label = f.string("label")?.unwrap_or_default().trim().to_string();
     if label.chars().count() > 200 {
         return Err(OutpostError::invalid("'label' must be at most 200 characters"));
@@ -350,12 +384,16 @@ fn parse_token_body(body: &[u8]) -> Result<(String, Option<i64>), OutpostError> 
     Ok((label, days))
 }
 
-async fn issue(
+/// Issue a token for the `ph-auth-token` header; its key is answered this once.
+#[utoipa::path(post, path = "/rest/ph_user/{id}/token", tag = "users", params(("id" = i64, Path)),
+    request_body(content = Option<TokenRequest>, description = "optional: the body may be empty"),
+    responses((status = 200, body = TokenIssued), (status = 400, body = Failure), (status = 404, body = Failure)))]
+pub async fn issue(
     State(broker): State<Arc<Broker>>,
     Extension(who): Extension<Principal>,
     Path(id): Path<String>,
     body: Bytes,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<TokenIssued>> {
     let user = load_user(&broker, &id).await?;
     if !user.is_active {
         return Err(OutpostError::precondition(format!(
@@ -379,20 +417,24 @@ async fn issue(
             "token issued",
         )
         .await;
-    Ok(Json(json!({
-        "success": true,
-        "id": token.id,
-        "key": key,
-        "expires_on": render::iso_opt(token.expires_ms),
-        "message": "keep the key now: it is not shown again",
-    })))
+    Ok(Json(TokenIssued {
+        success: true,
+        id: token.id,
+        key,
+        expires_on: render::iso_opt(token.expires_ms),
+        message: "keep the key now: it is not shown again".into(),
+    }))
 }
 
-async fn revoke(
+/// Revoke one of a user's tokens.
+#[utoipa::path(delete, path = "/rest/ph_user/{id}/token/{token_id}", tag = "users",
+    params(("id" = i64, Path), ("token_id" = i64, Path)),
+    responses((status = 200, body = TokensRevoked), (status = 400, body = Failure), (status = 404, body = Failure)))]
+pub async fn revoke(
     State(broker): State<Arc<Broker>>,
     Extension(who): Extension<Principal>,
     Path((id, token_id)): Path<(String, String)>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<TokensRevoked>> {
     let user = load_user(&broker, &id).await?;
     let token_id = input::id(&token_id, "token")?;
     if !broker.store.revoke_token(user.id, token_id).await? {
@@ -410,14 +452,17 @@ async fn revoke(
             "token revoked",
         )
         .await;
-    Ok(Json(json!({"success": true, "revoked": 1})))
+    Ok(Json(TokensRevoked { success: true, revoked: 1 }))
 }
 
-async fn revoke_all(
+/// Revoke every live token of a user.
+#[utoipa::path(delete, path = "/rest/ph_user/{id}/token", tag = "users", params(("id" = i64, Path)),
+    responses((status = 200, body = TokensRevoked), (status = 400, body = Failure), (status = 404, body = Failure)))]
+pub async fn revoke_all(
     State(broker): State<Arc<Broker>>,
     Extension(who): Extension<Principal>,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<TokensRevoked>> {
     let user = load_user(&broker, &id).await?;
     let n = broker.store.revoke_all_tokens(user.id).await?;
     broker.auth.forget();
@@ -434,7 +479,7 @@ async fn revoke_all(
             )
             .await;
     }
-    Ok(Json(json!({"success": true, "revoked": n})))
+    Ok(Json(TokensRevoked { success: true, revoked: n }))
 }
 
 #[cfg(test)]
