@@ -88,8 +88,10 @@ async fn record(broker: &Broker, batch: Vec<Delivery<WorkerEvent>>, shutdown: &C
 }
 
 async fn ack_all(ackers: Vec<Acker>) {
-    for acker in ackers {
-        if let Err(e) = acker.ack().await {
+    // All at once: acks need no answer from the bus, so there is no reason to send them
+    // one round after another.
+    for outcome in futures::future::join_all(ackers.into_iter().map(Acker::ack)).await {
+        if let Err(e) = outcome {
             // The store has the result; a redelivery will be ignored as a duplicate.
             tracing::debug!(error = %e, "ack after recording failed");
         }

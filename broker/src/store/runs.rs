@@ -13,7 +13,7 @@ use prost::Message;
 use serde_json::Value;
 
 use super::listing::{ACTION_RESULTS, ACTION_RUNS, APP_RUNS, ListQuery, Value as FilterValue};
-use super::{Listing, Page, Row, Store, StoreError, StoreResult, Tx, parse_json};
+use super::{Arg, Listing, Page, Row, Store, StoreError, StoreResult, Tx, parse_json};
 use crate::args;
 use crate::assemble::{self, ParameterOutcome, Status};
 
@@ -365,8 +365,16 @@ impl Store {
         }
         let now = now_ms();
         let mut tx = self.db.begin().await?;
-        for id in row_ids {
-            tx.execute("UPDATE tasks SET sent_ms = $1 WHERE id = $2 AND sent_ms IS NULL", args![now, *id]).await?;
+        // One statement per chunk of ids, well below both backends' bind-parameter limits.
+        for chunk in row_ids.chunks(500) {
+            let placeholders: Vec<String> = (2..chunk.len() + 2).map(|n| format!("${n}")).collect();
+            let mut args = args![now];
+            args.extend(chunk.iter().map(|id| Arg::from(*id)));
+            tx.execute(
+                &format!("UPDATE tasks SET sent_ms = $1 WHERE sent_ms IS NULL AND id IN ({})", placeholders.join(", ")),
+                args,
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -700,6 +708,22 @@ async fn settle_app_runs(tx: &mut Tx, app_run_ids: &BTreeSet<i64>) -> StoreResul
         if status_from(&row.text("status")?)?.is_final() {
             continue;
         }
+        // Count first: the results themselves are read once, when the last one arrives,
+        // not on every batch of a long run.
+        let progress = tx
+            .fetch_one(
+                "SELECT COUNT(*) AS done, MIN(COALESCE(started_ms, finished_ms)) AS first_start
+                 FROM tasks WHERE app_run_id = $1 AND status IS NOT NULL",
+                args![app_run_id],
+            )
+            .await?;
+        let first_start = progress.opt_i64("first_start")?.unwrap_or_else(now_ms);
+        if mark_running(tx, action_run_id, app_run_id, first_start).await? {
+            changes.push(Change::Started { action_run_id });
+        }
+        if progress.i64("done")? < row.i64("total")? {
+            continue;
+        }
         let results = tx
             .fetch_all(
                 &format!("SELECT {RESULT_COLUMNS} FROM tasks WHERE app_run_id = $1 AND status IS NOT NULL ORDER BY parameter_index"),
@@ -709,13 +733,6 @@ async fn settle_app_runs(tx: &mut Tx, app_run_ids: &BTreeSet<i64>) -> StoreResul
             .iter()
             .map(result_from_row)
             .collect::<StoreResult<Vec<_>>>()?;
-        let first_start = results.iter().filter_map(|r| r.started_ms.or(r.finished_ms)).min().unwrap_or_else(now_ms);
-        if mark_running(tx, action_run_id, app_run_id, first_start).await? {
-            changes.push(Change::Started { action_run_id });
-        }
-        if (results.len() as i64) < row.i64("total")? {
-            continue;
-        }
         let outcomes: Vec<ParameterOutcome> = results
             .iter()
             .map(|r| ParameterOutcome {
