@@ -12,6 +12,7 @@
 //! Administrator-only): `Unauthenticated` or `PermissionDenied` otherwise. Handlers find
 //! the caller in the request's extensions ([`Api::principal`]).
 
+use std::collections::BTreeSet;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,6 +37,7 @@ use crate::auth::Principal;
 use crate::bundle::MAX_BUNDLE_BYTES;
 use crate::dispatch::{RunAction, Target};
 use crate::permissions::{self, Required};
+use crate::store::Page;
 use crate::store::listing::{ACTION_RESULTS, ACTION_RUNS, APP_RUNS, Collection, ListQuery, Value as FilterValue};
 use crate::store::runs::{ActionResult, ActionRun, AppRun, Change};
 
@@ -415,6 +417,8 @@ impl ActionService for Api {
         // is missed.
         let mut changes = self.broker.watch.subscribe();
         let first = self.action_run(id).await?;
+        // App runs already finished are part of the snapshot, not changes.
+        let mut reported = self.finished_app_runs(id).await?;
         let api = self.clone();
         let (tx, rx) = tokio::sync::mpsc::channel(64);
         tokio::spawn(async move {
@@ -433,21 +437,55 @@ impl ActionService for Api {
                     // A safety net: re-read now and then, should a notification be lost.
                     _ = tokio::time::sleep(Duration::from_secs(5)) => Err(RecvError::Lagged(0)),
                 };
-                let event = match change {
+                let change = match change {
                     Ok(change) if change.action_run_id() != id => continue,
-                    Ok(change) => api.event_for(id, change).await,
-                    Err(RecvError::Lagged(_)) => api.event_for(id, Change::Started { action_run_id: id }).await,
+                    Ok(change) => change,
+                    // Changes were skipped: the run as it is now tells whether it is done.
+                    Err(RecvError::Lagged(_)) => match api.action_run(id).await {
+                        Ok(run) if run.status.is_final() => Change::ActionRunDone { action_run_id: id },
+                        Ok(_) => continue,
+                        Err(status) => {
+                            let _ = tx.send(Err(status)).await;
+                            return;
+                        }
+                    },
                     Err(RecvError::Closed) => return,
                 };
-                let event = match event {
-                    Ok(event) => event,
-                    Err(status) => {
-                        let _ = tx.send(Err(status)).await;
+                if let Change::AppRunDone { app_run_id, .. } = change
+                    && !reported.insert(app_run_id)
+                {
+                    continue;
+                }
+                // The run is done only when the store says so, and only after every app
+                // run's finish was sent: a skipped or batched notification (a cancel
+                // closes every app run at once) must not cut the stream short.
+                let finished = matches!(change, Change::ActionRunDone { .. });
+                let mut events = vec![];
+                if finished {
+                    match api.finished_app_runs(id).await {
+                        Ok(all) => {
+                            for app_run_id in all.difference(&reported) {
+                                events.push(
+                                    api.event_for(
+                                        id,
+                                        Change::AppRunDone { action_run_id: id, app_run_id: *app_run_id },
+                                    )
+                                    .await,
+                                );
+                            }
+                            reported = all;
+                        }
+                        Err(status) => events.push(Err(status)),
+                    }
+                }
+                events.push(api.event_for(id, change).await);
+                for event in events {
+                    let failed = event.is_err();
+                    if tx.send(event).await.is_err() || failed {
                         return;
                     }
-                };
-                let finished = event.action_run.as_ref().is_some_and(|r| r.status == "success" || r.status == "failed");
-                if tx.send(Ok(event)).await.is_err() || finished {
+                }
+                if finished {
                     return;
                 }
             }
@@ -457,6 +495,17 @@ impl ActionService for Api {
 }
 
 impl Api {
+    /// The ids of the run's app runs that reached a final status.
+    async fn finished_app_runs(&self, id: i64) -> Result<BTreeSet<i64>, Status> {
+        let all = self
+            .broker
+            .store
+            .app_runs_of(Some(id), Page { page: 0, page_size: 0 })
+            .await
+            .map_err(OutpostError::from)?;
+        Ok(all.data.iter().filter(|a| a.status.is_final()).map(|a| a.id).collect())
+    }
+
     async fn event_for(&self, id: i64, change: Change) -> Result<pb::ActionRunEvent, Status> {
         let run = action_run_pb(&self.action_run(id).await?);
         let change = match change {

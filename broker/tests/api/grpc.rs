@@ -117,7 +117,7 @@ async fn watch_action_run_streams_a_three_parameter_run_from_pending_to_success(
     assert!(statuses.windows(2).all(|w| rank(w[0]) <= rank(w[1])), "statuses only move forward: {statuses:?}");
     assert!(statuses.contains(&"running"), "{statuses:?}");
     assert_eq!(*statuses.last().unwrap(), "success", "the stream ends at the final state: {statuses:?}");
-    assert_eq!(statuses.iter().filter(|s| **s == "success").count(), 1, "and ends there: {statuses:?}");
+    assert_eq!(events.last().unwrap().change, Some(Change::Status(true)), "its closing is the last event");
     let done = events.iter().find_map(|e| match &e.change {
         Some(Change::AppRunDone(app_run)) => Some(app_run.clone()),
         _ => None,
@@ -172,6 +172,82 @@ async fn watch_action_run_streams_a_three_parameter_run_from_pending_to_success(
         .unwrap_err();
     assert_eq!(bad.code(), Code::InvalidArgument);
     assert!(bad.message().starts_with("cannot filter action runs on 'colour'"), "{}", bad.message());
+    outpost.stop().await;
+}
+
+/// Every event of a watch until the stream ends.
+async fn drain(stream: &mut tonic::Streaming<pb::ActionRunEvent>) -> Vec<pb::ActionRunEvent> {
+    let mut events = vec![];
+    while let Some(event) = next(stream).await {
+        events.push(event.unwrap());
+    }
+    events
+}
+
+fn finished_app_runs(events: &[pb::ActionRunEvent]) -> Vec<i64> {
+    let mut ids: Vec<i64> = events
+        .iter()
+        .filter_map(|e| match &e.change {
+            Some(Change::AppRunDone(app_run)) => Some(app_run.id),
+            _ => None,
+        })
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[tokio::test]
+async fn watch_action_run_sends_every_app_run_finishing_even_when_they_close_together() {
+    let outpost = Outpost::start().await;
+    let mut tasks = take_tasks(outpost.bus.clone()).await;
+    let qa = outpost.app_id("QA").await;
+    let container = outpost.container("two assets").await;
+    for name in ["qa-one", "qa-two", "qa-three"] {
+        outpost.asset(json!({"name": name, "app": qa})).await;
+    }
+    let mut client = actions(&outpost).await;
+    let run = |assets: &[&str]| pb::RunActionRequest {
+        action: "echo".into(),
+        container_id: container,
+        targets: vec![Target {
+            app_id: qa.to_string(),
+            assets: assets.iter().map(|a| a.to_string()).collect(),
+            parameters_json: vec![json!({"index": 1}).to_string()],
+        }],
+        ..Default::default()
+    };
+    let id = client.run_action(run(&["qa-one", "qa-two", "qa-three"])).await.unwrap().into_inner().action_run_id;
+    let mut stream = client.watch_action_run(pb::WatchActionRunRequest { id }).await.unwrap().into_inner();
+    assert_eq!(next(&mut stream).await.unwrap().unwrap().change, Some(Change::Snapshot(true)));
+
+    // Three results published back to back land in one ingestion batch: the store closes
+    // the three app runs and the action run in one transaction.
+    let mut held = vec![];
+    for _ in 0..3 {
+        held.push(tokio::time::timeout(Duration::from_secs(10), tasks.recv()).await.unwrap().unwrap());
+    }
+    for task in &held {
+        let outcome = Outcome::success("echoed", vec![parameter(task)], json!({}));
+        outpost.bus.publish_event(&result_event(task, &outcome)).await.unwrap();
+    }
+    let events = drain(&mut stream).await;
+    let app_runs = outpost.rest.ok(&format!("/rest/action_run/{id}/app_runs")).await;
+    let mut expected: Vec<i64> =
+        app_runs["data"].as_array().unwrap().iter().map(|a| a["id"].as_i64().unwrap()).collect();
+    expected.sort();
+    assert_eq!(finished_app_runs(&events), expected, "each app run's finish is sent once: {events:?}");
+    assert_eq!(events.last().unwrap().action_run.as_ref().unwrap().status, "success");
+
+    // A cancel closes every app run at once, with nothing from a worker.
+    let id = client.run_action(run(&["qa-one", "qa-two"])).await.unwrap().into_inner().action_run_id;
+    let mut stream = client.watch_action_run(pb::WatchActionRunRequest { id }).await.unwrap().into_inner();
+    assert_eq!(next(&mut stream).await.unwrap().unwrap().change, Some(Change::Snapshot(true)));
+    client.cancel_action_run(pb::CancelActionRunRequest { id }).await.unwrap();
+    let events = drain(&mut stream).await;
+    assert_eq!(finished_app_runs(&events).len(), 2, "{events:?}");
+    let last = events.last().unwrap().action_run.as_ref().unwrap();
+    assert_eq!(last.status, "failed");
+    assert!(!last.cancelled.is_empty(), "{last:?}");
     outpost.stop().await;
 }
 
