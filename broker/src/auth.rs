@@ -118,8 +118,26 @@ pub fn write_secret_file(path: &Path, content: &str) -> std::io::Result<()> {
     #[cfg(unix)]
     options.mode(0o600);
     let mut file = options.open(path)?;
+    // `mode` applies only when the file is created: an existing one is narrowed too.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
     file.write_all(content.as_bytes())?;
     file.sync_all()
+}
+
+/// A short-lived `ph-auth-token` of the bootstrap administrator, for a client inside
+/// this process (`outpost up --demo`) that must not need the password. Answers the
+/// token's id (to revoke it when done) and the token.
+pub async fn issue_admin_token(store: &Store, label: &str, ttl: Duration) -> Result<(i64, String), OutpostError> {
+    let admin =
+        store.user_by_name(ADMIN_USER).await?.ok_or_else(|| OutpostError::internal("the admin user is missing"))?;
+    let key = new_token();
+    let expires_ms = outpost_proto::time::now_ms() + ttl.as_millis() as i64;
+    let token = store.add_token_expiring(admin.id, &token_hash(&key), label, Some(expires_ms)).await?;
+    Ok((token.id, key))
 }
 
 /// How long a successful sign-in is remembered: argon2 runs, and a `login:Success`

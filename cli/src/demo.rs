@@ -9,11 +9,12 @@ use serde_json::{Value, json};
 /// Three public addresses on three continents.
 const DEMO_IPS: &[&str] = &["8.8.8.8", "1.1.1.1", "193.0.6.139"];
 
-pub async fn run(rest_url: &str, user: &str, password: &str) -> anyhow::Result<()> {
+/// Runs the demo as a SOAR client authenticated by `ph-auth-token: <token>`.
+pub async fn run(rest_url: &str, token: &str) -> anyhow::Result<()> {
     let http = reqwest::Client::new();
     let call = |method: reqwest::Method, path: &str, body: Option<Value>| {
         let path = path.to_string();
-        let mut request = http.request(method, format!("{rest_url}{path}")).basic_auth(user, Some(password));
+        let mut request = http.request(method, format!("{rest_url}{path}")).header("ph-auth-token", token);
         if let Some(body) = body {
             request = request.json(&body);
         }

@@ -5,9 +5,10 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
-use outpost_broker::BrokerConfig;
+use outpost_broker::{BrokerConfig, auth};
 use outpost_bus::{Bus, InProcessBus};
 use outpost_worker::WorkerConfig;
 use outpost_worker::app_cache::GrpcAppSource;
@@ -105,16 +106,21 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     println!("  e.g. curl -u admin:<password> {rest_url}/rest/app");
 
     if args.demo {
-        let password = match &broker.generated_admin_password {
-            Some(p) => p.clone(),
-            None => admin_password(&args.data_dir)?,
-        };
-        let demo = crate::demo::run(&rest_url, "admin", &password);
+        // The demo calls the REST API like any client, with a token of its own: it does
+        // not need to know the administrator's password.
+        let (token_id, token) =
+            auth::issue_admin_token(&broker.broker.store, "outpost up --demo", Duration::from_secs(600)).await?;
         tokio::select! {
-            result = demo => result?,
+            result = crate::demo::run(&rest_url, &token) => match result {
+                Ok(()) => println!("Demo done; still serving. Ctrl-C stops."),
+                // A failed demo is reported; the broker and workers it ran on keep serving.
+                Err(e) => eprintln!("Demo failed: {e:#}; still serving. Ctrl-C stops."),
+            },
             _ = shutdown.cancelled() => {}
         }
-        println!("Demo done; still serving. Ctrl-C stops.");
+        if let Ok(Some(admin)) = broker.broker.store.user_by_name(auth::ADMIN_USER).await {
+            let _ = broker.broker.store.revoke_token(admin.id, token_id).await;
+        }
     }
 
     shutdown.cancelled().await;
@@ -124,17 +130,6 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     broker.wait().await;
     bus.close().await;
     Ok(())
-}
-
-/// The password to use for the demo's REST calls.
-fn admin_password(data_dir: &std::path::Path) -> anyhow::Result<String> {
-    if let Ok(p) = std::env::var("OUTPOST_ADMIN_PASSWORD")
-        && !p.is_empty()
-    {
-        return Ok(p);
-    }
-    let path = data_dir.join(outpost_broker::auth::ADMIN_PASSWORD_FILE);
-    Ok(std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?.trim().to_string())
 }
 
 /// An address a local client can connect to: a wildcard bind becomes loopback.

@@ -140,6 +140,31 @@ fn geolocate_three_addresses_end_to_end_with_seed_shapes() {
     );
     assert!(message.contains("\"ip\":\"8.8.8.8\"} Message: \"Country: United States\""), "{message}");
 
+    // An address in no range is an answer, not an error; a malformed one is a clear failure.
+    let answer = rest.created(
+        "/rest/action_run",
+        &json!({
+            "action": "geolocate ip",
+            "container_id": container_id,
+            "targets": [{"app_id": geoip["id"], "assets": ["geoip-e2e"], "parameters": [{"ip": "10.1.2.3"}, {"ip": "not-an-ip"}]}],
+        }),
+    );
+    let edge = rest.wait_action_run(answer["action_run_id"].as_i64().unwrap(), Duration::from_secs(60));
+    let edge_runs = rest.ok(&format!("/rest/action_run/{}/app_runs", edge["id"]));
+    let edge_run = rest.ok(&format!("/rest/app_run/{}", edge_runs["data"][0]["id"]));
+    let private = &edge_run["result_data"][0];
+    assert_eq!(private["status"], "success", "{private}");
+    assert_eq!(private["message"], "No country found for 10.1.2.3");
+    assert_eq!(private["data"], json!([]));
+    let malformed = &edge_run["result_data"][1];
+    assert_eq!(malformed["status"], "failed", "{malformed}");
+    assert!(
+        malformed["message"].as_str().unwrap().contains("'not-an-ip' is not a valid IPv4 or IPv6 address"),
+        "{malformed}"
+    );
+    assert_eq!(edge_run["status"], "success", "one parameter set succeeded (SOAR's rule)");
+    assert_eq!(edge_run["result_summary"]["total_objects_successful"], 1);
+
     let page = rest.ok(&format!("/rest/app_run/{}/action_result?page=1&page_size=2", listed["id"]));
     assert_eq!(page["count"], 3);
     assert_eq!(page["num_pages"], 2);
@@ -254,6 +279,21 @@ fn failures_traps_and_bad_input_get_clear_answers() {
     assert_soar_error(&rest.get("/rest/app_run/987654"), 404, "app run 987654 not found");
     assert_soar_error(&rest.get("/rest/app_run/987654/action_result"), 404, "app run 987654 not found");
     assert_soar_error(&rest.get("/rest/container/987654"), 404, "container 987654 not found");
+    assert_soar_error(&rest.get("/rest/container/abc"), 400, "'abc' is not a valid container id");
+    assert_soar_error(&rest.get("/rest/app_run/abc"), 400, "'abc' is not a valid app run id");
+    assert_soar_error(&rest.get("/rest/app_run/1.5/action_result"), 400, "'1.5' is not a valid app run id");
+    assert_soar_error(&rest.get("/rest/action_run/abc/app_runs"), 400, "'abc' is not a valid action run id");
+    let app_run_id = rest.ok(&format!("/rest/action_run/{}/app_runs", echoed["id"]))["data"][0]["id"].clone();
+    assert_soar_error(
+        &rest.get(&format!("/rest/app_run/{app_run_id}/action_result?page=-1")),
+        400,
+        "'page' must be a non-negative integer, got '-1'",
+    );
+    assert_soar_error(
+        &rest.get(&format!("/rest/app_run/{app_run_id}/action_result?page_size=ten")),
+        400,
+        "'page_size' must be a non-negative integer",
+    );
     assert_soar_error(&rest.get("/rest/no_such_thing"), 404, "no endpoint GET /rest/no_such_thing");
     assert_soar_error(
         &rest.post(&format!("/rest/action_run/{}", echoed["id"]), &json!({"cancel": true})),
@@ -265,4 +305,96 @@ fn failures_traps_and_bad_input_get_clear_answers() {
         400,
         "'cancel' must be true or false",
     );
+}
+
+/// What `outpost up` printed so far.
+fn printed(log: &std::path::Path) -> String {
+    std::fs::read_to_string(log).unwrap_or_default()
+}
+
+fn wait_printed(log: &std::path::Path, needle: &str, child: &mut std::process::Child) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let out = printed(log);
+        if out.contains(needle) {
+            return out;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("outpost exited with {status} before printing {needle:?}:\n{out}");
+        }
+        assert!(std::time::Instant::now() < deadline, "no {needle:?} within 120 s:\n{out}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The README's first command: `outpost up --demo` without `OUTPOST_ADMIN_PASSWORD`, as
+/// on a fresh machine, with a flag beating its env twin.
+#[test]
+fn up_demo_generates_the_admin_password_runs_geolocate_and_keeps_serving() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::process::{Command, Stdio};
+
+    let dir = tempfile::tempdir().unwrap();
+    let (rest_port, env_port, grpc_port) =
+        (outpost_tests::free_port(), outpost_tests::free_port(), outpost_tests::free_port());
+    let start = |log: &std::path::Path| {
+        let out = std::fs::File::create(log).unwrap();
+        Command::new(outpost_tests::paths::outpost_bin())
+            .args(["up", "--demo", "--workers", "1", "--rest-addr", &format!("127.0.0.1:{rest_port}")])
+            .env_remove("OUTPOST_ADMIN_PASSWORD")
+            .env("OUTPOST_REST_ADDR", format!("127.0.0.1:{env_port}"))
+            .env("OUTPOST_GRPC_ADDR", format!("127.0.0.1:{grpc_port}"))
+            .env("OUTPOST_DATA_DIR", dir.path())
+            .env("OUTPOST_APPS_DIR", outpost_tests::paths::apps_dist())
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .expect("outpost starts")
+    };
+    let stop = |mut child: std::process::Child| {
+        let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+        assert!(child.wait().unwrap().success());
+    };
+
+    let log = dir.path().join("first.log");
+    let mut child = start(&log);
+    let out = wait_printed(&log, "Demo done; still serving.", &mut child);
+    assert!(out.contains(&format!("REST: http://127.0.0.1:{rest_port}/rest")), "the flag beats its env twin:\n{out}");
+
+    // The generated password: printed once, kept readable by its owner only, and it works.
+    let password_file = dir.path().join("admin-password");
+    let password = std::fs::read_to_string(&password_file).unwrap();
+    assert_eq!(std::fs::metadata(&password_file).unwrap().permissions().mode() & 0o777, 0o600);
+    assert!(out.contains(&format!("sign in as 'admin' with password {password} (shown once")), "{out}");
+    let rest = outpost_tests::Rest::new(&format!("http://127.0.0.1:{rest_port}"), "admin", &password);
+
+    // The finished app run, printed as JSON between the run's status line and the end.
+    let start_at = out.find("Demo: action run").unwrap();
+    let json_start = start_at + out[start_at..].find("\n{").unwrap() + 1;
+    let json_end = out.find("Demo done").unwrap();
+    let app_run: Value = serde_json::from_str(out[json_start..json_end].trim()).expect("the app run as JSON");
+    assert_eq!(app_run["status"], "success", "{app_run}");
+    let results = app_run["result_data"].as_array().unwrap();
+    assert_eq!(results.len(), 3, "{app_run}");
+    for result in results {
+        assert_eq!(result["status"], "success");
+        for key in ["country_iso_code", "country_name", "continent_name"] {
+            assert!(result["data"][0][key].is_string(), "{key} in {result}");
+        }
+        assert_eq!(result["message"], format!("Country: {}", result["summary"]["country"].as_str().unwrap()));
+    }
+    assert_eq!(app_run["result_summary"]["total_objects_successful"], 3);
+    // Still serving after the demo, and the demo's own token is revoked.
+    assert_eq!(rest.ok(&format!("/rest/app_run/{}", app_run["id"]))["id"], app_run["id"]);
+    let tokens = rest.ok("/rest/ph_user/1/token");
+    assert!(tokens["data"].as_array().unwrap().iter().all(|t| t["status"] == "revoked"), "{tokens}");
+    stop(child);
+
+    // A second start: the password is not shown again, and the demo runs again.
+    let log = dir.path().join("second.log");
+    let mut child = start(&log);
+    let out = wait_printed(&log, "Demo done; still serving.", &mut child);
+    assert!(!out.contains(&password), "the generated password is shown once:\n{out}");
+    stop(child);
 }
