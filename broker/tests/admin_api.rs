@@ -751,9 +751,13 @@ async fn the_audit_trail_answers_every_query_the_seed_shows() {
     assert_eq!(without_reads(&b), without_reads(&c));
     assert!(c[0].note == "GET:/rest/ph_user/1/audit" && c[0].object_type == "ph_user" && c[0].object_id == Some(1));
 
+    // A role is a group of users: its audit is its own changes and the union of its
+    // current members' audits, what they did and what was done to them.
     let by_role = |role: i64, members: Vec<i64>| {
         move |r: &Rec| {
-            (r.object_type == "role" && r.object_id == Some(role)) || members.contains(&r.user_id.unwrap_or(0))
+            (r.object_type == "role" && r.object_id == Some(role))
+                || members.contains(&r.user_id.unwrap_or(0))
+                || (r.object_type == "ph_user" && members.contains(&r.object_id.unwrap_or(0)))
         }
     };
     let a = both_formats(&h, &format!("/rest/audit?role={analysts}"), by_role(analysts, vec![ana])).await;
@@ -762,6 +766,13 @@ async fn the_audit_trail_answers_every_query_the_seed_shows() {
     assert!(
         a.iter().any(|r| r.user_id == Some(ana) && r.note == "containers:edit:Failed"),
         "a role's audit holds its members' events"
+    );
+    let ana_audit = both_formats(&h, &format!("/rest/ph_user/{ana}/audit"), by_user(ana)).await;
+    let done_to_ana: HashSet<Rec> = without_reads(&ana_audit).into_iter().filter(|r| r.user_id != Some(ana)).collect();
+    assert!(done_to_ana.iter().any(|r| r.note == "ana:created" && r.user_id == Some(1)), "{done_to_ana:?}");
+    assert!(
+        done_to_ana.is_subset(&without_reads(&b)),
+        "what was done to a member is in the role's audit, as in the member's own"
     );
 
     for url in [
@@ -873,6 +884,7 @@ async fn the_audit_trail_answers_every_query_the_seed_shows() {
     h.post(&format!("/rest/role/{analysts}"), &admin(), json!({"users": []})).await;
     let after = both_formats(&h, &format!("/rest/role/{analysts}/audit"), by_role(analysts, vec![])).await;
     assert!(after.iter().all(|r| r.user_id != Some(ana)));
+    assert!(after.iter().all(|r| !(r.object_type == "ph_user" && r.object_id == Some(ana))));
     assert!(after.iter().any(|r| r.field == "users"), "the membership change is a change to the role");
 }
 

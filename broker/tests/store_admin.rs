@@ -23,6 +23,7 @@ both_backends!(
     users_hold_roles_and_grants_are_the_union_of_active_roles,
     tokens_expire_and_are_revoked,
     audit_is_append_only_unique_selected_and_purged,
+    a_roles_audit_holds_what_its_members_did_and_what_was_done_to_them,
     settings_connectivity_statuses_and_figures,
 );
 
@@ -201,6 +202,40 @@ async fn audit_is_append_only_unique_selected_and_purged(store: Store) {
 
     assert_eq!(store.purge_audit(t + 3).await.unwrap(), 3);
     assert_eq!(count(ascending).await, vec![3, 4, 5]);
+}
+
+async fn a_roles_audit_holds_what_its_members_did_and_what_was_done_to_them(store: Store) {
+    let ana = store.create_user_with(&user("ana"), "h").await.unwrap();
+    let bob = store.create_user_with(&user("bob"), "h").await.unwrap();
+    let role =
+        store.create_role(&RoleFields { name: "R".into(), is_active: true, ..Default::default() }).await.unwrap();
+    store.set_user_roles(ana.id, &[role.id]).await.unwrap();
+    let t = now_ms() - 10_000;
+    store
+        .append_audit(&[
+            record("Audit", 0, t, Some(ana.id), "container", ("container", Some(7))),
+            record("Audit", 0, t + 1, Some(bob.id), "ph_user", ("ph_user", Some(ana.id))),
+            record("Audit", 0, t + 2, Some(bob.id), "ph_user", ("ph_user", Some(bob.id))),
+            record("Audit", 0, t + 3, Some(bob.id), "role", ("role", Some(role.id))),
+        ])
+        .await
+        .unwrap();
+    let times = |q: AuditQuery| {
+        let store = store.clone();
+        async move { store.query_audit(&q).await.unwrap().iter().map(|r| r.time_ms - t).collect::<Vec<_>>() }
+    };
+    let window = AuditQuery { start_ms: t, end_ms: now_ms() + 1, ascending: true, ..Default::default() };
+    let of_user = times(AuditQuery { users: Some(Selection::Ids(vec![ana.id])), ..window.clone() }).await;
+    let of_role = times(AuditQuery { roles: Some(Selection::Ids(vec![role.id])), ..window.clone() }).await;
+    assert_eq!(of_user, vec![0, 1], "what ana did and what bob did to her");
+    assert_eq!(of_role, vec![0, 1, 3], "the role's changes and the union of its members' audits");
+    assert_eq!(times(AuditQuery { roles: Some(Selection::All), ..window.clone() }).await, vec![0, 1, 3]);
+    store.set_user_roles(ana.id, &[]).await.unwrap();
+    assert_eq!(
+        times(AuditQuery { roles: Some(Selection::Ids(vec![role.id])), ..window }).await,
+        vec![3],
+        "current members only"
+    );
 }
 
 fn manifest() -> Manifest {

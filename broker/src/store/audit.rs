@@ -70,7 +70,8 @@ pub struct AuditQuery {
     pub ascending: bool,
     /// Records done by these users, or about them.
     pub users: Option<Selection>,
-    /// Changes to these roles, and records done by their current members.
+    /// Changes to these roles, and the records of their current members: what they did
+    /// and what was done to them (seed 002: the role acts like a group of users).
     pub roles: Option<Selection>,
     /// Records about these containers or related to them (action runs).
     pub containers: Option<Selection>,
@@ -126,9 +127,13 @@ fn condition(kind: &str, selection: &Selection) -> Option<String> {
     Some(match (kind, ids) {
         ("user", None) => "(user_id IS NOT NULL OR category = 'ph_user')".into(),
         ("user", Some(ids)) => format!("(user_id IN ({ids}) OR (object_type = 'ph_user' AND object_id IN ({ids})))"),
-        ("role", None) => "(category = 'role' OR user_id IN (SELECT user_id FROM user_roles))".into(),
+        ("role", None) => "(category = 'role' OR user_id IN (SELECT user_id FROM user_roles)
+            OR (object_type = 'ph_user' AND object_id IN (SELECT user_id FROM user_roles)))"
+            .into(),
         ("role", Some(ids)) => format!(
-            "((object_type = 'role' AND object_id IN ({ids})) OR user_id IN (SELECT user_id FROM user_roles WHERE role_id IN ({ids})))"
+            "((object_type = 'role' AND object_id IN ({ids}))
+            OR user_id IN (SELECT user_id FROM user_roles WHERE role_id IN ({ids}))
+            OR (object_type = 'ph_user' AND object_id IN (SELECT user_id FROM user_roles WHERE role_id IN ({ids}))))"
         ),
         ("container", None) => "(category = 'container')".into(),
         ("container", Some(ids)) => format!(
