@@ -1106,3 +1106,79 @@ async fn system_info_license_connectivity_tests_and_widgets() {
     let half = h.get("/rest/widget_data/top_playbooks_actions?start_time=2017-01-01", &nobody).await;
     assert!(half.body["message"].as_str().unwrap().contains("together"));
 }
+
+// ---------------------------------------------------------------------------------------
+// Audit: who sees what
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn automation_reads_the_audit_trail_but_not_users_and_roles() {
+    let h = Harness::start(|_| {}).await;
+    let (ana, _) = h.user("ana", "ana-password", &["Observer"]).await;
+    let (bot, bot_token) = h.user("bot", "bot-password", &["Automation"]).await;
+    let reply = h
+        .post(&format!("/rest/ph_user/{ana}"), &admin(), json!({"email": "ana@example.com", "first_name": "Ana"}))
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    h.post("/rest/role", &admin(), json!({"name": "Analysts", "users": [ana]})).await;
+    h.get("/rest/version", &Auth::Basic("ana".into(), "wrong-password".into())).await;
+    h.ok(&format!("/rest/ph_user/{ana}"), &admin()).await;
+    let container = h.container("case").await;
+    assert_eq!(h.get(&format!("/rest/container/{container}"), &bot_token).await.status, StatusCode::OK);
+
+    // The administrator sees everything, people included.
+    let everything = h.ok("/rest/audit", &admin()).await.to_string();
+    for needle in ["ana@example.com", "\"ph_user\"", "\"role\"", "login:Failed"] {
+        assert!(everything.contains(needle), "{needle} in {everything}");
+    }
+
+    // Selecting users or roles is reading users: 403, audited, json or csv.
+    for url in [
+        "/rest/audit?user=1",
+        &format!("/rest/audit?user={ana}&format=csv"),
+        "/rest/audit?role=*",
+        "/rest/audit?container&role=2&format=csv",
+    ] {
+        let reply = h.get(url, &bot_token).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{url}: {}", reply.text);
+        assert_eq!(reply.body["failed"], true, "{url}");
+        let message = reply.body["message"].as_str().unwrap();
+        assert!(message.contains("may not use") && message.contains("'users_roles:view'"), "{url}: {message}");
+    }
+    let denials = h.ok(&format!("/rest/audit?user={bot}&authentication=*"), &admin()).await;
+    assert!(denials.as_array().unwrap().iter().any(|r| r["NOTE"] == "users_roles:view:Failed"), "{denials}");
+
+    // Everything else, without the records about users and roles or others' sign-ins.
+    let people = |r: &Rec| {
+        ["ph_user", "role"].contains(&r.object_type.as_str())
+            || (["authentication", "authorization"].contains(&r.object_type.as_str()) && r.user_id != Some(bot))
+    };
+    for url in ["/rest/audit", "/rest/audit?authentication=*&administration=*", "/rest/audit?container"] {
+        let json = h.ok(url, &bot_token).await;
+        let csv = h.get(&format!("{url}{}format=csv", if url.contains('?') { '&' } else { '?' }), &bot_token).await;
+        assert_eq!(csv.status, StatusCode::OK, "{url}: {}", csv.text);
+        let records: Vec<Rec> = json.as_array().unwrap().iter().map(from_json).chain(from_csv(&csv.text)).collect();
+        assert!(!records.is_empty(), "{url}");
+        for r in &records {
+            assert!(!people(r), "{url}: {r:?} is about people");
+        }
+        for text in [json.to_string(), csv.text] {
+            assert!(!text.contains("ana@example.com") && !text.contains("Analysts"), "{url}: {text}");
+        }
+    }
+    let own = h.ok("/rest/audit?authentication=*", &bot_token).await;
+    let notes: Vec<&str> = own.as_array().unwrap().iter().map(|r| r["NOTE"].as_str().unwrap()).collect();
+    assert!(notes.contains(&"token:Success") && notes.contains(&"users_roles:view:Failed"), "its own: {notes:?}");
+    let trail = h.ok("/rest/audit", &bot_token).await;
+    assert!(
+        trail.as_array().unwrap().iter().any(|r| r["NOTE"] == format!("GET:/rest/container/{container}")),
+        "the rest of the trail is there"
+    );
+    assert!(trail.as_array().unwrap().iter().any(|r| r["NOTE"] == "case:created" && r["CHANGED FIELD"] == "name"));
+    // The container audit is open to it and never held people.
+    assert_eq!(h.get(&format!("/rest/container/{container}/audit"), &bot_token).await.status, StatusCode::OK);
+    // An Observer holds users_roles:view: everything.
+    let observer = Auth::Basic("ana".into(), "ana-password".into());
+    assert_eq!(h.get("/rest/audit?user=1", &observer).await.status, StatusCode::OK);
+    assert!(h.ok("/rest/audit", &observer).await.to_string().contains("ana@example.com"));
+}

@@ -24,6 +24,7 @@ both_backends!(
     tokens_expire_and_are_revoked,
     audit_is_append_only_unique_selected_and_purged,
     a_roles_audit_holds_what_its_members_did_and_what_was_done_to_them,
+    readers_without_users_roles_view_get_no_records_about_people,
     settings_connectivity_statuses_and_figures,
 );
 
@@ -236,6 +237,36 @@ async fn a_roles_audit_holds_what_its_members_did_and_what_was_done_to_them(stor
         vec![3],
         "current members only"
     );
+}
+
+async fn readers_without_users_roles_view_get_no_records_about_people(store: Store) {
+    let ana = store.create_user_with(&user("ana"), "h").await.unwrap();
+    let bot = store.create_user_with(&user("bot"), "h").await.unwrap();
+    let t = now_ms() - 10_000;
+    let mut denied = record("Audit", 0, t + 5, Some(bot.id), "authentication", ("authorization", None));
+    denied.note = "users_roles:view:Failed".into();
+    store
+        .append_audit(&[
+            record("Audit", 0, t, Some(ana.id), "container", ("container", Some(7))),
+            record("Audit", 0, t + 1, Some(ana.id), "ph_user", ("ph_user", Some(bot.id))),
+            record("Audit", 0, t + 2, Some(ana.id), "role", ("role", Some(3))),
+            record("Audit", 0, t + 3, Some(ana.id), "authentication", ("authentication", None)),
+            record("Audit", 0, t + 4, None, "authentication", ("authentication", None)),
+            denied,
+            record("Audit", 0, t + 6, Some(bot.id), "authentication", ("authentication", None)),
+            record("Audit", 0, t + 7, Some(ana.id), "administration", ("asset", Some(1))),
+        ])
+        .await
+        .unwrap();
+    let times = |q: AuditQuery| {
+        let store = store.clone();
+        async move { store.query_audit(&q).await.unwrap().iter().map(|r| r.time_ms - t).collect::<Vec<_>>() }
+    };
+    let window = AuditQuery { start_ms: t, end_ms: now_ms() + 1, ascending: true, ..Default::default() };
+    assert_eq!(times(window.clone()).await, vec![0, 1, 2, 3, 4, 5, 6, 7]);
+    let hidden = AuditQuery { people_hidden_from: Some(bot.id), ..window.clone() };
+    assert_eq!(times(hidden.clone()).await, vec![0, 5, 6, 7], "no user or role records, only bot's own sign-ins");
+    assert_eq!(times(AuditQuery { authentication: true, ..hidden }).await, vec![5, 6]);
 }
 
 fn manifest() -> Manifest {

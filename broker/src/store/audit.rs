@@ -85,6 +85,9 @@ pub struct AuditQuery {
     pub limit: Option<i64>,
     /// Records skipped before `limit` applies.
     pub offset: i64,
+    /// Set for a reader who may not see users and roles (no `users_roles:view`): records
+    /// about users and roles, and sign-in events but this user's own, are left out.
+    pub people_hidden_from: Option<i64>,
 }
 
 const COLUMNS: &str = "id, source, source_id, time_ms, user_id, username, ip, category, object_type, object_id,
@@ -213,13 +216,24 @@ impl Store {
         } else {
             String::new()
         };
+        let mut values = args![q.start_ms, q.end_ms, q.limit.unwrap_or(i64::MAX), q.offset.max(0)];
+        let hidden = match q.people_hidden_from {
+            Some(reader) => {
+                values.push(reader.into());
+                format!(
+                    " AND NOT (object_type IN ('ph_user', 'role') OR category IN ('ph_user', 'role')
+                     OR (category = 'authentication' AND (user_id IS NULL OR user_id <> ${})))",
+                    values.len()
+                )
+            }
+            None => String::new(),
+        };
         let order = if q.ascending { "ASC" } else { "DESC" };
         let sql = format!(
-            "SELECT {COLUMNS} FROM audit_log WHERE time_ms >= $1 AND time_ms < $2{objects}
+            "SELECT {COLUMNS} FROM audit_log WHERE time_ms >= $1 AND time_ms < $2{objects}{hidden}
              ORDER BY time_ms {order}, id {order} LIMIT $3 OFFSET $4"
         );
-        let rows =
-            self.db.fetch_all(&sql, args![q.start_ms, q.end_ms, q.limit.unwrap_or(i64::MAX), q.offset.max(0)]).await?;
+        let rows = self.db.fetch_all(&sql, values).await?;
         rows.iter().map(record_from_row).collect()
     }
 
