@@ -7,6 +7,7 @@
 use outpost_broker::permissions::{Permission, Required};
 use outpost_broker::store::audit::{AuditQuery, AuditRecord, Selection};
 use outpost_broker::store::containers::ContainerFields;
+use outpost_broker::store::listing::{APP_STATUSES, Collection, ListQuery, ROLES, TOKENS, USERS, Value};
 use outpost_broker::store::roles::RoleFields;
 use outpost_broker::store::runs::{NewActionRun, NewAppRun};
 use outpost_broker::store::system::ActionRunFilter;
@@ -25,6 +26,7 @@ both_backends!(
     audit_is_append_only_unique_selected_and_purged,
     a_roles_audit_holds_what_its_members_did_and_what_was_done_to_them,
     readers_without_users_roles_view_get_no_records_about_people,
+    users_roles_and_tokens_list_with_filters_and_sorting,
     settings_connectivity_statuses_and_figures,
 );
 
@@ -83,7 +85,7 @@ async fn users_hold_roles_and_grants_are_the_union_of_active_roles(store: Store)
     store.update_user(ana.id, &off).await.unwrap().unwrap();
     assert!(store.active_administrators().await.unwrap().is_empty(), "a disabled user is no administrator");
 
-    let page = store.list_users(Page { page: 0, page_size: 1 }).await.unwrap();
+    let page = store.list_users(&ListQuery::new(&USERS).with_page(Page { page: 0, page_size: 1 })).await.unwrap();
     assert_eq!((page.count, page.num_pages, page.data.len()), (1, 1, 1));
     assert_eq!(store.count_rows("roles").await.unwrap(), 4);
 }
@@ -269,6 +271,47 @@ async fn readers_without_users_roles_view_get_no_records_about_people(store: Sto
     assert_eq!(times(AuditQuery { authentication: true, ..hidden }).await, vec![5, 6]);
 }
 
+async fn users_roles_and_tokens_list_with_filters_and_sorting(store: Store) {
+    let mut ids = vec![];
+    for name in ["carol", "bob", "alice"] {
+        ids.push(store.create_user_with(&user(name), "argon2-hash").await.unwrap().id);
+    }
+    let off = store.create_user_with(&UserFields { is_active: false, ..user("dave") }, "h").await.unwrap();
+    let query = |collection: &'static Collection, params: &[(&str, &str)]| {
+        outpost_broker::listing::parse(collection, params.iter().copied()).unwrap()
+    };
+    let names = |listing: outpost_broker::store::Listing<outpost_broker::store::users::User>| {
+        listing.data.iter().map(|u| u.username.clone()).collect::<Vec<_>>()
+    };
+    let bob = store.list_users(&query(&USERS, &[("_filter_username", "\"bob\"")])).await.unwrap();
+    assert_eq!((bob.count, names(bob)), (1, vec!["bob".to_string()]));
+    let sorted = store.list_users(&query(&USERS, &[("sort", "username"), ("order", "desc")])).await.unwrap();
+    assert_eq!(names(sorted), ["dave", "carol", "bob", "alice"]);
+    let active = store.list_users(&query(&USERS, &[("_filter_is_active", "false")])).await.unwrap();
+    assert_eq!(active.data[0].id, off.id);
+    let some = store.list_users(&query(&USERS, &[("_filter_username__in", "[\"alice\",\"carol\"]")])).await.unwrap();
+    assert_eq!(some.count, 2);
+    assert!(outpost_broker::listing::parse(&USERS, [("_filter_password_hash", "\"x\"")]).is_err());
+
+    let roles = store.list_roles_by(&query(&ROLES, &[("_filter_name__icontains", "\"AUTO\"")])).await.unwrap();
+    assert_eq!(roles.data.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(), ["Automation"]);
+    let builtin =
+        store.list_roles_by(&query(&ROLES, &[("_filter_builtin", "true"), ("page_size", "2")])).await.unwrap();
+    assert_eq!((builtin.count, builtin.num_pages, builtin.data.len()), (3, 2, 2));
+
+    let live = store.add_token_expiring(off.id, "hash-a", "ci", None).await.unwrap();
+    let gone = store.add_token_expiring(off.id, "hash-b", "old", None).await.unwrap();
+    store.add_token_expiring(ids[0], "hash-c", "someone else's", None).await.unwrap();
+    store.revoke_token(off.id, gone.id).await.unwrap();
+    let of_dave = |params: &[(&str, &str)]| query(&TOKENS, params).with_eq("user", Value::Int(off.id));
+    let all = store.list_tokens_by(&of_dave(&[])).await.unwrap();
+    assert_eq!(all.data.iter().map(|t| t.id).collect::<Vec<_>>(), vec![live.id, gone.id]);
+    let unrevoked = store.list_tokens_by(&of_dave(&[("_filter_revoked_time__isnull", "true")])).await.unwrap();
+    assert_eq!(unrevoked.data.iter().map(|t| t.id).collect::<Vec<_>>(), vec![live.id]);
+    let labelled = store.list_tokens_by(&of_dave(&[("_filter_label", "'old'")])).await.unwrap();
+    assert_eq!(labelled.data[0].id, gone.id);
+}
+
 fn manifest() -> Manifest {
     Manifest::parse(
         json!({
@@ -356,7 +399,7 @@ async fn settings_connectivity_statuses_and_figures(store: Store) {
         .collect();
     store.ingest_results(&results[1..]).await.unwrap();
 
-    let statuses = store.app_statuses(Page::default()).await.unwrap();
+    let statuses = store.app_statuses(&ListQuery::new(&APP_STATUSES)).await.unwrap();
     assert_eq!(statuses.count, 2, "one per asset: the latest test");
     let first = &statuses.data[0];
     assert_eq!(
@@ -365,8 +408,17 @@ async fn settings_connectivity_statuses_and_figures(store: Store) {
     );
     assert_eq!(first.result_message, "Connectivity test succeeded");
     assert_eq!(first.id, due[1].task.app_run_id, "the latest of asset one's two tests");
-    let page = store.app_statuses(Page { page: 1, page_size: 1 }).await.unwrap();
+    let page =
+        store.app_statuses(&ListQuery::new(&APP_STATUSES).with_page(Page { page: 1, page_size: 1 })).await.unwrap();
     assert_eq!((page.count, page.num_pages, page.data[0].asset_name.as_str()), (2, 2, "two"));
+    let query =
+        |params: &[(&str, &str)]| outpost_broker::listing::parse(&APP_STATUSES, params.iter().copied()).unwrap();
+    let failed = store.app_statuses(&query(&[("_filter_status", "\"failed\"")])).await.unwrap();
+    assert_eq!(failed.count, 0, "filters apply: both latest tests succeeded");
+    let by_asset = store.app_statuses(&query(&[("_filter_asset", &first.asset_id.to_string())])).await.unwrap();
+    assert_eq!((by_asset.count, by_asset.data[0].asset_name.as_str()), (1, "one"));
+    let backwards = store.app_statuses(&query(&[("sort", "asset"), ("order", "desc")])).await.unwrap();
+    assert_eq!(backwards.data[0].asset_name, "two");
 
     let filter = ActionRunFilter { start_ms: before, end_ms: now_ms() + 1, ..Default::default() };
     let stats = store.action_stats(&filter, 10).await.unwrap();
