@@ -1320,3 +1320,90 @@ async fn listing_conventions_hold_on_users_roles_tokens_and_app_status() {
         (Some(two), Some("checker-two"))
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// gRPC: permissions of every method, audited reads and runs
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_reads_of_containers_and_runs_are_audited() {
+    use outpost_proto::v1::action_service_client::ActionServiceClient;
+    use outpost_proto::v1::registry_service_client::RegistryServiceClient;
+    use outpost_proto::v1::{GetContainerRequest, ListArtifactsRequest, RunActionRequest, Target};
+    let h = Harness::start(|_| {}).await;
+    h.fake_worker();
+    let (bot, bot_token) = h.user("bot", "bot-password", &["Automation"]).await;
+    let Auth::Token(key) = bot_token else { unreachable!() };
+    let (app, asset) = h.app_and_asset("geo").await;
+    let container = h.container("case").await;
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", h.running.grpc_addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    fn with_token<T>(key: &str, message: T) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
+        request.metadata_mut().insert("ph-auth-token", key.parse().unwrap());
+        request
+    }
+    let mut registry = RegistryServiceClient::new(channel.clone());
+    registry.get_container(with_token(&key, GetContainerRequest { id: container })).await.unwrap();
+    registry
+        .list_artifacts(with_token(&key, ListArtifactsRequest { container_id: container, query: None }))
+        .await
+        .unwrap();
+    registry.list_artifacts(with_token(&key, ListArtifactsRequest { container_id: 0, query: None })).await.unwrap();
+    assert!(registry.get_container(with_token(&key, GetContainerRequest { id: 999_999 })).await.is_err());
+
+    let mut actions = ActionServiceClient::new(channel);
+    let run = actions
+        .run_action(with_token(
+            &key,
+            RunActionRequest {
+                action: "lookup".into(),
+                container_id: container,
+                targets: vec![Target {
+                    app_id: app.to_string(),
+                    assets: vec![asset.to_string()],
+                    parameters_json: vec![json!({"ip": "8.8.8.8"}).to_string()],
+                }],
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+
+    let audit = h.ok(&format!("/rest/container/{container}/audit?sort=asc"), &admin()).await;
+    let records = audit.as_array().unwrap();
+    let grpc_reads: Vec<&str> = records
+        .iter()
+        .filter(|r| r["NOTE"].as_str().unwrap().starts_with("grpc:"))
+        .map(|r| r["NOTE"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        grpc_reads,
+        ["grpc:/outpost.v1.RegistryService/GetContainer", "grpc:/outpost.v1.RegistryService/ListArtifacts"],
+        "reads of the container, as REST's are; not the list of every container's artifacts"
+    );
+    for read in records.iter().filter(|r| r["NOTE"].as_str().unwrap().starts_with("grpc:")) {
+        assert_eq!((read["USER ID"].as_i64(), read["USER"].as_str()), (Some(bot), Some("bot")));
+        assert_eq!((read["OBJECT TYPE"].as_str(), read["OBJECT ID"].as_i64()), (Some("container"), Some(container)));
+        assert_eq!(read["IP ADDRESS"], "127.0.0.1");
+    }
+    let action_run = records
+        .iter()
+        .find(|r| r["AUDIT SOURCE"] == "Action Run")
+        .unwrap_or_else(|| panic!("a gRPC RunAction leaves an Action Run record: {audit}"));
+    assert_eq!(action_run["AUDIT ID"], run.action_run_id);
+    assert_eq!(
+        (action_run["USER ID"].as_i64(), action_run["NOTE"].as_str()),
+        (Some(bot), Some("user initiated lookup action"))
+    );
+    assert_eq!(action_run["RELATED OBJECT ID"], container);
+    let unknown = h.ok("/rest/audit?container=999999", &admin()).await;
+    assert!(
+        unknown.as_array().unwrap().iter().all(|r| r["NOTE"] == "GET:/rest/audit?container=999999"),
+        "a failed read is not a read: {unknown}"
+    );
+}
