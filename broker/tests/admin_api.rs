@@ -552,6 +552,10 @@ async fn repeated_failed_sign_ins_are_slowed_down_and_audited() {
     assert!(locked.body["message"].as_str().unwrap().contains("too many failed sign-ins for 'erin'"));
     let wait: u64 = locked.headers["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=2).contains(&wait));
+    // Hammering the locked name is refused without flooding the trail.
+    for _ in 1..50 {
+        assert_eq!(h.get("/rest/version", &wrong).await.status, StatusCode::TOO_MANY_REQUESTS);
+    }
     tokio::time::sleep(Duration::from_millis(wait * 1000 + 100)).await;
     assert_eq!(h.get("/rest/version", &right).await.status, StatusCode::OK, "the lock is temporary");
 
@@ -560,6 +564,12 @@ async fn repeated_failed_sign_ins_are_slowed_down_and_audited() {
     assert_eq!(notes.iter().filter(|n| **n == "login:Failed").count(), 5, "{notes:?}");
     assert!(notes.contains(&"login:Locked:1s"), "{notes:?}");
     assert!(notes.contains(&"login:Success"), "{notes:?}");
+    let refused: Vec<&Value> =
+        audit.as_array().unwrap().iter().filter(|r| r["NOTE"].as_str().unwrap().contains("refused")).collect();
+    assert_eq!(refused.len(), 1, "one record for the lock, however many attempts it refused: {notes:?}");
+    assert_eq!(refused[0]["NOTE"], "login:Locked:refused:50");
+    assert_eq!((refused[0]["USER ID"].as_i64(), refused[0]["USER"].as_str()), (Some(erin), Some("erin")));
+    assert_eq!(refused[0]["IP ADDRESS"], "127.0.0.1");
     assert!(
         audit
             .as_array()
