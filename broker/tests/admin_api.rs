@@ -1059,8 +1059,16 @@ async fn system_info_license_connectivity_tests_and_widgets() {
         (Some(2), Some(2), Some(asset2))
     );
 
-    // The tests are action runs on the system container, audited as such.
+    // The tests are action runs on the system container, audited as such; the broker
+    // created the container, and that is audited too.
     let container_audit = h.ok(&format!("/rest/container/{system_container}/audit"), &admin()).await;
+    let created: Vec<&Value> =
+        container_audit.as_array().unwrap().iter().filter(|r| r["NOTE"] == "outpost system checks:created").collect();
+    assert!(
+        created.iter().any(|r| r["CHANGED FIELD"] == "label" && r["NEW VALUE"] == "outpost_system"),
+        "{container_audit}"
+    );
+    assert!(created.iter().all(|r| r["USER ID"].is_null() && r["USER"] == "" && r["OBJECT TYPE"] == "container"));
     assert!(
         container_audit
             .as_array()
