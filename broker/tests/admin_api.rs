@@ -1425,3 +1425,67 @@ async fn grpc_reads_of_containers_and_runs_are_audited() {
         "a failed read is not a read: {unknown}"
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// Audit: values, installs, retention
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_deletes_old_records_on_its_interval() {
+    use outpost_broker::store::audit::AuditRecord;
+    let h = Harness::start(|c| c.audit_retention_days = 1).await;
+    let broker = h.running.broker.clone();
+    let old = |note: &str, days_ago: i64| AuditRecord {
+        source: "Audit".into(),
+        audit_id: 0,
+        time_ms: now_ms() - days_ago * 24 * 3600 * 1000,
+        user_id: None,
+        username: String::new(),
+        ip: String::new(),
+        category: "administration".into(),
+        object_type: "system_settings".into(),
+        object_id: None,
+        related_type: None,
+        related_id: None,
+        note: note.into(),
+        changed_field: String::new(),
+        old_value: None,
+        new_value: None,
+    };
+    broker.store.append_audit(&[old("three days old", 3), old("recent", 0)]).await.unwrap();
+    let loop_stop = h.shutdown.child_token();
+    let retention = tokio::spawn(outpost_broker::audit::run_retention_every(
+        broker.clone(),
+        loop_stop.clone(),
+        Duration::from_millis(50),
+    ));
+    let window = format!(
+        "/rest/audit?administration=*&start={}",
+        (chrono::Utc::now() - chrono::Duration::days(10)).format("%Y-%m-%d")
+    );
+    let notes = |audit: Value| {
+        audit.as_array().unwrap().iter().map(|r| r["NOTE"].as_str().unwrap().to_string()).collect::<Vec<_>>()
+    };
+    let until_gone = |note: &'static str| {
+        let (h, window) = (&h, window.clone());
+        async move {
+            for _ in 0..100 {
+                let now = notes(h.ok(&window, &admin()).await);
+                if !now.iter().any(|n| n == note) {
+                    return now;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            panic!("{note} was never purged");
+        }
+    };
+    let after = until_gone("three days old").await;
+    assert!(after.iter().any(|n| n == "recent"), "recent records stay: {after:?}");
+    assert!(after.iter().any(|n| n == "retention:purged 1 records older than 1 days"), "{after:?}");
+    // It keeps running on its interval.
+    broker.store.append_audit(&[old("two days old", 2)]).await.unwrap();
+    let after = until_gone("two days old").await;
+    assert_eq!(after.iter().filter(|n| n.starts_with("retention:purged 1 records")).count(), 2, "{after:?}");
+    loop_stop.cancel();
+    tokio::time::timeout(Duration::from_secs(5), retention).await.unwrap().unwrap();
+}
