@@ -13,7 +13,6 @@ use futures::StreamExt;
 use outpost_broker::permissions::REST;
 use outpost_broker::{BrokerConfig, RunningBroker};
 use outpost_bus::{Bus, InProcessBus};
-use outpost_proto::manifest::Manifest;
 use outpost_proto::time::now_ms;
 use outpost_proto::v1::{Heartbeat, ResultStatus, TaskResult, WorkerEvent, worker_event};
 use reqwest::{Method, StatusCode};
@@ -127,34 +126,26 @@ impl Harness {
         (id, Auth::Token(token.body["key"].as_str().unwrap().to_string()))
     }
 
+    /// Installs (or upgrades to) `version` of the Checker app through `POST /rest/app`, so
+    /// through `broker.install_app` and its audit; answers the app's id.
+    async fn checker(&self, version: &str) -> i64 {
+        let reply = self.post("/rest/app", &admin(), json!({"app": checker_bundle(version)})).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+        reply.body["id"].as_i64().unwrap()
+    }
+
     /// Installs an app with a test connectivity action and a secret, and one asset of it.
     async fn app_and_asset(&self, asset_name: &str) -> (i64, i64) {
-        let manifest = Manifest::parse(
-            json!({
-                "appid": "2b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9",
-                "name": "Checker",
-                "app_version": "1.0.0",
-                "configuration": {"base_url": {"data_type": "string"}, "apikey": {"data_type": "password"}},
-                "actions": [
-                    {"action": "test connectivity", "identifier": "test_connectivity", "type": "test"},
-                    {"action": "lookup", "identifier": "lookup", "type": "investigate",
-                     "parameters": {"ip": {"data_type": "string", "required": true}}}
-                ]
-            })
-            .to_string()
-            .as_bytes(),
-        )
-        .unwrap();
-        let (app, _) = self.running.broker.store.install_app(&manifest, &"e".repeat(64), b"component").await.unwrap();
+        let app = self.checker("1.0.0").await;
         let reply = self
             .post(
                 "/rest/asset",
                 &admin(),
-                json!({"name": asset_name, "app": app.id, "configuration": {"base_url": "https://x", "apikey": SECRET_APIKEY}}),
+                json!({"name": asset_name, "app": app, "configuration": {"base_url": "https://x", "apikey": SECRET_APIKEY}}),
             )
             .await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
-        (app.id, reply.body["id"].as_i64().unwrap())
+        (app, reply.body["id"].as_i64().unwrap())
     }
 
     async fn container(&self, name: &str) -> i64 {
@@ -196,6 +187,43 @@ impl Harness {
             }
         });
     }
+}
+
+/// The folder of built app bundles: `OUTPOST_APPS_DIST`, or `<workspace>/apps/dist`.
+fn apps_dist() -> std::path::PathBuf {
+    std::env::var_os("OUTPOST_APPS_DIST")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../apps/dist"))
+}
+
+/// A bundle (base64, as `POST /rest/app` takes it) of the Checker app: a test
+/// connectivity action, a lookup and a secret, on the QA connector's real component.
+fn checker_bundle(version: &str) -> String {
+    use base64::Engine;
+    let manifest = json!({
+        "appid": "2b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9",
+        "name": "Checker",
+        "app_version": version,
+        "configuration": {"base_url": {"data_type": "string"}, "apikey": {"data_type": "password"}},
+        "actions": [
+            {"action": "test connectivity", "identifier": "test_connectivity", "type": "test"},
+            {"action": "lookup", "identifier": "lookup", "type": "investigate",
+             "parameters": {"ip": {"data_type": "string", "required": true}}}
+        ]
+    })
+    .to_string();
+    let component = std::fs::read(apps_dist().join("qa.wasm")).unwrap_or_else(|e| {
+        panic!("{}: {e}; run `bash apps/build.sh` or set OUTPOST_APPS_DIST", apps_dist().display())
+    });
+    let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast()));
+    for (name, content) in [("checker.json", manifest.as_bytes()), ("checker.wasm", &component[..])] {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(content.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        tar.append_data(&mut header, name, content).unwrap();
+    }
+    base64::engine::general_purpose::STANDARD.encode(tar.into_inner().unwrap().finish().unwrap())
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1343,6 +1371,173 @@ async fn listing_conventions_hold_on_users_roles_tokens_and_app_status() {
 // gRPC: permissions of every method, audited reads and runs
 // ---------------------------------------------------------------------------------------
 
+/// Sends any message as bytes: an empty message is a valid request of every method.
+#[derive(Debug, Clone, Default)]
+struct RawCodec;
+
+impl tonic::codec::Codec for RawCodec {
+    type Encode = Vec<u8>;
+    type Decode = Vec<u8>;
+    type Encoder = RawCodec;
+    type Decoder = RawCodec;
+
+    fn encoder(&mut self) -> RawCodec {
+        RawCodec
+    }
+
+    fn decoder(&mut self) -> RawCodec {
+        RawCodec
+    }
+}
+
+impl tonic::codec::Encoder for RawCodec {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+
+    fn encode(&mut self, item: Vec<u8>, dst: &mut tonic::codec::EncodeBuf<'_>) -> Result<(), tonic::Status> {
+        bytes::BufMut::put_slice(dst, &item);
+        Ok(())
+    }
+}
+
+impl tonic::codec::Decoder for RawCodec {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+
+    fn decode(&mut self, src: &mut tonic::codec::DecodeBuf<'_>) -> Result<Option<Vec<u8>>, tonic::Status> {
+        let bytes = bytes::Buf::copy_to_bytes(src, bytes::Buf::remaining(src));
+        Ok(Some(bytes.to_vec()))
+    }
+}
+
+/// Calls a method with an empty message; answers the status code of its first answer
+/// (`Ok` when the first message came).
+async fn call_empty(channel: &tonic::transport::Channel, method: &str, auth: &Auth) -> tonic::Code {
+    let mut grpc = tonic::client::Grpc::new(channel.clone());
+    grpc.ready().await.unwrap();
+    let mut request = tonic::Request::new(tokio_stream::once(Vec::<u8>::new()));
+    match auth {
+        Auth::None => {}
+        Auth::Token(t) => {
+            request.metadata_mut().insert("ph-auth-token", t.parse().unwrap());
+        }
+        Auth::Basic(user, password) => {
+            use base64::Engine;
+            let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+            request.metadata_mut().insert("authorization", format!("Basic {encoded}").parse().unwrap());
+        }
+    }
+    let path = http::uri::PathAndQuery::try_from(method).unwrap();
+    let answer = tokio::time::timeout(Duration::from_secs(10), async {
+        match grpc.streaming(request, path, RawCodec).await {
+            Err(status) => status.code(),
+            Ok(response) => match response.into_inner().message().await {
+                Ok(_) => tonic::Code::Ok,
+                Err(status) => status.code(),
+            },
+        }
+    })
+    .await;
+    answer.unwrap_or_else(|_| panic!("{method} did not answer"))
+}
+
+/// Every method the broker serves, from the descriptors it registers for reflection.
+fn grpc_methods() -> Vec<String> {
+    use prost::Message;
+    let mut methods = vec!["/grpc.reflection.v1.ServerReflection/ServerReflectionInfo".to_string()];
+    for set in [outpost_proto::v1::FILE_DESCRIPTOR_SET, tonic_health::pb::FILE_DESCRIPTOR_SET] {
+        let set = prost_types::FileDescriptorSet::decode(set).unwrap();
+        for file in &set.file {
+            for service in &file.service {
+                for method in &service.method {
+                    methods.push(format!("/{}.{}/{}", file.package(), service.name(), method.name()));
+                }
+            }
+        }
+    }
+    methods
+}
+
+/// The words for gRPC: the same roles as REST; the health check for anyone, the
+/// component fetch for workers only, reflection for any signed-in user.
+fn grpc_allowed(who: Who, method: &str) -> bool {
+    let name = method.rsplit('/').next().unwrap();
+    let read = ["Get", "List", "Watch"].iter().any(|p| name.starts_with(p));
+    match who {
+        _ if method.starts_with("/grpc.health.v1.") => true,
+        _ if name == "FetchApp" => false,
+        Who::Anonymous => false,
+        _ if method.starts_with("/grpc.reflection.") => true,
+        Who::NoRole => false,
+        Who::Observer => read,
+        Who::Automation => read || ["RunAction", "CancelActionRun"].contains(&name),
+        Who::Administrator => true,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_role_meets_every_grpc_method() {
+    let h = Harness::start(|_| {}).await;
+    let (_, observer) = h.user("olga", "observer-password", &["Observer"]).await;
+    let (_, automation) = h.user("auto", "automation-password", &["Automation"]).await;
+    let (_, no_role) = h.user("nobody", "nobody-password", &[]).await;
+    let principals = [
+        (Who::Anonymous, Auth::None),
+        (Who::NoRole, no_role),
+        (Who::Observer, observer),
+        (Who::Automation, automation),
+        (Who::Administrator, admin()),
+    ];
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", h.running.grpc_addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let methods = grpc_methods();
+    for expected in [
+        "/outpost.v1.ActionService/RunAction",
+        "/outpost.v1.RegistryService/InstallApp",
+        "/outpost.v1.RegistryService/ListArtifacts",
+        "/grpc.health.v1.Health/Check",
+    ] {
+        assert!(methods.iter().any(|m| m == expected), "{expected} in {methods:?}");
+    }
+    let mut checked = 0;
+    for method in &methods {
+        let required = outpost_broker::permissions::grpc_required(method);
+        for (who, auth) in &principals {
+            let code = call_empty(&channel, method, auth).await;
+            let context = format!("{who:?} {method} ({required:?}): {code:?}");
+            if method.ends_with("/FetchApp") {
+                assert_eq!(code, tonic::Code::Unauthenticated, "{context}: the worker token only");
+            } else if grpc_allowed(*who, method) {
+                assert!(
+                    ![
+                        tonic::Code::Unauthenticated,
+                        tonic::Code::PermissionDenied,
+                        tonic::Code::Internal,
+                        tonic::Code::Unknown
+                    ]
+                    .contains(&code),
+                    "{context}"
+                );
+            } else if *who == Who::Anonymous {
+                assert_eq!(code, tonic::Code::Unauthenticated, "{context}");
+            } else {
+                assert_eq!(code, tonic::Code::PermissionDenied, "{context}");
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, methods.len() * principals.len());
+    // Refusals over gRPC are audited as over REST.
+    let denied = h.ok("/rest/audit?authentication=*", &admin()).await;
+    let notes: Vec<&str> = denied.as_array().unwrap().iter().filter_map(|r| r["NOTE"].as_str()).collect();
+    for expected in ["actions:execute:Failed", "apps:edit:Failed", "containers:edit:Failed", "assets:view:Failed"] {
+        assert!(notes.contains(&expected), "{expected} in {notes:?}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn grpc_reads_of_containers_and_runs_are_audited() {
     use outpost_proto::v1::action_service_client::ActionServiceClient;
@@ -1429,6 +1624,171 @@ async fn grpc_reads_of_containers_and_runs_are_audited() {
 // ---------------------------------------------------------------------------------------
 // Audit: values, installs, retention
 // ---------------------------------------------------------------------------------------
+
+/// `(CHANGED FIELD, OLD VALUE, NEW VALUE)` of the records of one object with one note.
+fn changes(audit: &Value, object_type: &str, id: i64, note: &str) -> Vec<(String, Value, Value)> {
+    let mut out: Vec<(String, Value, Value)> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["OBJECT TYPE"] == object_type && r["OBJECT ID"] == id && r["NOTE"] == note)
+        .map(|r| (r["CHANGED FIELD"].as_str().unwrap().to_string(), r["OLD VALUE"].clone(), r["NEW VALUE"].clone()))
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_show_old_and_new_values_with_secrets_masked() {
+    let h = Harness::start(|_| {}).await;
+    let (ana, _) = h.user("ana", "ana-first-password", &["Observer"]).await;
+    let reply = h
+        .post(
+            &format!("/rest/ph_user/{ana}"),
+            &admin(),
+            json!({"email": "ana@example.com", "roles": ["Automation"], "password": "ana-second-password"}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let role = h
+        .post(
+            "/rest/role",
+            &admin(),
+            json!({"name": "Analysts", "description": "one", "permissions": ["containers:view"]}),
+        )
+        .await
+        .body["id"]
+        .as_i64()
+        .unwrap();
+    let reply = h
+        .post(
+            &format!("/rest/role/{role}"),
+            &admin(),
+            json!({"description": "two", "permissions": ["audit:view"], "users": [ana]}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let container = h.container("case").await;
+    let reply =
+        h.post(&format!("/rest/container/{container}"), &admin(), json!({"severity": "high", "status": "open"})).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let (app, asset) = h.app_and_asset("geo").await;
+    let reply = h
+        .post(
+            &format!("/rest/asset/{asset}"),
+            &admin(),
+            json!({"configuration": {"base_url": "https://y", "apikey": "another-s3cret"}}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let run = h
+        .post(
+            "/rest/action_run",
+            &admin(),
+            json!({"action": "lookup", "container_id": container, "exec_delay_secs": 600,
+            "targets": [{"app_id": app, "assets": [asset], "parameters": [{"ip": "1.1.1.1"}]}]}),
+        )
+        .await;
+    assert_eq!(run.status, StatusCode::OK, "{}", run.text);
+    let run_id = run.body["action_run_id"].as_i64().unwrap();
+    let cancel = h.post(&format!("/rest/action_run/{run_id}"), &admin(), json!({"cancel": true})).await;
+    assert_eq!(cancel.status, StatusCode::OK, "{}", cancel.text);
+
+    let audit = h.ok("/rest/audit?page_size=0", &admin()).await;
+    let s = |v: &str| json!(v);
+    assert_eq!(
+        changes(&audit, "ph_user", ana, "ana:updated"),
+        [("email".into(), s(""), s("ana@example.com")), ("roles".into(), s("[3]"), s("[2]"))]
+    );
+    assert_eq!(
+        changes(&audit, "ph_user", ana, "ana:password changed"),
+        [("password".into(), s("********"), s("********"))],
+        "a password change shows, its values never"
+    );
+    assert_eq!(
+        changes(&audit, "role", role, "Analysts:updated"),
+        [
+            ("description".into(), s("one"), s("two")),
+            ("permissions".into(), s("[\"containers:view\"]"), s("[\"audit:view\"]")),
+            ("users".into(), s("[]"), s(&format!("[{ana}]"))),
+        ]
+    );
+    assert_eq!(
+        changes(&audit, "container", container, "case:updated"),
+        [("severity".into(), s("medium"), s("high")), ("status".into(), s("new"), s("open"))]
+    );
+    assert_eq!(
+        changes(&audit, "asset", asset, "geo:updated"),
+        [
+            ("configuration.apikey".into(), s("********"), s("********")),
+            ("configuration.base_url".into(), s("https://x"), s("https://y")),
+        ]
+    );
+    let cancelled = changes(&audit, "action_run", run_id, &format!("{}:cancelled", "user initiated lookup action"));
+    assert_eq!(cancelled, [("cancelled".into(), s(""), s("cancelled by admin"))]);
+    let record = audit.as_array().unwrap().iter().find(|r| r["OBJECT TYPE"] == "action_run").unwrap();
+    assert_eq!(
+        (record["RELATED OBJECT TYPE"].as_str(), record["RELATED OBJECT ID"].as_i64()),
+        (Some("container"), Some(container))
+    );
+    let text = format!("{audit}{}", h.get("/rest/audit?format=csv", &admin()).await.text);
+    for secret in [SECRET_APIKEY, "another-s3cret", "ana-first-password", "ana-second-password", "argon2"] {
+        assert!(!text.contains(secret), "{secret} leaked");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn app_installs_and_upgrades_are_audited_once() {
+    let qa_bundle = apps_dist().join("qa.tgz");
+    let h = Harness::start(|c| c.bundles = vec![qa_bundle.clone()]).await;
+    let app_records = |audit: &Value, name: &str| -> Vec<(String, Value, Value, Value)> {
+        audit
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["OBJECT TYPE"] == "app" && r["NOTE"].as_str().unwrap().starts_with(&format!("{name}:")))
+            .map(|r| {
+                (
+                    r["NOTE"].as_str().unwrap().to_string(),
+                    r["CHANGED FIELD"].clone(),
+                    r["NEW VALUE"].clone(),
+                    r["USER ID"].clone(),
+                )
+            })
+            .collect()
+    };
+    let audit = h.ok("/rest/audit?administration=*", &admin()).await;
+    let started = app_records(&audit, "QA");
+    assert_eq!(
+        started.iter().filter(|r| r.1 == "app_version").count(),
+        1,
+        "a bundle installed at start is audited once, as the broker's: {started:?}"
+    );
+    assert!(started.iter().all(|r| r.0 == "QA:created" && r.3.is_null()));
+
+    let app = h.checker("1.0.0").await;
+    assert_eq!(h.checker("1.1.0").await, app, "an upgrade keeps the id");
+    assert_eq!(h.checker("1.1.0").await, app);
+    let audit = h.ok("/rest/audit?administration=*", &admin()).await;
+    let mut checker = app_records(&audit, "Checker");
+    checker.reverse();
+    let fields: Vec<(&str, &str)> = checker.iter().map(|r| (r.0.as_str(), r.1.as_str().unwrap())).collect();
+    assert_eq!(
+        fields,
+        [
+            ("Checker:created", "name"),
+            ("Checker:created", "appid"),
+            ("Checker:created", "app_version"),
+            ("Checker:created", "digest"),
+            ("Checker:upgraded", "app_version"),
+        ],
+        "an unchanged re-install records nothing"
+    );
+    assert!(checker.iter().all(|r| r.3 == 1), "by the administrator");
+    let upgraded = audit.as_array().unwrap().iter().find(|r| r["NOTE"] == "Checker:upgraded").unwrap();
+    assert_eq!((upgraded["OLD VALUE"].as_str(), upgraded["NEW VALUE"].as_str()), (Some("1.0.0"), Some("1.1.0")));
+    assert_eq!(upgraded["OBJECT ID"], app);
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retention_deletes_old_records_on_its_interval() {
