@@ -631,6 +631,11 @@ const RETENTION_EVERY: Duration = Duration::from_secs(3600);
 /// Deletes records older than `audit_retention_days` (0 keeps everything), at start and
 /// hourly; each purge is itself an administration record.
 pub async fn run_retention(broker: Arc<Broker>, shutdown: CancellationToken) {
+    run_retention_every(broker, shutdown, RETENTION_EVERY).await;
+}
+
+/// [`run_retention`], purging every `every` instead of hourly (tests run it fast).
+pub async fn run_retention_every(broker: Arc<Broker>, shutdown: CancellationToken, every: Duration) {
     let days = broker.config.audit_retention_days;
     if days == 0 {
         return;
@@ -648,7 +653,7 @@ pub async fn run_retention(broker: Arc<Broker>, shutdown: CancellationToken) {
         }
         tokio::select! {
             _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(RETENTION_EVERY) => {}
+            _ = tokio::time::sleep(every) => {}
         }
     }
 }

@@ -3,7 +3,9 @@
 //!
 //! Repeated failures are slowed down per user name and per source address (a lock that
 //! doubles with each further failure), and every sign-in failure is audited; a success
-//! is audited once per remembered-sign-in window, not on every request.
+//! is audited once per remembered-sign-in window, not on every request. Attempts refused
+//! while locked are counted and recorded once per lock (`login:Locked:refused:<n>`), so
+//! hammering a locked name cannot flood the trail.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -192,23 +194,83 @@ struct Failures {
     locked_until: Option<Instant>,
 }
 
+/// Attempts refused during one lock of one user name or address, recorded as one audit
+/// record once the lock is over, so a flood of attempts cannot flood the trail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusals {
+    /// `user:<name>` or `ip:<address>`.
+    pub key: String,
+    /// `login` (Basic) or `token`, as the first refused attempt was.
+    pub kind: &'static str,
+    /// How many attempts the lock refused.
+    pub count: u32,
+    /// The user name as the latest refused attempt gave it, for a `user:` key.
+    pub username: Option<String>,
+    /// Where the latest refused attempt came from.
+    pub ip: Option<IpAddr>,
+    /// When the lock ends; the refusals are recorded after that.
+    until: Instant,
+}
+
 /// Slows down guessing: after a number of failures, each further failure locks the
 /// user name (or address) for twice as long as the last, up to [`MAX_LOCK`].
 #[derive(Default)]
 struct Throttle {
     /// By `user:<name>` and `ip:<address>`.
     failures: Mutex<HashMap<String, Failures>>,
+    /// Refusals of current and ended locks not yet recorded, by key.
+    refused: Mutex<HashMap<String, Refusals>>,
 }
 
 impl Throttle {
-    /// The longest remaining lock among `keys`.
-    fn locked(&self, keys: &[(String, u32)]) -> Option<Duration> {
+    /// The longest remaining lock among `keys`; when there is one, the attempt counts as
+    /// refused against every key that is locked.
+    fn refuse(
+        &self,
+        keys: &[(String, u32)],
+        kind: &'static str,
+        username: Option<&str>,
+        ip: Option<IpAddr>,
+    ) -> Option<Duration> {
         let now = Instant::now();
-        let map = self.failures.lock().expect("throttle lock");
-        keys.iter()
-            .filter_map(|(key, _)| map.get(key)?.locked_until?.checked_duration_since(now))
-            .filter(|d| !d.is_zero())
-            .max()
+        let locks: Vec<(String, Instant)> = {
+            let map = self.failures.lock().expect("throttle lock");
+            keys.iter()
+                .filter_map(|(key, _)| {
+                    let until = map.get(key)?.locked_until.filter(|u| *u > now)?;
+                    Some((key.clone(), until))
+                })
+                .collect()
+        };
+        let mut refused = self.refused.lock().expect("throttle lock");
+        for (key, until) in &locks {
+            let entry = refused.entry(key.clone()).or_insert(Refusals {
+                key: key.clone(),
+                kind,
+                count: 0,
+                username: None,
+                ip,
+                until: *until,
+            });
+            entry.count += 1;
+            entry.ip = ip;
+            entry.username = username.filter(|_| key.starts_with("user:")).map(str::to_string);
+            entry.until = entry.until.max(*until);
+        }
+        locks.iter().map(|(_, until)| until.duration_since(now)).max()
+    }
+
+    /// Takes the refusals of locks that are over.
+    fn ended(&self) -> Vec<Refusals> {
+        let now = Instant::now();
+        let mut refused = self.refused.lock().expect("throttle lock");
+        if refused.is_empty() {
+            return vec![];
+        }
+        let ended: Vec<String> = refused.values().filter(|r| r.until <= now).map(|r| r.key.clone()).collect();
+        let mut out: Vec<Refusals> = ended.iter().filter_map(|key| refused.remove(key)).collect();
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        out
     }
 
     /// Counts a failure against each `(key, free failures)`; answers the lock it started.
@@ -315,6 +377,7 @@ impl Authenticator {
         authorization: Option<&str>,
         ip: Option<IpAddr>,
     ) -> Result<Principal, Denied> {
+        self.record_refusals().await;
         let source = ip.map(|ip| (format!("ip:{ip}"), FREE_FAILURES_PER_SOURCE));
         if let Some(token) = token.map(str::trim).filter(|t| !t.is_empty()) {
             return self.with_token(token, source, ip).await;
@@ -336,7 +399,7 @@ impl Authenticator {
         };
         let user_key = format!("user:{}", username.to_lowercase());
         let keys: Vec<(String, u32)> = [(user_key.clone(), FREE_FAILURES_PER_USER)].into_iter().chain(source).collect();
-        if let Some(wait) = self.throttle.locked(&keys) {
+        if let Some(wait) = self.throttle.refuse(&keys, "login", Some(username), ip) {
             return Err(locked(wait, &format!("'{username}'")));
         }
         let cache_key = format!("basic:{}", token_hash(&decoded));
@@ -380,6 +443,30 @@ impl Authenticator {
         }
     }
 
+    /// Records the attempts each ended lock refused: one `login:Locked:refused:<n>` (or
+    /// `token:...`) record per user name or address and lock, however many there were.
+    /// Runs on every sign-in, so a lock's refusals are recorded by the first sign-in
+    /// after it ends.
+    async fn record_refusals(&self) {
+        for refusals in self.throttle.ended() {
+            let user = match &refusals.username {
+                Some(name) => self.store.user_by_name(name).await.unwrap_or_else(|e| {
+                    tracing::warn!(error = %e, "cannot name the locked user; recording the refusals anonymously");
+                    None
+                }),
+                None => None,
+            };
+            let actor = match user {
+                Some(user) => {
+                    Actor { user_id: Some(user.id), username: user.username, ..Actor::anonymous(refusals.ip) }
+                }
+                None => Actor::anonymous(refusals.ip),
+            };
+            let note = format!("{}:Locked:refused:{}", refusals.kind, refusals.count);
+            self.audit.record_authentication(&actor, &note).await;
+        }
+    }
+
     async fn with_token(
         &self,
         token: &str,
@@ -387,7 +474,7 @@ impl Authenticator {
         ip: Option<IpAddr>,
     ) -> Result<Principal, Denied> {
         let keys: Vec<(String, u32)> = source.into_iter().collect();
-        if let Some(wait) = self.throttle.locked(&keys) {
+        if let Some(wait) = self.throttle.refuse(&keys, "token", None, ip) {
             return Err(locked(wait, "this address"));
         }
         let hash = token_hash(token);
@@ -433,5 +520,28 @@ mod tests {
         assert_eq!(token.len(), 43);
         assert_eq!(token_hash(&token).len(), 64);
         assert_ne!(token_hash(&token), token);
+    }
+
+    #[test]
+    fn attempts_refused_during_a_lock_are_counted_once_per_lock() {
+        let throttle = Throttle::default();
+        let keys = vec![("user:erin".to_string(), FREE_FAILURES_PER_USER), ("ip:10.0.0.1".to_string(), 100)];
+        let ip = Some("10.0.0.1".parse().unwrap());
+        assert_eq!(throttle.refuse(&keys, "login", Some("Erin"), ip), None, "nothing locked yet");
+        let until = Instant::now() + Duration::from_millis(50);
+        throttle.failures.lock().unwrap().insert(
+            "user:erin".into(),
+            Failures { count: FREE_FAILURES_PER_USER, last: Instant::now(), locked_until: Some(until) },
+        );
+        for _ in 0..1000 {
+            assert!(throttle.refuse(&keys, "login", Some("Erin"), ip).is_some());
+        }
+        assert!(throttle.ended().is_empty(), "recorded once the lock is over");
+        std::thread::sleep(Duration::from_millis(60));
+        let ended = throttle.ended();
+        assert_eq!(ended.len(), 1, "one entry for the locked name, none for the unlocked address");
+        assert_eq!((ended[0].key.as_str(), ended[0].count, ended[0].kind), ("user:erin", 1000, "login"));
+        assert_eq!(ended[0].username.as_deref(), Some("Erin"));
+        assert!(throttle.ended().is_empty(), "taken once");
     }
 }

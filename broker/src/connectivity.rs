@@ -9,7 +9,7 @@
 use outpost_proto::OutpostError;
 
 use crate::Broker;
-use crate::audit::Actor;
+use crate::audit::{self, Actor, AuditObject};
 use crate::dispatch::{RunAction, Target};
 use crate::store::containers::ContainerFields;
 
@@ -29,7 +29,8 @@ pub struct TestStarted {
 }
 
 impl Broker {
-    /// The container test connectivity runs belong to, created on first use.
+    /// The container test connectivity runs belong to, created on first use (audited as
+    /// the broker's own change).
     pub async fn system_container(&self) -> Result<i64, OutpostError> {
         if let Some(id) = self.store.setting(SYSTEM_CONTAINER_SETTING).await?.and_then(|v| v.parse::<i64>().ok())
             && self.store.container_exists(id).await?
@@ -52,6 +53,8 @@ impl Broker {
             })
             .await?;
         self.store.set_setting(SYSTEM_CONTAINER_SETTING, &container.id.to_string()).await?;
+        let fields = audit::container_fields(&container);
+        self.audit.record_change(Actor::system(), AuditObject::container(&container), None, Some(&fields)).await;
         Ok(container.id)
     }
 

@@ -142,7 +142,6 @@ pub async fn start(
         let bytes = std::fs::read(path)
             .map_err(|e| OutpostError::invalid(format!("cannot read app bundle {}: {e}", path.display())))?;
         let (app, installed) = broker.install_app(&audit::Actor::system(), &bytes).await?;
-        broker.audit_app_install(&audit::Actor::system(), &app, installed).await;
         tracing::info!(app = %app.name, version = %app.app_version, id = app.id, ?installed, "app installed");
     }
     broker.declare_segments().await;

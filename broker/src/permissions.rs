@@ -7,6 +7,10 @@
 //! without a row here is **Administrator-only**: adding an endpoint without deciding who
 //! may call it cannot open it to everyone.
 //!
+//! A few query parameters take more than their route ([`REST_PARAMETERS`]), checked in
+//! the same place; and audit records about users and roles are shown only to readers
+//! holding [`PEOPLE_IN_AUDIT`].
+//!
 //! Permission names follow SOAR's `<object>:<verb>` (its audit log shows denials as
 //! `containers:view:Failed`).
 
@@ -186,6 +190,19 @@ pub const REST: &[Rule] = &[
     rule("GET", "/rest/playbook/{id}/audit", Needs(P::AuditView)),
 ];
 
+/// Query parameters that take more than their route: `(method, route, parameter, what
+/// it takes)`. Selecting users or roles in `/rest/audit` is reading users, which the
+/// route's `audit:view` alone does not allow (issue 6: Automation reads everything but
+/// users).
+pub const REST_PARAMETERS: &[(&str, &str, &str, Required)] = &[
+    ("GET", "/rest/audit", "user", Needs(P::UsersRolesView)),
+    ("GET", "/rest/audit", "role", Needs(P::UsersRolesView)),
+];
+
+/// Who sees the audit records about users and roles (their changes and reads, other
+/// users' sign-ins) wherever audit is read; others get the trail without them.
+pub const PEOPLE_IN_AUDIT: Required = Needs(P::UsersRolesView);
+
 /// Every gRPC method (`/<package>.<Service>/<Method>`) and what it takes. A method
 /// without a row is Administrator-only.
 pub const GRPC: &[(&str, Required)] = &[
@@ -221,6 +238,12 @@ pub const GRPC: &[(&str, Required)] = &[
 pub fn rest_required(method: &Method, route: &str) -> Required {
     let method = if method == Method::HEAD { "GET" } else { method.as_str() };
     REST.iter().find(|r| r.method == method && r.path == route).map(|r| r.required).unwrap_or(Required::Administrator)
+}
+
+/// What a query parameter of a REST route requires beyond the route itself, if anything.
+pub fn rest_parameter_required(method: &Method, route: &str, parameter: &str) -> Option<Required> {
+    let method = if method == Method::HEAD { "GET" } else { method.as_str() };
+    REST_PARAMETERS.iter().find(|(m, r, p, _)| *m == method && *r == route && *p == parameter).map(|(.., req)| *req)
 }
 
 /// What a gRPC method requires; Administrator when the table has no row for it.
@@ -294,6 +317,10 @@ mod tests {
         assert_eq!(rest_required(&Method::DELETE, "/rest/container/{id}"), Required::Administrator);
         assert_eq!(grpc_required("/outpost.v1.RegistryService/ListWorkers"), Required::Administrator);
         assert_eq!(rest_required(&Method::HEAD, "/rest/version"), Required::Authenticated);
+        assert_eq!(rest_parameter_required(&Method::GET, "/rest/audit", "role"), Some(Needs(P::UsersRolesView)));
+        assert_eq!(rest_parameter_required(&Method::GET, "/rest/audit", "container"), None);
+        let automation = Grants::of_roles([(AUTOMATION, true, &[][..])]);
+        assert!(!automation.allows(PEOPLE_IN_AUDIT), "automation reads everything but users");
         let observer = Grants::of_roles([(OBSERVER, true, &[][..])]);
         assert!(!observer.allows(Required::Administrator));
         let admin = Grants::of_roles([(ADMINISTRATOR, true, &[][..])]);

@@ -13,7 +13,6 @@ use futures::StreamExt;
 use outpost_broker::permissions::REST;
 use outpost_broker::{BrokerConfig, RunningBroker};
 use outpost_bus::{Bus, InProcessBus};
-use outpost_proto::manifest::Manifest;
 use outpost_proto::time::now_ms;
 use outpost_proto::v1::{Heartbeat, ResultStatus, TaskResult, WorkerEvent, worker_event};
 use reqwest::{Method, StatusCode};
@@ -127,34 +126,26 @@ impl Harness {
         (id, Auth::Token(token.body["key"].as_str().unwrap().to_string()))
     }
 
+    /// Installs (or upgrades to) `version` of the Checker app through `POST /rest/app`, so
+    /// through `broker.install_app` and its audit; answers the app's id.
+    async fn checker(&self, version: &str) -> i64 {
+        let reply = self.post("/rest/app", &admin(), json!({"app": checker_bundle(version)})).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+        reply.body["id"].as_i64().unwrap()
+    }
+
     /// Installs an app with a test connectivity action and a secret, and one asset of it.
     async fn app_and_asset(&self, asset_name: &str) -> (i64, i64) {
-        let manifest = Manifest::parse(
-            json!({
-                "appid": "2b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9",
-                "name": "Checker",
-                "app_version": "1.0.0",
-                "configuration": {"base_url": {"data_type": "string"}, "apikey": {"data_type": "password"}},
-                "actions": [
-                    {"action": "test connectivity", "identifier": "test_connectivity", "type": "test"},
-                    {"action": "lookup", "identifier": "lookup", "type": "investigate",
-                     "parameters": {"ip": {"data_type": "string", "required": true}}}
-                ]
-            })
-            .to_string()
-            .as_bytes(),
-        )
-        .unwrap();
-        let (app, _) = self.running.broker.store.install_app(&manifest, &"e".repeat(64), b"component").await.unwrap();
+        let app = self.checker("1.0.0").await;
         let reply = self
             .post(
                 "/rest/asset",
                 &admin(),
-                json!({"name": asset_name, "app": app.id, "configuration": {"base_url": "https://x", "apikey": SECRET_APIKEY}}),
+                json!({"name": asset_name, "app": app, "configuration": {"base_url": "https://x", "apikey": SECRET_APIKEY}}),
             )
             .await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
-        (app.id, reply.body["id"].as_i64().unwrap())
+        (app, reply.body["id"].as_i64().unwrap())
     }
 
     async fn container(&self, name: &str) -> i64 {
@@ -196,6 +187,43 @@ impl Harness {
             }
         });
     }
+}
+
+/// The folder of built app bundles: `OUTPOST_APPS_DIST`, or `<workspace>/apps/dist`.
+fn apps_dist() -> std::path::PathBuf {
+    std::env::var_os("OUTPOST_APPS_DIST")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../apps/dist"))
+}
+
+/// A bundle (base64, as `POST /rest/app` takes it) of the Checker app: a test
+/// connectivity action, a lookup and a secret, on the QA connector's real component.
+fn checker_bundle(version: &str) -> String {
+    use base64::Engine;
+    let manifest = json!({
+        "appid": "2b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9",
+        "name": "Checker",
+        "app_version": version,
+        "configuration": {"base_url": {"data_type": "string"}, "apikey": {"data_type": "password"}},
+        "actions": [
+            {"action": "test connectivity", "identifier": "test_connectivity", "type": "test"},
+            {"action": "lookup", "identifier": "lookup", "type": "investigate",
+             "parameters": {"ip": {"data_type": "string", "required": true}}}
+        ]
+    })
+    .to_string();
+    let component = std::fs::read(apps_dist().join("qa.wasm")).unwrap_or_else(|e| {
+        panic!("{}: {e}; run `bash apps/build.sh` or set OUTPOST_APPS_DIST", apps_dist().display())
+    });
+    let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast()));
+    for (name, content) in [("checker.json", manifest.as_bytes()), ("checker.wasm", &component[..])] {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(content.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        tar.append_data(&mut header, name, content).unwrap();
+    }
+    base64::engine::general_purpose::STANDARD.encode(tar.into_inner().unwrap().finish().unwrap())
 }
 
 // ---------------------------------------------------------------------------------------
@@ -552,6 +580,10 @@ async fn repeated_failed_sign_ins_are_slowed_down_and_audited() {
     assert!(locked.body["message"].as_str().unwrap().contains("too many failed sign-ins for 'erin'"));
     let wait: u64 = locked.headers["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=2).contains(&wait));
+    // Hammering the locked name is refused without flooding the trail.
+    for _ in 1..50 {
+        assert_eq!(h.get("/rest/version", &wrong).await.status, StatusCode::TOO_MANY_REQUESTS);
+    }
     tokio::time::sleep(Duration::from_millis(wait * 1000 + 100)).await;
     assert_eq!(h.get("/rest/version", &right).await.status, StatusCode::OK, "the lock is temporary");
 
@@ -560,6 +592,12 @@ async fn repeated_failed_sign_ins_are_slowed_down_and_audited() {
     assert_eq!(notes.iter().filter(|n| **n == "login:Failed").count(), 5, "{notes:?}");
     assert!(notes.contains(&"login:Locked:1s"), "{notes:?}");
     assert!(notes.contains(&"login:Success"), "{notes:?}");
+    let refused: Vec<&Value> =
+        audit.as_array().unwrap().iter().filter(|r| r["NOTE"].as_str().unwrap().contains("refused")).collect();
+    assert_eq!(refused.len(), 1, "one record for the lock, however many attempts it refused: {notes:?}");
+    assert_eq!(refused[0]["NOTE"], "login:Locked:refused:50");
+    assert_eq!((refused[0]["USER ID"].as_i64(), refused[0]["USER"].as_str()), (Some(erin), Some("erin")));
+    assert_eq!(refused[0]["IP ADDRESS"], "127.0.0.1");
     assert!(
         audit
             .as_array()
@@ -751,9 +789,13 @@ async fn the_audit_trail_answers_every_query_the_seed_shows() {
     assert_eq!(without_reads(&b), without_reads(&c));
     assert!(c[0].note == "GET:/rest/ph_user/1/audit" && c[0].object_type == "ph_user" && c[0].object_id == Some(1));
 
+    // A role is a group of users: its audit is its own changes and the union of its
+    // current members' audits, what they did and what was done to them.
     let by_role = |role: i64, members: Vec<i64>| {
         move |r: &Rec| {
-            (r.object_type == "role" && r.object_id == Some(role)) || members.contains(&r.user_id.unwrap_or(0))
+            (r.object_type == "role" && r.object_id == Some(role))
+                || members.contains(&r.user_id.unwrap_or(0))
+                || (r.object_type == "ph_user" && members.contains(&r.object_id.unwrap_or(0)))
         }
     };
     let a = both_formats(&h, &format!("/rest/audit?role={analysts}"), by_role(analysts, vec![ana])).await;
@@ -762,6 +804,13 @@ async fn the_audit_trail_answers_every_query_the_seed_shows() {
     assert!(
         a.iter().any(|r| r.user_id == Some(ana) && r.note == "containers:edit:Failed"),
         "a role's audit holds its members' events"
+    );
+    let ana_audit = both_formats(&h, &format!("/rest/ph_user/{ana}/audit"), by_user(ana)).await;
+    let done_to_ana: HashSet<Rec> = without_reads(&ana_audit).into_iter().filter(|r| r.user_id != Some(ana)).collect();
+    assert!(done_to_ana.iter().any(|r| r.note == "ana:created" && r.user_id == Some(1)), "{done_to_ana:?}");
+    assert!(
+        done_to_ana.is_subset(&without_reads(&b)),
+        "what was done to a member is in the role's audit, as in the member's own"
     );
 
     for url in [
@@ -873,6 +922,7 @@ async fn the_audit_trail_answers_every_query_the_seed_shows() {
     h.post(&format!("/rest/role/{analysts}"), &admin(), json!({"users": []})).await;
     let after = both_formats(&h, &format!("/rest/role/{analysts}/audit"), by_role(analysts, vec![])).await;
     assert!(after.iter().all(|r| r.user_id != Some(ana)));
+    assert!(after.iter().all(|r| !(r.object_type == "ph_user" && r.object_id == Some(ana))));
     assert!(after.iter().any(|r| r.field == "users"), "the membership change is a change to the role");
 }
 
@@ -1037,8 +1087,16 @@ async fn system_info_license_connectivity_tests_and_widgets() {
         (Some(2), Some(2), Some(asset2))
     );
 
-    // The tests are action runs on the system container, audited as such.
+    // The tests are action runs on the system container, audited as such; the broker
+    // created the container, and that is audited too.
     let container_audit = h.ok(&format!("/rest/container/{system_container}/audit"), &admin()).await;
+    let created: Vec<&Value> =
+        container_audit.as_array().unwrap().iter().filter(|r| r["NOTE"] == "outpost system checks:created").collect();
+    assert!(
+        created.iter().any(|r| r["CHANGED FIELD"] == "label" && r["NEW VALUE"] == "outpost_system"),
+        "{container_audit}"
+    );
+    assert!(created.iter().all(|r| r["USER ID"].is_null() && r["USER"] == "" && r["OBJECT TYPE"] == "container"));
     assert!(
         container_audit
             .as_array()
@@ -1093,4 +1151,701 @@ async fn system_info_license_connectivity_tests_and_widgets() {
     assert_eq!(h.get("/rest/widget_data/nonsense", &nobody).await.status, StatusCode::NOT_FOUND);
     let half = h.get("/rest/widget_data/top_playbooks_actions?start_time=2017-01-01", &nobody).await;
     assert!(half.body["message"].as_str().unwrap().contains("together"));
+}
+
+// ---------------------------------------------------------------------------------------
+// Audit: who sees what
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn automation_reads_the_audit_trail_but_not_users_and_roles() {
+    let h = Harness::start(|_| {}).await;
+    let (ana, _) = h.user("ana", "ana-password", &["Observer"]).await;
+    let (bot, bot_token) = h.user("bot", "bot-password", &["Automation"]).await;
+    let reply = h
+        .post(&format!("/rest/ph_user/{ana}"), &admin(), json!({"email": "ana@example.com", "first_name": "Ana"}))
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    h.post("/rest/role", &admin(), json!({"name": "Analysts", "users": [ana]})).await;
+    h.get("/rest/version", &Auth::Basic("ana".into(), "wrong-password".into())).await;
+    h.ok(&format!("/rest/ph_user/{ana}"), &admin()).await;
+    let container = h.container("case").await;
+    assert_eq!(h.get(&format!("/rest/container/{container}"), &bot_token).await.status, StatusCode::OK);
+
+    // The administrator sees everything, people included.
+    let everything = h.ok("/rest/audit", &admin()).await.to_string();
+    for needle in ["ana@example.com", "\"ph_user\"", "\"role\"", "login:Failed"] {
+        assert!(everything.contains(needle), "{needle} in {everything}");
+    }
+
+    // Selecting users or roles is reading users: 403, audited, json or csv.
+    for url in [
+        "/rest/audit?user=1",
+        &format!("/rest/audit?user={ana}&format=csv"),
+        "/rest/audit?role=*",
+        "/rest/audit?container&role=2&format=csv",
+    ] {
+        let reply = h.get(url, &bot_token).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{url}: {}", reply.text);
+        assert_eq!(reply.body["failed"], true, "{url}");
+        let message = reply.body["message"].as_str().unwrap();
+        assert!(message.contains("may not use") && message.contains("'users_roles:view'"), "{url}: {message}");
+    }
+    let denials = h.ok(&format!("/rest/audit?user={bot}&authentication=*"), &admin()).await;
+    assert!(denials.as_array().unwrap().iter().any(|r| r["NOTE"] == "users_roles:view:Failed"), "{denials}");
+
+    // Everything else, without the records about users and roles or others' sign-ins.
+    let people = |r: &Rec| {
+        ["ph_user", "role"].contains(&r.object_type.as_str())
+            || (["authentication", "authorization"].contains(&r.object_type.as_str()) && r.user_id != Some(bot))
+    };
+    for url in ["/rest/audit", "/rest/audit?authentication=*&administration=*", "/rest/audit?container"] {
+        let json = h.ok(url, &bot_token).await;
+        let csv = h.get(&format!("{url}{}format=csv", if url.contains('?') { '&' } else { '?' }), &bot_token).await;
+        assert_eq!(csv.status, StatusCode::OK, "{url}: {}", csv.text);
+        let records: Vec<Rec> = json.as_array().unwrap().iter().map(from_json).chain(from_csv(&csv.text)).collect();
+        assert!(!records.is_empty(), "{url}");
+        for r in &records {
+            assert!(!people(r), "{url}: {r:?} is about people");
+        }
+        for text in [json.to_string(), csv.text] {
+            assert!(!text.contains("ana@example.com") && !text.contains("Analysts"), "{url}: {text}");
+        }
+    }
+    let own = h.ok("/rest/audit?authentication=*", &bot_token).await;
+    let notes: Vec<&str> = own.as_array().unwrap().iter().map(|r| r["NOTE"].as_str().unwrap()).collect();
+    assert!(notes.contains(&"token:Success") && notes.contains(&"users_roles:view:Failed"), "its own: {notes:?}");
+    let trail = h.ok("/rest/audit", &bot_token).await;
+    assert!(
+        trail.as_array().unwrap().iter().any(|r| r["NOTE"] == format!("GET:/rest/container/{container}")),
+        "the rest of the trail is there"
+    );
+    assert!(trail.as_array().unwrap().iter().any(|r| r["NOTE"] == "case:created" && r["CHANGED FIELD"] == "name"));
+    // The container audit is open to it and never held people.
+    assert_eq!(h.get(&format!("/rest/container/{container}/audit"), &bot_token).await.status, StatusCode::OK);
+    // An Observer holds users_roles:view: everything.
+    let observer = Auth::Basic("ana".into(), "ana-password".into());
+    assert_eq!(h.get("/rest/audit?user=1", &observer).await.status, StatusCode::OK);
+    assert!(h.ok("/rest/audit", &observer).await.to_string().contains("ana@example.com"));
+}
+
+// ---------------------------------------------------------------------------------------
+// Listing conventions on the issue-6 collections
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listing_conventions_hold_on_users_roles_tokens_and_app_status() {
+    let h = Harness::start(|_| {}).await;
+    h.fake_worker();
+    let mut users = vec![];
+    for name in ["carol", "bob", "alice", "dave"] {
+        users.push(h.user(name, &format!("{name}-password"), &["Observer"]).await.0);
+    }
+    let carol = users[0];
+    h.call(Method::DELETE, &format!("/rest/ph_user/{}", users[3]), &admin(), None).await;
+    for label in ["ci", "splunk", "old"] {
+        h.post(&format!("/rest/ph_user/{carol}/token"), &admin(), json!({"label": label})).await;
+    }
+    let tokens = h.ok(&format!("/rest/ph_user/{carol}/token?page_size=0"), &admin()).await;
+    let old = tokens["data"].as_array().unwrap().iter().find(|t| t["label"] == "old").unwrap()["id"].as_i64().unwrap();
+    h.call(Method::DELETE, &format!("/rest/ph_user/{carol}/token/{old}"), &admin(), None).await;
+    h.post("/rest/role", &admin(), json!({"name": "Analysts", "permissions": ["containers:view"], "users": [carol]}))
+        .await;
+    let (_, one) = h.app_and_asset("checker-one").await;
+    let (_, two) = h.app_and_asset("checker-two").await;
+    for asset in [one, two] {
+        assert_eq!(h.post(&format!("/rest/asset/{asset}/test"), &admin(), json!({})).await.status, StatusCode::OK);
+    }
+    for _ in 0..100 {
+        let done = h.ok("/rest/app_status?_filter_status=\"success\"", &admin()).await;
+        if done["count"] == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // The envelope, paging and refusals, as on every other collection.
+    for path in [
+        "/rest/ph_user".to_string(),
+        "/rest/role".into(),
+        format!("/rest/ph_user/{carol}/token"),
+        "/rest/app_status".into(),
+    ] {
+        let page = h.ok(&path, &admin()).await;
+        let count = page["count"].as_u64().unwrap_or_else(|| panic!("{path}: {page}"));
+        assert!(count > 1, "{path}: {page}");
+        assert_eq!(page["num_pages"].as_u64().unwrap(), count.div_ceil(10), "{path}");
+        assert_eq!(page["data"].as_array().unwrap().len() as u64, count.min(10), "{path}");
+        let all = h.ok(&format!("{path}?page_size=0"), &admin()).await;
+        assert_eq!((all["data"].as_array().unwrap().len() as u64, all["num_pages"].as_u64()), (count, Some(1)));
+        let one = h.ok(&format!("{path}?page=1&page_size=1"), &admin()).await;
+        assert_eq!((one["num_pages"].as_u64(), one["data"].as_array().unwrap().len()), (Some(count), 1), "{path}");
+        assert_eq!(one["data"][0]["id"], all["data"][1]["id"], "{path}: pages follow the same order");
+        let beyond = h.ok(&format!("{path}?page=50&page_size=3"), &admin()).await;
+        assert_eq!((beyond["count"].as_u64(), beyond["data"].as_array().map(Vec::len)), (Some(count), Some(0)));
+        let desc = h.ok(&format!("{path}?sort=id&order=desc&page_size=0"), &admin()).await;
+        let ids =
+            |v: &Value| v["data"].as_array().unwrap().iter().map(|i| i["id"].as_i64().unwrap()).collect::<Vec<_>>();
+        assert_eq!(ids(&desc), ids(&all).into_iter().rev().collect::<Vec<_>>(), "{path}");
+        let first = all["data"][0]["id"].as_i64().unwrap();
+        let filtered = h.ok(&format!("{path}?_filter_id={first}"), &admin()).await;
+        assert_eq!((filtered["count"].as_u64(), ids(&filtered)), (Some(1), vec![first]), "{path}");
+        assert_eq!(h.ok(&format!("{path}?_filter_id__gt={first}"), &admin()).await["count"].as_u64(), Some(count - 1));
+        assert_eq!(h.ok(&format!("{path}?_filter_id__lte={first}"), &admin()).await["count"].as_u64(), Some(1));
+        for (query, culprit) in [
+            ("page=-1", "'page' must be a non-negative integer, got '-1'"),
+            ("page_size=many", "'page_size' must be a non-negative integer, got 'many'"),
+            ("page_size=1001", "'page_size' is at most 1000"),
+            ("_filter_colour=1", "(filterable: "),
+            ("_filter_id__regex=1", "unknown lookup '__regex'"),
+            ("_filter_id=\"abc\"", "expected an integer"),
+            ("sort=colour", "(sortable: "),
+            ("order=up", "'order' must be asc or desc, got 'up'"),
+        ] {
+            let reply = h.get(&format!("{path}?{query}"), &admin()).await;
+            assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{path}?{query}: {}", reply.text);
+            assert_eq!(reply.body["failed"], true);
+            assert!(reply.body["message"].as_str().unwrap().contains(culprit), "{path}?{query}: {}", reply.text);
+        }
+    }
+
+    // Users: the filter is no longer ignored; secrets stay out, and cannot be filtered on.
+    let count = |path: String| {
+        let h = &h;
+        async move { h.ok(&path, &admin()).await["count"].as_u64().unwrap() }
+    };
+    let bob = h.ok("/rest/ph_user?_filter_username=\"bob\"", &admin()).await;
+    assert_eq!((bob["count"].as_u64(), bob["data"][0]["username"].as_str()), (Some(1), Some("bob")));
+    assert_eq!(count("/rest/ph_user?_filter_username__in=[\"alice\",\"carol\"]".into()).await, 2);
+    assert_eq!(count("/rest/ph_user?_filter_username__icontains=\"AR\"".into()).await, 1);
+    assert_eq!(count("/rest/ph_user?_filter_is_active=false".into()).await, 1);
+    assert_eq!(count("/rest/ph_user?_filter_email__isnull=false".into()).await, 5);
+    assert_eq!(count("/rest/ph_user?_filter_create_time__gte=\"2020-01-01T00:00:00Z\"".into()).await, 5);
+    assert_eq!(count("/rest/ph_user?_filter_create_time__lt=\"2020-01-01T00:00:00Z\"".into()).await, 0);
+    let sorted = h.ok("/rest/ph_user?sort=username&order=desc&page_size=2", &admin()).await;
+    let names: Vec<&str> = sorted["data"].as_array().unwrap().iter().map(|u| u["username"].as_str().unwrap()).collect();
+    assert_eq!(names, ["dave", "carol"]);
+    let all_users = h.get("/rest/ph_user?page_size=0&pretty", &admin()).await;
+    assert!(!all_users.text.contains("argon2") && !all_users.text.contains("password"), "{}", all_users.text);
+    let carol_shown = all_users.body["data"].as_array().unwrap().iter().find(|u| u["id"] == carol).unwrap().clone();
+    assert_eq!(carol_shown["_pretty_roles"], json!(["Observer", "Analysts"]), "{carol_shown}");
+    assert!(h.ok("/rest/ph_user", &admin()).await["data"][0].get("_pretty_roles").is_none());
+    assert_eq!(h.ok(&format!("/rest/ph_user/{carol}?pretty"), &admin()).await["_pretty_roles"][1], "Analysts");
+    for secret in ["_filter_password_hash=\"x\"", "_filter_password=\"x\"", "sort=password_hash"] {
+        assert_eq!(h.get(&format!("/rest/ph_user?{secret}"), &admin()).await.status, StatusCode::BAD_REQUEST);
+    }
+
+    // Roles.
+    let builtin = h.ok("/rest/role?_filter_builtin=true&sort=name&order=desc", &admin()).await;
+    assert_eq!(builtin["count"], 3);
+    assert_eq!(builtin["data"][0]["name"], "Observer");
+    assert_eq!(count("/rest/role?_filter_name__icontains=\"analyst\"".into()).await, 1);
+    let analysts = h.ok("/rest/role?_filter_name=\"Analysts\"&pretty", &admin()).await;
+    assert_eq!(analysts["data"][0]["_pretty_users"], json!(["carol"]));
+
+    // Tokens: the user's only, never a key or a hash.
+    let path = format!("/rest/ph_user/{carol}/token");
+    assert_eq!(count(format!("{path}?page_size=0")).await, 4, "the one from `user`, and three more");
+    assert_eq!(count(format!("{path}?_filter_revoked_time__isnull=false")).await, 1);
+    assert_eq!(count(format!("{path}?_filter_label__in=ci,splunk")).await, 2);
+    let pretty = h.get(&format!("{path}?_filter_label=\"ci\"&pretty"), &admin()).await;
+    assert_eq!(
+        (pretty.body["count"].as_u64(), pretty.body["data"][0]["_pretty_user"].as_str()),
+        (Some(1), Some("carol"))
+    );
+    assert!(!pretty.text.contains("hash"), "{}", pretty.text);
+    assert_eq!(h.get(&format!("{path}?_filter_token_hash=\"x\""), &admin()).await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(count(format!("/rest/ph_user/{}/token", users[1])).await, 1, "bob's own");
+
+    // App status: the standard parameters and filters apply (seed 003).
+    assert_eq!(count(format!("/rest/app_status?_filter_asset={two}")).await, 1);
+    assert_eq!(count("/rest/app_status?_filter_status=\"failed\"".into()).await, 0);
+    let backwards = h.ok("/rest/app_status?sort=asset&order=desc&pretty", &admin()).await;
+    assert_eq!(
+        (backwards["data"][0]["asset"].as_i64(), backwards["data"][0]["_pretty_asset"].as_str()),
+        (Some(two), Some("checker-two"))
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// gRPC: permissions of every method, audited reads and runs
+// ---------------------------------------------------------------------------------------
+
+/// Sends any message as bytes: an empty message is a valid request of every method.
+#[derive(Debug, Clone, Default)]
+struct RawCodec;
+
+impl tonic::codec::Codec for RawCodec {
+    type Encode = Vec<u8>;
+    type Decode = Vec<u8>;
+    type Encoder = RawCodec;
+    type Decoder = RawCodec;
+
+    fn encoder(&mut self) -> RawCodec {
+        RawCodec
+    }
+
+    fn decoder(&mut self) -> RawCodec {
+        RawCodec
+    }
+}
+
+impl tonic::codec::Encoder for RawCodec {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+
+    fn encode(&mut self, item: Vec<u8>, dst: &mut tonic::codec::EncodeBuf<'_>) -> Result<(), tonic::Status> {
+        bytes::BufMut::put_slice(dst, &item);
+        Ok(())
+    }
+}
+
+impl tonic::codec::Decoder for RawCodec {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+
+    fn decode(&mut self, src: &mut tonic::codec::DecodeBuf<'_>) -> Result<Option<Vec<u8>>, tonic::Status> {
+        let bytes = bytes::Buf::copy_to_bytes(src, bytes::Buf::remaining(src));
+        Ok(Some(bytes.to_vec()))
+    }
+}
+
+/// Calls a method with an empty message; answers the status code of its first answer
+/// (`Ok` when the first message came).
+async fn call_empty(channel: &tonic::transport::Channel, method: &str, auth: &Auth) -> tonic::Code {
+    let mut grpc = tonic::client::Grpc::new(channel.clone());
+    grpc.ready().await.unwrap();
+    let mut request = tonic::Request::new(tokio_stream::once(Vec::<u8>::new()));
+    match auth {
+        Auth::None => {}
+        Auth::Token(t) => {
+            request.metadata_mut().insert("ph-auth-token", t.parse().unwrap());
+        }
+        Auth::Basic(user, password) => {
+            use base64::Engine;
+            let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+            request.metadata_mut().insert("authorization", format!("Basic {encoded}").parse().unwrap());
+        }
+    }
+    let path = http::uri::PathAndQuery::try_from(method).unwrap();
+    let answer = tokio::time::timeout(Duration::from_secs(10), async {
+        match grpc.streaming(request, path, RawCodec).await {
+            Err(status) => status.code(),
+            Ok(response) => match response.into_inner().message().await {
+                Ok(_) => tonic::Code::Ok,
+                Err(status) => status.code(),
+            },
+        }
+    })
+    .await;
+    answer.unwrap_or_else(|_| panic!("{method} did not answer"))
+}
+
+/// Every method the broker serves, from the descriptors it registers for reflection.
+fn grpc_methods() -> Vec<String> {
+    use prost::Message;
+    let mut methods = vec!["/grpc.reflection.v1.ServerReflection/ServerReflectionInfo".to_string()];
+    for set in [outpost_proto::v1::FILE_DESCRIPTOR_SET, tonic_health::pb::FILE_DESCRIPTOR_SET] {
+        let set = prost_types::FileDescriptorSet::decode(set).unwrap();
+        for file in &set.file {
+            for service in &file.service {
+                for method in &service.method {
+                    methods.push(format!("/{}.{}/{}", file.package(), service.name(), method.name()));
+                }
+            }
+        }
+    }
+    methods
+}
+
+/// The issue's words for gRPC: the same roles as REST; the health check for anyone, the
+/// component fetch for workers only, reflection for any signed-in user.
+fn grpc_allowed(who: Who, method: &str) -> bool {
+    let name = method.rsplit('/').next().unwrap();
+    let read = ["Get", "List", "Watch"].iter().any(|p| name.starts_with(p));
+    match who {
+        _ if method.starts_with("/grpc.health.v1.") => true,
+        _ if name == "FetchApp" => false,
+        Who::Anonymous => false,
+        _ if method.starts_with("/grpc.reflection.") => true,
+        Who::NoRole => false,
+        Who::Observer => read,
+        Who::Automation => read || ["RunAction", "CancelActionRun"].contains(&name),
+        Who::Administrator => true,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_role_meets_every_grpc_method() {
+    let h = Harness::start(|_| {}).await;
+    let (_, observer) = h.user("olga", "observer-password", &["Observer"]).await;
+    let (_, automation) = h.user("auto", "automation-password", &["Automation"]).await;
+    let (_, no_role) = h.user("nobody", "nobody-password", &[]).await;
+    let principals = [
+        (Who::Anonymous, Auth::None),
+        (Who::NoRole, no_role),
+        (Who::Observer, observer),
+        (Who::Automation, automation),
+        (Who::Administrator, admin()),
+    ];
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", h.running.grpc_addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let methods = grpc_methods();
+    for expected in [
+        "/outpost.v1.ActionService/RunAction",
+        "/outpost.v1.RegistryService/InstallApp",
+        "/outpost.v1.RegistryService/ListArtifacts",
+        "/grpc.health.v1.Health/Check",
+    ] {
+        assert!(methods.iter().any(|m| m == expected), "{expected} in {methods:?}");
+    }
+    let mut checked = 0;
+    for method in &methods {
+        let required = outpost_broker::permissions::grpc_required(method);
+        for (who, auth) in &principals {
+            let code = call_empty(&channel, method, auth).await;
+            let context = format!("{who:?} {method} ({required:?}): {code:?}");
+            if method.ends_with("/FetchApp") {
+                assert_eq!(code, tonic::Code::Unauthenticated, "{context}: the worker token only");
+            } else if grpc_allowed(*who, method) {
+                assert!(
+                    ![
+                        tonic::Code::Unauthenticated,
+                        tonic::Code::PermissionDenied,
+                        tonic::Code::Internal,
+                        tonic::Code::Unknown
+                    ]
+                    .contains(&code),
+                    "{context}"
+                );
+            } else if *who == Who::Anonymous {
+                assert_eq!(code, tonic::Code::Unauthenticated, "{context}");
+            } else {
+                assert_eq!(code, tonic::Code::PermissionDenied, "{context}");
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, methods.len() * principals.len());
+    // Refusals over gRPC are audited as over REST.
+    let denied = h.ok("/rest/audit?authentication=*", &admin()).await;
+    let notes: Vec<&str> = denied.as_array().unwrap().iter().filter_map(|r| r["NOTE"].as_str()).collect();
+    for expected in ["actions:execute:Failed", "apps:edit:Failed", "containers:edit:Failed", "assets:view:Failed"] {
+        assert!(notes.contains(&expected), "{expected} in {notes:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_reads_of_containers_and_runs_are_audited() {
+    use outpost_proto::v1::action_service_client::ActionServiceClient;
+    use outpost_proto::v1::registry_service_client::RegistryServiceClient;
+    use outpost_proto::v1::{GetContainerRequest, ListArtifactsRequest, RunActionRequest, Target};
+    let h = Harness::start(|_| {}).await;
+    h.fake_worker();
+    let (bot, bot_token) = h.user("bot", "bot-password", &["Automation"]).await;
+    let Auth::Token(key) = bot_token else { unreachable!() };
+    let (app, asset) = h.app_and_asset("geo").await;
+    let container = h.container("case").await;
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", h.running.grpc_addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    fn with_token<T>(key: &str, message: T) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
+        request.metadata_mut().insert("ph-auth-token", key.parse().unwrap());
+        request
+    }
+    let mut registry = RegistryServiceClient::new(channel.clone());
+    registry.get_container(with_token(&key, GetContainerRequest { id: container })).await.unwrap();
+    registry
+        .list_artifacts(with_token(&key, ListArtifactsRequest { container_id: container, query: None }))
+        .await
+        .unwrap();
+    registry.list_artifacts(with_token(&key, ListArtifactsRequest { container_id: 0, query: None })).await.unwrap();
+    assert!(registry.get_container(with_token(&key, GetContainerRequest { id: 999_999 })).await.is_err());
+
+    let mut actions = ActionServiceClient::new(channel);
+    let run = actions
+        .run_action(with_token(
+            &key,
+            RunActionRequest {
+                action: "lookup".into(),
+                container_id: container,
+                targets: vec![Target {
+                    app_id: app.to_string(),
+                    assets: vec![asset.to_string()],
+                    parameters_json: vec![json!({"ip": "8.8.8.8"}).to_string()],
+                }],
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+
+    let audit = h.ok(&format!("/rest/container/{container}/audit?sort=asc"), &admin()).await;
+    let records = audit.as_array().unwrap();
+    let grpc_reads: Vec<&str> = records
+        .iter()
+        .filter(|r| r["NOTE"].as_str().unwrap().starts_with("grpc:"))
+        .map(|r| r["NOTE"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        grpc_reads,
+        ["grpc:/outpost.v1.RegistryService/GetContainer", "grpc:/outpost.v1.RegistryService/ListArtifacts"],
+        "reads of the container, as REST's are; not the list of every container's artifacts"
+    );
+    for read in records.iter().filter(|r| r["NOTE"].as_str().unwrap().starts_with("grpc:")) {
+        assert_eq!((read["USER ID"].as_i64(), read["USER"].as_str()), (Some(bot), Some("bot")));
+        assert_eq!((read["OBJECT TYPE"].as_str(), read["OBJECT ID"].as_i64()), (Some("container"), Some(container)));
+        assert_eq!(read["IP ADDRESS"], "127.0.0.1");
+    }
+    let action_run = records
+        .iter()
+        .find(|r| r["AUDIT SOURCE"] == "Action Run")
+        .unwrap_or_else(|| panic!("a gRPC RunAction leaves an Action Run record: {audit}"));
+    assert_eq!(action_run["AUDIT ID"], run.action_run_id);
+    assert_eq!(
+        (action_run["USER ID"].as_i64(), action_run["NOTE"].as_str()),
+        (Some(bot), Some("user initiated lookup action"))
+    );
+    assert_eq!(action_run["RELATED OBJECT ID"], container);
+    let unknown = h.ok("/rest/audit?container=999999", &admin()).await;
+    assert!(
+        unknown.as_array().unwrap().iter().all(|r| r["NOTE"] == "GET:/rest/audit?container=999999"),
+        "a failed read is not a read: {unknown}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Audit: values, installs, retention
+// ---------------------------------------------------------------------------------------
+
+/// `(CHANGED FIELD, OLD VALUE, NEW VALUE)` of the records of one object with one note.
+fn changes(audit: &Value, object_type: &str, id: i64, note: &str) -> Vec<(String, Value, Value)> {
+    let mut out: Vec<(String, Value, Value)> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["OBJECT TYPE"] == object_type && r["OBJECT ID"] == id && r["NOTE"] == note)
+        .map(|r| (r["CHANGED FIELD"].as_str().unwrap().to_string(), r["OLD VALUE"].clone(), r["NEW VALUE"].clone()))
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_show_old_and_new_values_with_secrets_masked() {
+    let h = Harness::start(|_| {}).await;
+    let (ana, _) = h.user("ana", "ana-first-password", &["Observer"]).await;
+    let reply = h
+        .post(
+            &format!("/rest/ph_user/{ana}"),
+            &admin(),
+            json!({"email": "ana@example.com", "roles": ["Automation"], "password": "ana-second-password"}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let role = h
+        .post(
+            "/rest/role",
+            &admin(),
+            json!({"name": "Analysts", "description": "one", "permissions": ["containers:view"]}),
+        )
+        .await
+        .body["id"]
+        .as_i64()
+        .unwrap();
+    let reply = h
+        .post(
+            &format!("/rest/role/{role}"),
+            &admin(),
+            json!({"description": "two", "permissions": ["audit:view"], "users": [ana]}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let container = h.container("case").await;
+    let reply =
+        h.post(&format!("/rest/container/{container}"), &admin(), json!({"severity": "high", "status": "open"})).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let (app, asset) = h.app_and_asset("geo").await;
+    let reply = h
+        .post(
+            &format!("/rest/asset/{asset}"),
+            &admin(),
+            json!({"configuration": {"base_url": "https://y", "apikey": "another-s3cret"}}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let run = h
+        .post(
+            "/rest/action_run",
+            &admin(),
+            json!({"action": "lookup", "container_id": container, "exec_delay_secs": 600,
+            "targets": [{"app_id": app, "assets": [asset], "parameters": [{"ip": "1.1.1.1"}]}]}),
+        )
+        .await;
+    assert_eq!(run.status, StatusCode::OK, "{}", run.text);
+    let run_id = run.body["action_run_id"].as_i64().unwrap();
+    let cancel = h.post(&format!("/rest/action_run/{run_id}"), &admin(), json!({"cancel": true})).await;
+    assert_eq!(cancel.status, StatusCode::OK, "{}", cancel.text);
+
+    let audit = h.ok("/rest/audit?page_size=0", &admin()).await;
+    let s = |v: &str| json!(v);
+    assert_eq!(
+        changes(&audit, "ph_user", ana, "ana:updated"),
+        [("email".into(), s(""), s("ana@example.com")), ("roles".into(), s("[3]"), s("[2]"))]
+    );
+    assert_eq!(
+        changes(&audit, "ph_user", ana, "ana:password changed"),
+        [("password".into(), s("********"), s("********"))],
+        "a password change shows, its values never"
+    );
+    assert_eq!(
+        changes(&audit, "role", role, "Analysts:updated"),
+        [
+            ("description".into(), s("one"), s("two")),
+            ("permissions".into(), s("[\"containers:view\"]"), s("[\"audit:view\"]")),
+            ("users".into(), s("[]"), s(&format!("[{ana}]"))),
+        ]
+    );
+    assert_eq!(
+        changes(&audit, "container", container, "case:updated"),
+        [("severity".into(), s("medium"), s("high")), ("status".into(), s("new"), s("open"))]
+    );
+    assert_eq!(
+        changes(&audit, "asset", asset, "geo:updated"),
+        [
+            ("configuration.apikey".into(), s("********"), s("********")),
+            ("configuration.base_url".into(), s("https://x"), s("https://y")),
+        ]
+    );
+    let cancelled = changes(&audit, "action_run", run_id, &format!("{}:cancelled", "user initiated lookup action"));
+    assert_eq!(cancelled, [("cancelled".into(), s(""), s("cancelled by admin"))]);
+    let record = audit.as_array().unwrap().iter().find(|r| r["OBJECT TYPE"] == "action_run").unwrap();
+    assert_eq!(
+        (record["RELATED OBJECT TYPE"].as_str(), record["RELATED OBJECT ID"].as_i64()),
+        (Some("container"), Some(container))
+    );
+    let text = format!("{audit}{}", h.get("/rest/audit?format=csv", &admin()).await.text);
+    for secret in [SECRET_APIKEY, "another-s3cret", "ana-first-password", "ana-second-password", "argon2"] {
+        assert!(!text.contains(secret), "{secret} leaked");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn app_installs_and_upgrades_are_audited_once() {
+    let qa_bundle = apps_dist().join("qa.tgz");
+    let h = Harness::start(|c| c.bundles = vec![qa_bundle.clone()]).await;
+    let app_records = |audit: &Value, name: &str| -> Vec<(String, Value, Value, Value)> {
+        audit
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["OBJECT TYPE"] == "app" && r["NOTE"].as_str().unwrap().starts_with(&format!("{name}:")))
+            .map(|r| {
+                (
+                    r["NOTE"].as_str().unwrap().to_string(),
+                    r["CHANGED FIELD"].clone(),
+                    r["NEW VALUE"].clone(),
+                    r["USER ID"].clone(),
+                )
+            })
+            .collect()
+    };
+    let audit = h.ok("/rest/audit?administration=*", &admin()).await;
+    let started = app_records(&audit, "QA");
+    assert_eq!(
+        started.iter().filter(|r| r.1 == "app_version").count(),
+        1,
+        "a bundle installed at start is audited once, as the broker's: {started:?}"
+    );
+    assert!(started.iter().all(|r| r.0 == "QA:created" && r.3.is_null()));
+
+    let app = h.checker("1.0.0").await;
+    assert_eq!(h.checker("1.1.0").await, app, "an upgrade keeps the id");
+    assert_eq!(h.checker("1.1.0").await, app);
+    let audit = h.ok("/rest/audit?administration=*", &admin()).await;
+    let mut checker = app_records(&audit, "Checker");
+    checker.reverse();
+    let fields: Vec<(&str, &str)> = checker.iter().map(|r| (r.0.as_str(), r.1.as_str().unwrap())).collect();
+    assert_eq!(
+        fields,
+        [
+            ("Checker:created", "name"),
+            ("Checker:created", "appid"),
+            ("Checker:created", "app_version"),
+            ("Checker:created", "digest"),
+            ("Checker:upgraded", "app_version"),
+        ],
+        "an unchanged re-install records nothing"
+    );
+    assert!(checker.iter().all(|r| r.3 == 1), "by the administrator");
+    let upgraded = audit.as_array().unwrap().iter().find(|r| r["NOTE"] == "Checker:upgraded").unwrap();
+    assert_eq!((upgraded["OLD VALUE"].as_str(), upgraded["NEW VALUE"].as_str()), (Some("1.0.0"), Some("1.1.0")));
+    assert_eq!(upgraded["OBJECT ID"], app);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_deletes_old_records_on_its_interval() {
+    use outpost_broker::store::audit::AuditRecord;
+    let h = Harness::start(|c| c.audit_retention_days = 1).await;
+    let broker = h.running.broker.clone();
+    let old = |note: &str, days_ago: i64| AuditRecord {
+        source: "Audit".into(),
+        audit_id: 0,
+        time_ms: now_ms() - days_ago * 24 * 3600 * 1000,
+        user_id: None,
+        username: String::new(),
+        ip: String::new(),
+        category: "administration".into(),
+        object_type: "system_settings".into(),
+        object_id: None,
+        related_type: None,
+        related_id: None,
+        note: note.into(),
+        changed_field: String::new(),
+        old_value: None,
+        new_value: None,
+    };
+    broker.store.append_audit(&[old("three days old", 3), old("recent", 0)]).await.unwrap();
+    let loop_stop = h.shutdown.child_token();
+    let retention = tokio::spawn(outpost_broker::audit::run_retention_every(
+        broker.clone(),
+        loop_stop.clone(),
+        Duration::from_millis(50),
+    ));
+    let window = format!(
+        "/rest/audit?administration=*&start={}",
+        (chrono::Utc::now() - chrono::Duration::days(10)).format("%Y-%m-%d")
+    );
+    let notes = |audit: Value| {
+        audit.as_array().unwrap().iter().map(|r| r["NOTE"].as_str().unwrap().to_string()).collect::<Vec<_>>()
+    };
+    let until_gone = |note: &'static str| {
+        let (h, window) = (&h, window.clone());
+        async move {
+            for _ in 0..100 {
+                let now = notes(h.ok(&window, &admin()).await);
+                if !now.iter().any(|n| n == note) {
+                    return now;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            panic!("{note} was never purged");
+        }
+    };
+    let after = until_gone("three days old").await;
+    assert!(after.iter().any(|n| n == "recent"), "recent records stay: {after:?}");
+    assert!(after.iter().any(|n| n == "retention:purged 1 records older than 1 days"), "{after:?}");
+    // It keeps running on its interval.
+    broker.store.append_audit(&[old("two days old", 2)]).await.unwrap();
+    let after = until_gone("two days old").await;
+    assert_eq!(after.iter().filter(|n| n.starts_with("retention:purged 1 records")).count(), 2, "{after:?}");
+    loop_stop.cancel();
+    tokio::time::timeout(Duration::from_secs(5), retention).await.unwrap().unwrap();
 }

@@ -7,6 +7,7 @@
 use outpost_broker::permissions::{Permission, Required};
 use outpost_broker::store::audit::{AuditQuery, AuditRecord, Selection};
 use outpost_broker::store::containers::ContainerFields;
+use outpost_broker::store::listing::{APP_STATUSES, Collection, ListQuery, ROLES, TOKENS, USERS, Value};
 use outpost_broker::store::roles::RoleFields;
 use outpost_broker::store::runs::{NewActionRun, NewAppRun};
 use outpost_broker::store::system::ActionRunFilter;
@@ -23,6 +24,9 @@ both_backends!(
     users_hold_roles_and_grants_are_the_union_of_active_roles,
     tokens_expire_and_are_revoked,
     audit_is_append_only_unique_selected_and_purged,
+    a_roles_audit_holds_what_its_members_did_and_what_was_done_to_them,
+    readers_without_users_roles_view_get_no_records_about_people,
+    users_roles_and_tokens_list_with_filters_and_sorting,
     settings_connectivity_statuses_and_figures,
 );
 
@@ -81,7 +85,7 @@ async fn users_hold_roles_and_grants_are_the_union_of_active_roles(store: Store)
     store.update_user(ana.id, &off).await.unwrap().unwrap();
     assert!(store.active_administrators().await.unwrap().is_empty(), "a disabled user is no administrator");
 
-    let page = store.list_users(Page { page: 0, page_size: 1 }).await.unwrap();
+    let page = store.list_users(&ListQuery::new(&USERS).with_page(Page { page: 0, page_size: 1 })).await.unwrap();
     assert_eq!((page.count, page.num_pages, page.data.len()), (1, 1, 1));
     assert_eq!(store.count_rows("roles").await.unwrap(), 4);
 }
@@ -203,6 +207,111 @@ async fn audit_is_append_only_unique_selected_and_purged(store: Store) {
     assert_eq!(count(ascending).await, vec![3, 4, 5]);
 }
 
+async fn a_roles_audit_holds_what_its_members_did_and_what_was_done_to_them(store: Store) {
+    let ana = store.create_user_with(&user("ana"), "h").await.unwrap();
+    let bob = store.create_user_with(&user("bob"), "h").await.unwrap();
+    let role =
+        store.create_role(&RoleFields { name: "R".into(), is_active: true, ..Default::default() }).await.unwrap();
+    store.set_user_roles(ana.id, &[role.id]).await.unwrap();
+    let t = now_ms() - 10_000;
+    store
+        .append_audit(&[
+            record("Audit", 0, t, Some(ana.id), "container", ("container", Some(7))),
+            record("Audit", 0, t + 1, Some(bob.id), "ph_user", ("ph_user", Some(ana.id))),
+            record("Audit", 0, t + 2, Some(bob.id), "ph_user", ("ph_user", Some(bob.id))),
+            record("Audit", 0, t + 3, Some(bob.id), "role", ("role", Some(role.id))),
+        ])
+        .await
+        .unwrap();
+    let times = |q: AuditQuery| {
+        let store = store.clone();
+        async move { store.query_audit(&q).await.unwrap().iter().map(|r| r.time_ms - t).collect::<Vec<_>>() }
+    };
+    let window = AuditQuery { start_ms: t, end_ms: now_ms() + 1, ascending: true, ..Default::default() };
+    let of_user = times(AuditQuery { users: Some(Selection::Ids(vec![ana.id])), ..window.clone() }).await;
+    let of_role = times(AuditQuery { roles: Some(Selection::Ids(vec![role.id])), ..window.clone() }).await;
+    assert_eq!(of_user, vec![0, 1], "what ana did and what bob did to her");
+    assert_eq!(of_role, vec![0, 1, 3], "the role's changes and the union of its members' audits");
+    assert_eq!(times(AuditQuery { roles: Some(Selection::All), ..window.clone() }).await, vec![0, 1, 3]);
+    store.set_user_roles(ana.id, &[]).await.unwrap();
+    assert_eq!(
+        times(AuditQuery { roles: Some(Selection::Ids(vec![role.id])), ..window }).await,
+        vec![3],
+        "current members only"
+    );
+}
+
+async fn readers_without_users_roles_view_get_no_records_about_people(store: Store) {
+    let ana = store.create_user_with(&user("ana"), "h").await.unwrap();
+    let bot = store.create_user_with(&user("bot"), "h").await.unwrap();
+    let t = now_ms() - 10_000;
+    let mut denied = record("Audit", 0, t + 5, Some(bot.id), "authentication", ("authorization", None));
+    denied.note = "users_roles:view:Failed".into();
+    store
+        .append_audit(&[
+            record("Audit", 0, t, Some(ana.id), "container", ("container", Some(7))),
+            record("Audit", 0, t + 1, Some(ana.id), "ph_user", ("ph_user", Some(bot.id))),
+            record("Audit", 0, t + 2, Some(ana.id), "role", ("role", Some(3))),
+            record("Audit", 0, t + 3, Some(ana.id), "authentication", ("authentication", None)),
+            record("Audit", 0, t + 4, None, "authentication", ("authentication", None)),
+            denied,
+            record("Audit", 0, t + 6, Some(bot.id), "authentication", ("authentication", None)),
+            record("Audit", 0, t + 7, Some(ana.id), "administration", ("asset", Some(1))),
+        ])
+        .await
+        .unwrap();
+    let times = |q: AuditQuery| {
+        let store = store.clone();
+        async move { store.query_audit(&q).await.unwrap().iter().map(|r| r.time_ms - t).collect::<Vec<_>>() }
+    };
+    let window = AuditQuery { start_ms: t, end_ms: now_ms() + 1, ascending: true, ..Default::default() };
+    assert_eq!(times(window.clone()).await, vec![0, 1, 2, 3, 4, 5, 6, 7]);
+    let hidden = AuditQuery { people_hidden_from: Some(bot.id), ..window.clone() };
+    assert_eq!(times(hidden.clone()).await, vec![0, 5, 6, 7], "no user or role records, only bot's own sign-ins");
+    assert_eq!(times(AuditQuery { authentication: true, ..hidden }).await, vec![5, 6]);
+}
+
+async fn users_roles_and_tokens_list_with_filters_and_sorting(store: Store) {
+    let mut ids = vec![];
+    for name in ["carol", "bob", "alice"] {
+        ids.push(store.create_user_with(&user(name), "argon2-hash").await.unwrap().id);
+    }
+    let off = store.create_user_with(&UserFields { is_active: false, ..user("dave") }, "h").await.unwrap();
+    let query = |collection: &'static Collection, params: &[(&str, &str)]| {
+        outpost_broker::listing::parse(collection, params.iter().copied()).unwrap()
+    };
+    let names = |listing: outpost_broker::store::Listing<outpost_broker::store::users::User>| {
+        listing.data.iter().map(|u| u.username.clone()).collect::<Vec<_>>()
+    };
+    let bob = store.list_users(&query(&USERS, &[("_filter_username", "\"bob\"")])).await.unwrap();
+    assert_eq!((bob.count, names(bob)), (1, vec!["bob".to_string()]));
+    let sorted = store.list_users(&query(&USERS, &[("sort", "username"), ("order", "desc")])).await.unwrap();
+    assert_eq!(names(sorted), ["dave", "carol", "bob", "alice"]);
+    let active = store.list_users(&query(&USERS, &[("_filter_is_active", "false")])).await.unwrap();
+    assert_eq!(active.data[0].id, off.id);
+    let some = store.list_users(&query(&USERS, &[("_filter_username__in", "[\"alice\",\"carol\"]")])).await.unwrap();
+    assert_eq!(some.count, 2);
+    assert!(outpost_broker::listing::parse(&USERS, [("_filter_password_hash", "\"x\"")]).is_err());
+
+    let roles = store.list_roles_by(&query(&ROLES, &[("_filter_name__icontains", "\"AUTO\"")])).await.unwrap();
+    assert_eq!(roles.data.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(), ["Automation"]);
+    let builtin =
+        store.list_roles_by(&query(&ROLES, &[("_filter_builtin", "true"), ("page_size", "2")])).await.unwrap();
+    assert_eq!((builtin.count, builtin.num_pages, builtin.data.len()), (3, 2, 2));
+
+    let live = store.add_token_expiring(off.id, "hash-a", "ci", None).await.unwrap();
+    let gone = store.add_token_expiring(off.id, "hash-b", "old", None).await.unwrap();
+    store.add_token_expiring(ids[0], "hash-c", "someone else's", None).await.unwrap();
+    store.revoke_token(off.id, gone.id).await.unwrap();
+    let of_dave = |params: &[(&str, &str)]| query(&TOKENS, params).with_eq("user", Value::Int(off.id));
+    let all = store.list_tokens_by(&of_dave(&[])).await.unwrap();
+    assert_eq!(all.data.iter().map(|t| t.id).collect::<Vec<_>>(), vec![live.id, gone.id]);
+    let unrevoked = store.list_tokens_by(&of_dave(&[("_filter_revoked_time__isnull", "true")])).await.unwrap();
+    assert_eq!(unrevoked.data.iter().map(|t| t.id).collect::<Vec<_>>(), vec![live.id]);
+    let labelled = store.list_tokens_by(&of_dave(&[("_filter_label", "'old'")])).await.unwrap();
+    assert_eq!(labelled.data[0].id, gone.id);
+}
+
 fn manifest() -> Manifest {
     Manifest::parse(
         json!({
@@ -290,7 +399,7 @@ async fn settings_connectivity_statuses_and_figures(store: Store) {
         .collect();
     store.ingest_results(&results[1..]).await.unwrap();
 
-    let statuses = store.app_statuses(Page::default()).await.unwrap();
+    let statuses = store.app_statuses(&ListQuery::new(&APP_STATUSES)).await.unwrap();
     assert_eq!(statuses.count, 2, "one per asset: the latest test");
     let first = &statuses.data[0];
     assert_eq!(
@@ -299,8 +408,17 @@ async fn settings_connectivity_statuses_and_figures(store: Store) {
     );
     assert_eq!(first.result_message, "Connectivity test succeeded");
     assert_eq!(first.id, due[1].task.app_run_id, "the latest of asset one's two tests");
-    let page = store.app_statuses(Page { page: 1, page_size: 1 }).await.unwrap();
+    let page =
+        store.app_statuses(&ListQuery::new(&APP_STATUSES).with_page(Page { page: 1, page_size: 1 })).await.unwrap();
     assert_eq!((page.count, page.num_pages, page.data[0].asset_name.as_str()), (2, 2, "two"));
+    let query =
+        |params: &[(&str, &str)]| outpost_broker::listing::parse(&APP_STATUSES, params.iter().copied()).unwrap();
+    let failed = store.app_statuses(&query(&[("_filter_status", "\"failed\"")])).await.unwrap();
+    assert_eq!(failed.count, 0, "filters apply: both latest tests succeeded");
+    let by_asset = store.app_statuses(&query(&[("_filter_asset", &first.asset_id.to_string())])).await.unwrap();
+    assert_eq!((by_asset.count, by_asset.data[0].asset_name.as_str()), (1, "one"));
+    let backwards = store.app_statuses(&query(&[("sort", "asset"), ("order", "desc")])).await.unwrap();
+    assert_eq!(backwards.data[0].asset_name, "two");
 
     let filter = ActionRunFilter { start_ms: before, end_ms: now_ms() + 1, ..Default::default() };
     let stats = store.action_stats(&filter, 10).await.unwrap();

@@ -1,5 +1,6 @@
 //! `RegistryService`: apps, assets, containers and artifacts over gRPC, through the same
-//! broker functions (and so the same checks and messages) as REST.
+//! broker functions (and so the same checks and messages) as REST. Reads of a container
+//! (`GetContainer`, `ListArtifacts` of one container) are audited as REST's are.
 
 use std::collections::HashMap;
 
@@ -11,7 +12,8 @@ use tonic::{Request, Response, Status};
 use super::{Api, from_timestamp, list_query, timestamp, timestamp_opt};
 use crate::artifacts::ArtifactInput;
 use crate::assets::{AssetInput, masked};
-use crate::audit::Actor;
+use crate::audit::{Actor, AuditObject};
+use crate::auth::Principal;
 use crate::containers::{ContainerInput, content_hash};
 use crate::store::apps::{App, Installed};
 use crate::store::artifacts::{Artifact, Created};
@@ -189,6 +191,13 @@ fn container_input(input: Option<pb::ContainerInput>, clear: &[String]) -> Resul
 }
 
 impl Api {
+    /// Records a successful read of a container (or of its artifacts), as REST's reads of
+    /// `/rest/container/<id>...` are: noted `grpc:/outpost.v1.RegistryService/<method>`.
+    async fn audit_read(&self, who: &Principal, container: &Container, method: &str) {
+        let note = format!("grpc:/outpost.v1.RegistryService/{method}");
+        self.broker.audit.record_read(who, AuditObject::container(container), &note).await;
+    }
+
     async fn assets_pb(&self, assets: &[Asset]) -> Result<Vec<pb::Asset>, Status> {
         let mut apps: HashMap<i64, Option<App>> = HashMap::new();
         for asset in assets {
@@ -305,8 +314,9 @@ impl RegistryService for Api {
         &self,
         request: Request<pb::GetContainerRequest>,
     ) -> Result<Response<pb::Container>, Status> {
-        self.principal(&request).await?;
+        let who = self.principal(&request).await?;
         let container = self.broker.container(request.get_ref().id).await?;
+        self.audit_read(&who, &container, "GetContainer").await;
         Ok(Response::new(self.containers_pb(&[container]).await?.remove(0)))
     }
 
@@ -366,14 +376,20 @@ impl RegistryService for Api {
         &self,
         request: Request<pb::ListArtifactsRequest>,
     ) -> Result<Response<pb::ListArtifactsResponse>, Status> {
-        self.principal(&request).await?;
+        let who = self.principal(&request).await?;
         let r = request.into_inner();
         let mut query = list_query(&ARTIFACTS, r.query)?;
-        if r.container_id != 0 {
-            self.broker.container(r.container_id).await?;
-            query = query.with_eq("container", FilterValue::Int(r.container_id));
+        let container = match r.container_id {
+            0 => None,
+            id => Some(self.broker.container(id).await?),
+        };
+        if let Some(container) = &container {
+            query = query.with_eq("container", FilterValue::Int(container.id));
         }
         let listing = self.broker.store.list_artifacts(&query).await.map_err(store_error)?;
+        if let Some(container) = &container {
+            self.audit_read(&who, container, "ListArtifacts").await;
+        }
         Ok(Response::new(pb::ListArtifactsResponse {
             count: listing.count,
             num_pages: listing.num_pages,

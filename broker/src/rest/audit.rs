@@ -13,6 +13,10 @@
 //!
 //! Every read of audit is itself audited before the query runs, so it shows in its own
 //! answer and two successive reads differ.
+//!
+//! Users and roles are for readers holding `users_roles:view`: without it, `user` and
+//! `role` answer 403 ([`crate::permissions::REST_PARAMETERS`]) and records about users
+//! and roles, and other users' sign-ins, are left out of every answer.
 
 use std::sync::Arc;
 
@@ -33,6 +37,7 @@ use super::{ApiError, ApiResult, input};
 use crate::Broker;
 use crate::audit::{self, AuditObject};
 use crate::auth::Principal;
+use crate::permissions;
 use crate::store::audit::{AuditQuery, Selection};
 
 pub fn routes(routes: Routes) -> Routes {
@@ -289,7 +294,8 @@ fn note(uri: &axum::http::Uri) -> String {
     format!("GET:{}", uri.path_and_query().map(|p| p.as_str()).unwrap_or(uri.path()))
 }
 
-/// Records the read, runs the query and answers json or csv.
+/// Records the read, runs the query and answers json or csv. A reader who may not see
+/// users and roles gets the records without them ([`permissions::PEOPLE_IN_AUDIT`]).
 async fn answer(
     broker: &Broker,
     who: &Principal,
@@ -300,6 +306,7 @@ async fn answer(
 ) -> ApiResult<Response> {
     broker.audit.record_read(who, read_of, note).await;
     let mut query = query;
+    query.people_hidden_from = (!who.grants.allows(permissions::PEOPLE_IN_AUDIT)).then_some(who.user_id);
     if !request.explicit_end {
         // Up to now, the read just recorded included.
         query.end_ms = now_ms() + 1;

@@ -3,10 +3,11 @@
 //! Every response error is SOAR's `{"failed": true, "message": ...}` with the status of
 //! its [`outpost_proto::ErrorCode`]; unknown routes and methods answer the same way.
 //! Authentication (HTTP Basic or `ph-auth-token`) is required on every route, and the
-//! route's permission from [`crate::permissions::REST`] is checked in the same
-//! middleware: 401 unauthenticated, 403 not allowed (audited), 429 while sign-ins are
-//! locked. Successful reads of audited objects (`/rest/container/<id>...`,
-//! `/rest/ph_user/<id>...`, `/rest/role/<id>...`) are audited there too.
+//! route's permission from [`crate::permissions::REST`] (and of its query parameters,
+//! [`crate::permissions::REST_PARAMETERS`]) is checked in the same middleware: 401
+//! unauthenticated, 403 not allowed (audited), 429 while sign-ins are locked. Successful
+//! reads of audited objects (`/rest/container/<id>...`, `/rest/ph_user/<id>...`,
+//! `/rest/role/<id>...`) are audited there too.
 //!
 //! # Layout
 //! - [`input`]: reading JSON bodies and fields with precise errors.
@@ -139,6 +140,24 @@ async fn authenticate(State(broker): State<Arc<Broker>>, mut request: Request, n
             required.name()
         );
         return ApiError(OutpostError::forbidden(message)).into_response();
+    }
+    // A malformed query string is the handler's to report.
+    let parameters = axum::extract::Query::<Vec<(String, String)>>::try_from_uri(request.uri()).unwrap_or_default();
+    for (parameter, _) in parameters.iter() {
+        let Some(required) = permissions::rest_parameter_required(request.method(), &route, parameter) else {
+            continue;
+        };
+        if !principal.grants.allows(required) {
+            broker.audit.record_denied(&principal, required.name()).await;
+            let message = format!(
+                "user '{}' may not use '{parameter}' on {} {}: it needs '{}'",
+                principal.username,
+                request.method(),
+                request.uri().path(),
+                required.name()
+            );
+            return ApiError(OutpostError::forbidden(message)).into_response();
+        }
     }
     let read = audited_read(&request, &route);
     request.extensions_mut().insert(principal.clone());

@@ -1125,7 +1125,7 @@ pub struct AppStatusBody {
 pub struct AppStatusList {
     /// How many tests there are, on every page.
     pub count: u64,
-    /// The tests of the requested page, newest asset first.
+    /// The tests of the requested page, by asset unless sorted otherwise.
     pub data: Vec<AppStatusBody>,
     /// How many pages of `page_size` tests that makes.
     pub num_pages: u64,
@@ -1234,6 +1234,9 @@ pub struct UserBody {
     pub is_active: bool,
     /// The ids of the roles it holds.
     pub roles: Vec<i64>,
+    /// `?pretty`: the names of the roles it holds, in the order of `roles`.
+    #[serde(rename = "_pretty_roles", skip_serializing_if = "Option::is_none")]
+    pub pretty_roles: Option<Vec<String>>,
     /// When it was created (UTC).
     #[schema(format = DateTime)]
     pub create_time: String,
@@ -1242,6 +1245,7 @@ pub struct UserBody {
     pub update_time: String,
 }
 
+/// A user; `pretty_roles` is for the caller to fill with `?pretty`.
 pub fn user(u: &User, role_ids: &[i64]) -> UserBody {
     UserBody {
         id: u.id,
@@ -1252,6 +1256,7 @@ pub fn user(u: &User, role_ids: &[i64]) -> UserBody {
         user_type: u.user_type.clone(),
         is_active: u.is_active,
         roles: role_ids.to_vec(),
+        pretty_roles: None,
         create_time: iso(u.created_ms),
         update_time: iso(u.updated_ms),
     }
@@ -1264,6 +1269,9 @@ pub struct TokenBody {
     pub id: i64,
     /// The user it acts as.
     pub user: i64,
+    /// `?pretty`: the user's name.
+    #[serde(rename = "_pretty_user", skip_serializing_if = "Option::is_none")]
+    pub pretty_user: Option<String>,
     /// What it is for.
     pub label: String,
     /// `active`, `expired` or `revoked`.
@@ -1279,7 +1287,8 @@ pub struct TokenBody {
     pub revoked_time: Option<String>,
 }
 
-/// A token as shown at `now` (Unix ms), which decides `expired`.
+/// A token as shown at `now` (Unix ms), which decides `expired`; `pretty_user` is for
+/// the caller to fill with `?pretty`.
 pub fn token(t: &Token, now: i64) -> TokenBody {
     let status = match (t.revoked_ms, t.expires_ms) {
         (Some(_), _) => "revoked",
@@ -1289,6 +1298,7 @@ pub fn token(t: &Token, now: i64) -> TokenBody {
     TokenBody {
         id: t.id,
         user: t.user_id,
+        pretty_user: None,
         label: t.label.clone(),
         status: status.into(),
         create_time: iso(t.created_ms),
@@ -1339,6 +1349,9 @@ pub struct RoleBody {
     pub is_active: bool,
     /// The ids of its members.
     pub users: Vec<i64>,
+    /// `?pretty`: the user names of its members, in the order of `users`.
+    #[serde(rename = "_pretty_users", skip_serializing_if = "Option::is_none")]
+    pub pretty_users: Option<Vec<String>>,
     /// When it was created (UTC).
     #[schema(format = DateTime)]
     pub create_time: String,
@@ -1347,6 +1360,7 @@ pub struct RoleBody {
     pub update_time: String,
 }
 
+/// A role; `pretty_users` is for the caller to fill with `?pretty`.
 pub fn role(r: &Role, member_ids: &[i64]) -> RoleBody {
     let permissions: Vec<String> = if r.builtin {
         builtin_permissions(&r.name).unwrap_or_default().iter().map(|p| p.name().to_string()).collect()
@@ -1361,6 +1375,7 @@ pub fn role(r: &Role, member_ids: &[i64]) -> RoleBody {
         builtin: r.builtin,
         is_active: r.is_active,
         users: member_ids.to_vec(),
+        pretty_users: None,
         create_time: iso(r.created_ms),
         update_time: iso(r.updated_ms),
     }

@@ -16,7 +16,7 @@ use utoipa::ToSchema;
 
 use super::ApiResult;
 use super::input::{self, Fields};
-use super::listing::{PageDoc, Params};
+use super::listing::{ListingDoc, Params, PrettyDoc};
 use super::openapi::Routes;
 use super::render::{self, Deleted, Failure, ListBody, RoleBody, Saved};
 use super::users::keep_an_administrator;
@@ -24,7 +24,7 @@ use crate::Broker;
 use crate::audit::{self, AuditObject};
 use crate::auth::Principal;
 use crate::permissions::{ADMINISTRATOR, Permission};
-use crate::store::Page;
+use crate::store::listing::{Named, ROLES};
 use crate::store::roles::{Role, RoleFields};
 
 pub fn routes(routes: Routes) -> Routes {
@@ -129,27 +129,40 @@ async fn check_admin_members(
     Ok(())
 }
 
-/// List roles, built-in ones included.
-#[utoipa::path(get, path = "/rest/role", tag = "roles", params(PageDoc),
+/// Roles as shown, with `_pretty_users` when `pretty`.
+async fn show(broker: &Broker, roles: &[Role], pretty: bool) -> ApiResult<Vec<RoleBody>> {
+    let mut shown = vec![];
+    for r in roles {
+        shown.push(render::role(r, &broker.store.role_member_ids(r.id).await?));
+    }
+    if pretty {
+        let names = broker.store.names(Named::User, shown.iter().flat_map(|body| body.users.clone())).await?;
+        for body in &mut shown {
+            body.pretty_users = Some(body.users.iter().map(|id| names.get(id).cloned().unwrap_or_default()).collect());
+        }
+    }
+    Ok(shown)
+}
+
+/// List roles, built-in ones included, filtered and sorted as every collection is.
+#[utoipa::path(get, path = "/rest/role", tag = "roles", params(ListingDoc), description = super::listing::FILTER_HELP,
     responses((status = 200, body = ListBody<RoleBody>), (status = 400, body = Failure)))]
 pub async fn list(State(broker): State<Arc<Broker>>, params: Params) -> ApiResult<Json<ListBody<RoleBody>>> {
-    let page: Page = params.page()?;
-    let roles = broker.store.list_roles().await?;
-    let count = roles.len() as u64;
-    let (limit, offset) = page.limit_offset();
-    let mut data = vec![];
-    for r in roles.iter().skip(offset as usize).take(limit.min(usize::MAX as i64) as usize) {
-        data.push(render::role(r, &broker.store.role_member_ids(r.id).await?));
-    }
-    Ok(Json(ListBody { count, num_pages: page.num_pages(count), data }))
+    let listing = broker.store.list_roles_by(&params.list(&ROLES)?).await?;
+    let data = show(&broker, &listing.data, params.pretty).await?;
+    Ok(Json(ListBody { count: listing.count, num_pages: listing.num_pages, data }))
 }
 
 /// Read a role (audited).
-#[utoipa::path(get, path = "/rest/role/{id}", tag = "roles", params(("id" = i64, Path)),
+#[utoipa::path(get, path = "/rest/role/{id}", tag = "roles", params(("id" = i64, Path), PrettyDoc),
     responses((status = 200, body = RoleBody), (status = 400, body = Failure), (status = 404, body = Failure)))]
-pub async fn read(State(broker): State<Arc<Broker>>, Path(id): Path<String>) -> ApiResult<Json<RoleBody>> {
+pub async fn read(
+    State(broker): State<Arc<Broker>>,
+    Path(id): Path<String>,
+    params: Params,
+) -> ApiResult<Json<RoleBody>> {
     let role = load_role(&broker, &id).await?;
-    Ok(Json(render::role(&role, &broker.store.role_member_ids(role.id).await?)))
+    Ok(Json(show(&broker, std::slice::from_ref(&role), params.pretty).await?.remove(0)))
 }
 
 /// Create a custom role.

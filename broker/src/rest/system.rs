@@ -15,7 +15,7 @@ use serde_json::{Map, Value, json};
 use utoipa::{IntoParams, ToSchema};
 
 use super::input::{self, Fields};
-use super::listing::{PageDoc, Params, PrettyDoc};
+use super::listing::{ListingDoc, Params};
 use super::openapi::Routes;
 use super::render::{
     ActionUse, AppStatusBody, AppStatusList, DayCount, Failure, HealthBody, LicenseBody, LicenseInfo, LicenseUsage,
@@ -26,6 +26,7 @@ use super::{ApiResult, render};
 use crate::Broker;
 use crate::audit::{Actor, AuditObject};
 use crate::auth::Principal;
+use crate::store::listing::APP_STATUSES;
 use crate::store::system::{ActionRunFilter, AppStatus};
 
 /// The routes of seed 003, runtime settings and test connectivity.
@@ -225,11 +226,13 @@ fn render_status(s: &AppStatus, pretty: bool, now: i64) -> AppStatusBody {
     }
 }
 
-/// The latest connectivity test of each asset (seed 003).
-#[utoipa::path(get, path = "/rest/app_status", tag = "system", params(PageDoc, PrettyDoc),
+/// The latest connectivity test of each asset (seed 003), by asset unless sorted
+/// otherwise; the standard query parameters and filters apply.
+#[utoipa::path(get, path = "/rest/app_status", tag = "system", params(ListingDoc),
+    description = super::listing::FILTER_HELP,
     responses((status = 200, body = AppStatusList), (status = 400, body = Failure)))]
 pub async fn app_status(State(broker): State<Arc<Broker>>, params: Params) -> ApiResult<Json<AppStatusList>> {
-    let listing = broker.store.app_statuses(params.page()?).await?;
+    let listing = broker.store.app_statuses(&params.list(&APP_STATUSES)?).await?;
     let now = now_ms();
     let pretty = params.pretty;
     Ok(Json(AppStatusList {

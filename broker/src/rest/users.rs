@@ -21,13 +21,14 @@ use utoipa::ToSchema;
 
 use super::ApiResult;
 use super::input::{self, Fields};
-use super::listing::{PageDoc, Params};
+use super::listing::{ListingDoc, Params, PrettyDoc};
 use super::openapi::Routes;
 use super::render::{self, Deleted, Failure, ListBody, Saved, TokenBody, TokenIssued, TokensRevoked, UserBody};
 use crate::Broker;
 use crate::audit::{self, AuditObject};
 use crate::auth::{self, Principal};
 use crate::permissions::ADMINISTRATOR;
+use crate::store::listing::{Named, TOKENS, USERS, Value as FilterValue};
 use crate::store::users::{User, UserFields};
 
 pub fn routes(routes: Routes) -> Routes {
@@ -159,24 +160,40 @@ async fn is_administrator_role(broker: &Broker, role_ids: &[i64]) -> Result<bool
     Ok(admin.is_some_and(|id| role_ids.contains(&id)))
 }
 
-/// List users.
-#[utoipa::path(get, path = "/rest/ph_user", tag = "users", params(PageDoc),
+/// Users as shown, with `_pretty_roles` when `pretty`.
+async fn show(broker: &Broker, users: &[User], pretty: bool) -> ApiResult<Vec<UserBody>> {
+    let mut shown = vec![];
+    for u in users {
+        shown.push(render::user(u, &broker.store.user_role_ids(u.id).await?));
+    }
+    if pretty {
+        let names = broker.store.names(Named::Role, shown.iter().flat_map(|body| body.roles.clone())).await?;
+        for body in &mut shown {
+            body.pretty_roles = Some(body.roles.iter().map(|id| names.get(id).cloned().unwrap_or_default()).collect());
+        }
+    }
+    Ok(shown)
+}
+
+/// List users, filtered and sorted as every collection is; never a password.
+#[utoipa::path(get, path = "/rest/ph_user", tag = "users", params(ListingDoc), description = super::listing::FILTER_HELP,
     responses((status = 200, body = ListBody<UserBody>), (status = 400, body = Failure)))]
 pub async fn list(State(broker): State<Arc<Broker>>, params: Params) -> ApiResult<Json<ListBody<UserBody>>> {
-    let listing = broker.store.list_users(params.page()?).await?;
-    let mut data = vec![];
-    for u in &listing.data {
-        data.push(render::user(u, &broker.store.user_role_ids(u.id).await?));
-    }
+    let listing = broker.store.list_users(&params.list(&USERS)?).await?;
+    let data = show(&broker, &listing.data, params.pretty).await?;
     Ok(Json(ListBody { count: listing.count, num_pages: listing.num_pages, data }))
 }
 
 /// Read a user (audited).
-#[utoipa::path(get, path = "/rest/ph_user/{id}", tag = "users", params(("id" = i64, Path)),
+#[utoipa::path(get, path = "/rest/ph_user/{id}", tag = "users", params(("id" = i64, Path), PrettyDoc),
     responses((status = 200, body = UserBody), (status = 400, body = Failure), (status = 404, body = Failure)))]
-pub async fn read(State(broker): State<Arc<Broker>>, Path(id): Path<String>) -> ApiResult<Json<UserBody>> {
+pub async fn read(
+    State(broker): State<Arc<Broker>>,
+    Path(id): Path<String>,
+    params: Params,
+) -> ApiResult<Json<UserBody>> {
     let user = load_user(&broker, &id).await?;
-    Ok(Json(render::user(&user, &broker.store.user_role_ids(user.id).await?)))
+    Ok(Json(show(&broker, std::slice::from_ref(&user), params.pretty).await?.remove(0)))
 }
 
 /// Create a user.
@@ -346,18 +363,24 @@ pub async fn disable(
     Ok(Json(Deleted { success: true, id: after.id, message: format!("user '{}' disabled", after.username) }))
 }
 
-/// List a user's tokens, revoked and expired ones included; never the tokens themselves.
-#[utoipa::path(get, path = "/rest/ph_user/{id}/token", tag = "users", params(("id" = i64, Path)),
+/// List a user's tokens, revoked and expired ones included, filtered and sorted as every
+/// collection is; never the tokens themselves.
+#[utoipa::path(get, path = "/rest/ph_user/{id}/token", tag = "users", params(("id" = i64, Path), ListingDoc),
+    description = super::listing::FILTER_HELP,
     responses((status = 200, body = ListBody<TokenBody>), (status = 400, body = Failure), (status = 404, body = Failure)))]
-pub async fn tokens(State(broker): State<Arc<Broker>>, Path(id): Path<String>) -> ApiResult<Json<ListBody<TokenBody>>> {
+pub async fn tokens(
+    State(broker): State<Arc<Broker>>,
+    Path(id): Path<String>,
+    params: Params,
+) -> ApiResult<Json<ListBody<TokenBody>>> {
     let user = load_user(&broker, &id).await?;
-    let tokens = broker.store.list_tokens(user.id).await?;
+    let query = params.list(&TOKENS)?.with_eq("user", FilterValue::Int(user.id));
+    let listing = broker.store.list_tokens_by(&query).await?;
     let now = outpost_proto::time::now_ms();
-    Ok(Json(ListBody {
-        count: tokens.len() as u64,
-        num_pages: u64::from(!tokens.is_empty()),
-        data: tokens.iter().map(|t| render::token(t, now)).collect(),
-    }))
+    Ok(Json(ListBody::new(&listing, |t| TokenBody {
+        pretty_user: params.pretty.then(|| user.username.clone()),
+        ..render::token(t, now)
+    })))
 }
 
 /// Reads the optional token body: `label` and `expires_in_days`.

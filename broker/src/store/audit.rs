@@ -70,7 +70,8 @@ pub struct AuditQuery {
     pub ascending: bool,
     /// Records done by these users, or about them.
     pub users: Option<Selection>,
-    /// Changes to these roles, and records done by their current members.
+    /// Changes to these roles, and the records of their current members: what they did
+    /// and what was done to them (seed 002: the role acts like a group of users).
     pub roles: Option<Selection>,
     /// Records about these containers or related to them (action runs).
     pub containers: Option<Selection>,
@@ -84,6 +85,9 @@ pub struct AuditQuery {
     pub limit: Option<i64>,
     /// Records skipped before `limit` applies.
     pub offset: i64,
+    /// Set for a reader who may not see users and roles (no `users_roles:view`): records
+    /// about users and roles, and sign-in events but this user's own, are left out.
+    pub people_hidden_from: Option<i64>,
 }
 
 const COLUMNS: &str = "id, source, source_id, time_ms, user_id, username, ip, category, object_type, object_id,
@@ -126,9 +130,13 @@ fn condition(kind: &str, selection: &Selection) -> Option<String> {
     Some(match (kind, ids) {
         ("user", None) => "(user_id IS NOT NULL OR category = 'ph_user')".into(),
         ("user", Some(ids)) => format!("(user_id IN ({ids}) OR (object_type = 'ph_user' AND object_id IN ({ids})))"),
-        ("role", None) => "(category = 'role' OR user_id IN (SELECT user_id FROM user_roles))".into(),
+        ("role", None) => "(category = 'role' OR user_id IN (SELECT user_id FROM user_roles)
+            OR (object_type = 'ph_user' AND object_id IN (SELECT user_id FROM user_roles)))"
+            .into(),
         ("role", Some(ids)) => format!(
-            "((object_type = 'role' AND object_id IN ({ids})) OR user_id IN (SELECT user_id FROM user_roles WHERE role_id IN ({ids})))"
+            "((object_type = 'role' AND object_id IN ({ids}))
+            OR user_id IN (SELECT user_id FROM user_roles WHERE role_id IN ({ids}))
+            OR (object_type = 'ph_user' AND object_id IN (SELECT user_id FROM user_roles WHERE role_id IN ({ids}))))"
         ),
         ("container", None) => "(category = 'container')".into(),
         ("container", Some(ids)) => format!(
@@ -208,13 +216,24 @@ impl Store {
         } else {
             String::new()
         };
+        let mut values = args![q.start_ms, q.end_ms, q.limit.unwrap_or(i64::MAX), q.offset.max(0)];
+        let hidden = match q.people_hidden_from {
+            Some(reader) => {
+                values.push(reader.into());
+                format!(
+                    " AND NOT (object_type IN ('ph_user', 'role') OR category IN ('ph_user', 'role')
+                     OR (category = 'authentication' AND (user_id IS NULL OR user_id <> ${})))",
+                    values.len()
+                )
+            }
+            None => String::new(),
+        };
         let order = if q.ascending { "ASC" } else { "DESC" };
         let sql = format!(
-            "SELECT {COLUMNS} FROM audit_log WHERE time_ms >= $1 AND time_ms < $2{objects}
+            "SELECT {COLUMNS} FROM audit_log WHERE time_ms >= $1 AND time_ms < $2{objects}{hidden}
              ORDER BY time_ms {order}, id {order} LIMIT $3 OFFSET $4"
         );
-        let rows =
-            self.db.fetch_all(&sql, args![q.start_ms, q.end_ms, q.limit.unwrap_or(i64::MAX), q.offset.max(0)]).await?;
+        let rows = self.db.fetch_all(&sql, values).await?;
         rows.iter().map(record_from_row).collect()
     }
 

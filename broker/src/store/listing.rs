@@ -58,7 +58,7 @@ pub struct Field {
 pub struct Collection {
     /// What messages call it, e.g. "action runs".
     pub what: &'static str,
-    /// The table rows come from.
+    /// The table rows come from, or a derived table (a constant of this file).
     pub table: &'static str,
     /// A condition every listing of this collection applies ("" for none).
     pub base: &'static str,
@@ -333,6 +333,7 @@ pub enum Named {
     App,
     Segment,
     ActionRun,
+    Role,
 }
 
 impl Named {
@@ -344,6 +345,7 @@ impl Named {
             Named::App => ("apps", "name"),
             Named::Segment => ("automation_brokers", "name"),
             Named::ActionRun => ("action_runs", "name"),
+            Named::Role => ("roles", "name"),
         }
     }
 }
@@ -519,9 +521,98 @@ pub static ARTIFACTS: Collection = Collection {
     tiebreak: "id",
 };
 
+/// `/rest/ph_user`: never the password hash.
+pub static USERS: Collection = Collection {
+    what: "users",
+    table: "users",
+    base: "",
+    fields: &[
+        field("id", "id", Int),
+        field("username", "username", Text),
+        field("email", "email", Text),
+        field("first_name", "first_name", Text),
+        field("last_name", "last_name", Text),
+        field("type", "user_type", Text),
+        field("is_active", "is_active", Bool),
+        field("create_time", "created_ms", Time),
+        field("update_time", "updated_ms", Time),
+    ],
+    default_sort: None,
+    tiebreak: "id",
+};
+
+/// `/rest/role`.
+pub static ROLES: Collection = Collection {
+    what: "roles",
+    table: "roles",
+    base: "",
+    fields: &[
+        field("id", "id", Int),
+        field("name", "name", Text),
+        field("description", "description", Text),
+        field("builtin", "builtin", Bool),
+        field("is_active", "is_active", Bool),
+        field("create_time", "created_ms", Time),
+        field("update_time", "updated_ms", Time),
+    ],
+    default_sort: None,
+    tiebreak: "id",
+};
+
+/// `/rest/ph_user/<id>/token`: never the token hash.
+pub static TOKENS: Collection = Collection {
+    what: "tokens",
+    table: "tokens",
+    base: "",
+    fields: &[
+        field("id", "id", Int),
+        field("user", "user_id", Int),
+        field("label", "label", Text),
+        field("create_time", "created_ms", Time),
+        nullable("expires_on", "expires_ms", Time),
+        nullable("revoked_time", "revoked_ms", Time),
+    ],
+    default_sort: None,
+    tiebreak: "id",
+};
+
+/// `/rest/app_status`: the latest `test connectivity` app run of each asset, with what
+/// its answer shows.
+pub static APP_STATUSES: Collection = Collection {
+    what: "connectivity tests",
+    table: "(SELECT ar.id, ar.app_id, ar.app_name, ar.asset_id, COALESCE(a.name, '') AS asset_name,
+             ar.action_run_id, r.create_ms, ar.status,
+             COALESCE((SELECT t.message FROM tasks t WHERE t.app_run_id = ar.id ORDER BY t.parameter_index LIMIT 1), '')
+                 AS result_message
+             FROM app_runs ar JOIN action_runs r ON r.id = ar.action_run_id LEFT JOIN assets a ON a.id = ar.asset_id
+             WHERE ar.id IN (SELECT MAX(latest.id) FROM app_runs latest JOIN action_runs lr ON lr.id = latest.action_run_id
+                             WHERE lr.type = 'test' GROUP BY latest.asset_id)) app_status",
+    base: "",
+    fields: &[
+        field("id", "id", Int),
+        field("app", "app_id", Int),
+        field("asset", "asset_id", Int),
+        field("status", "status", Text),
+        field("create_time", "create_ms", Time),
+    ],
+    default_sort: Some("asset"),
+    tiebreak: "id",
+};
+
 /// Every collection, for checks that must hold for all of them.
-pub static COLLECTIONS: &[&Collection] =
-    &[&ACTION_RUNS, &APP_RUNS, &ACTION_RESULTS, &APPS, &ASSETS, &CONTAINERS, &ARTIFACTS];
+pub static COLLECTIONS: &[&Collection] = &[
+    &ACTION_RUNS,
+    &APP_RUNS,
+    &ACTION_RESULTS,
+    &APPS,
+    &ASSETS,
+    &CONTAINERS,
+    &ARTIFACTS,
+    &USERS,
+    &ROLES,
+    &TOKENS,
+    &APP_STATUSES,
+];
 
 #[cfg(test)]
 mod tests {

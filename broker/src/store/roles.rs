@@ -3,7 +3,8 @@
 
 use outpost_proto::time::now_ms;
 
-use super::{Row, Store, StoreResult, parse_json};
+use super::listing::ListQuery;
+use super::{Listing, Row, Store, StoreResult, parse_json};
 use crate::args;
 use crate::permissions::Grants;
 
@@ -107,6 +108,11 @@ impl Store {
             .fetch_optional(&format!("SELECT {ROLE_COLUMNS} FROM roles WHERE name = $1"), args![id_or_name.trim()])
             .await?;
         row.as_ref().map(role_from_row).transpose()
+    }
+
+    /// A page of roles, filtered and sorted ([`super::listing::ROLES`]).
+    pub async fn list_roles_by(&self, query: &ListQuery) -> StoreResult<Listing<Role>> {
+        self.list(query, ROLE_COLUMNS, role_from_row).await
     }
 
     pub async fn list_roles(&self) -> StoreResult<Vec<Role>> {

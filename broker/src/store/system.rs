@@ -3,7 +3,8 @@
 
 use outpost_proto::time::now_ms;
 
-use super::{Dialect, Listing, Page, Store, StoreResult};
+use super::listing::ListQuery;
+use super::{Dialect, Listing, Store, StoreResult};
 use crate::args;
 
 /// The latest `test connectivity` run of one asset (`/rest/app_status`).
@@ -89,44 +90,24 @@ impl Store {
         Ok(())
     }
 
-    /// The latest connectivity test of each asset, by asset id.
-    pub async fn app_statuses(&self, page: Page) -> StoreResult<Listing<AppStatus>> {
-        let latest = "SELECT MAX(ar.id) FROM app_runs ar JOIN action_runs r ON r.id = ar.action_run_id
-                      WHERE r.type = 'test' GROUP BY ar.asset_id";
-        let count =
-            self.db.fetch_one(&format!("SELECT COUNT(*) AS n FROM ({latest}) t"), args![]).await?.i64("n")? as u64;
-        let (limit, offset) = page.limit_offset();
-        let rows = self
-            .db
-            .fetch_all(
-                &format!(
-                    "SELECT ar.id, ar.app_id, ar.app_name, ar.asset_id, COALESCE(a.name, '') AS asset_name, ar.action_run_id,
-                     r.create_ms, ar.status,
-                     COALESCE((SELECT t.message FROM tasks t WHERE t.app_run_id = ar.id ORDER BY t.parameter_index LIMIT 1), '')
-                         AS result_message
-                     FROM app_runs ar JOIN action_runs r ON r.id = ar.action_run_id LEFT JOIN assets a ON a.id = ar.asset_id
-                     WHERE ar.id IN ({latest}) ORDER BY ar.asset_id LIMIT $1 OFFSET $2"
-                ),
-                args![limit, offset],
-            )
-            .await?;
-        let data = rows
-            .iter()
-            .map(|row| {
-                Ok(AppStatus {
-                    id: row.i64("id")?,
-                    app_id: row.i64("app_id")?,
-                    app_name: row.text("app_name")?,
-                    asset_id: row.i64("asset_id")?,
-                    asset_name: row.text("asset_name")?,
-                    action_run_id: row.i64("action_run_id")?,
-                    create_ms: row.i64("create_ms")?,
-                    status: row.text("status")?,
-                    result_message: row.text("result_message")?,
-                })
+    /// The latest connectivity test of each asset, filtered and sorted
+    /// ([`super::listing::APP_STATUSES`]; by asset id unless told otherwise).
+    pub async fn app_statuses(&self, query: &ListQuery) -> StoreResult<Listing<AppStatus>> {
+        let columns = "id, app_id, app_name, asset_id, asset_name, action_run_id, create_ms, status, result_message";
+        self.list(query, columns, |row| {
+            Ok(AppStatus {
+                id: row.i64("id")?,
+                app_id: row.i64("app_id")?,
+                app_name: row.text("app_name")?,
+                asset_id: row.i64("asset_id")?,
+                asset_name: row.text("asset_name")?,
+                action_run_id: row.i64("action_run_id")?,
+                create_ms: row.i64("create_ms")?,
+                status: row.text("status")?,
+                result_message: row.text("result_message")?,
             })
-            .collect::<StoreResult<Vec<_>>>()?;
-        Ok(Listing { count, num_pages: page.num_pages(count), data })
+        })
+        .await
     }
 
     /// How many rows a table holds (`users`, `assets`, `apps`, `containers`).

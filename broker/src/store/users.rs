@@ -3,7 +3,8 @@
 
 use outpost_proto::time::now_ms;
 
-use super::{Listing, Page, Row, Store, StoreResult};
+use super::listing::ListQuery;
+use super::{Listing, Row, Store, StoreResult};
 use crate::args;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -236,19 +237,15 @@ impl Store {
         row.as_ref().map(user_from_row).transpose()
     }
 
-    /// A page of users by id.
-    pub async fn list_users(&self, page: Page) -> StoreResult<Listing<User>> {
-        let count = self.db.fetch_one("SELECT COUNT(*) AS n FROM users", args![]).await?.i64("n")? as u64;
-        let (limit, offset) = page.limit_offset();
-        let rows = self
-            .db
-            .fetch_all(
-                &format!("SELECT {USER_COLUMNS} FROM users ORDER BY id LIMIT $1 OFFSET $2"),
-                args![limit, offset],
-            )
-            .await?;
-        let data = rows.iter().map(user_from_row).collect::<StoreResult<Vec<_>>>()?;
-        Ok(Listing { count, num_pages: page.num_pages(count), data })
+    /// A page of users, filtered and sorted ([`super::listing::USERS`]).
+    pub async fn list_users(&self, query: &ListQuery) -> StoreResult<Listing<User>> {
+        self.list(query, USER_COLUMNS, user_from_row).await
+    }
+
+    /// A page of tokens, filtered and sorted ([`super::listing::TOKENS`]; a user's are
+    /// `with_eq("user", ..)`).
+    pub async fn list_tokens_by(&self, query: &ListQuery) -> StoreResult<Listing<Token>> {
+        self.list(query, TOKEN_COLUMNS, token_from_row).await
     }
 
     /// The active user owning an unrevoked token with this hash.
