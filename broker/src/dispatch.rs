@@ -263,13 +263,22 @@ impl Broker {
     }
 }
 
-/// SOAR's per-parameter-set `context`: a fresh `guid`, the `artifact_id` (0 when none)
-/// and `parent_action_run` (empty for a person's run), keeping what the caller set.
+/// SOAR's per-parameter-set `context`: its `guid` (a fresh one unless the caller gave
+/// one), the `artifact_id` (0 when none) and `parent_action_run` (empty for a person's
+/// run), keeping what the caller set.
 fn build_context(given: Option<Value>) -> Result<Value, String> {
     let given = match given {
         None | Some(Value::Null) => Map::new(),
         Some(Value::Object(map)) => map,
         Some(other) => return Err(format!("'context' must be an object, got {}", json_type(&other))),
+    };
+    if let Some(unknown) = given.keys().find(|k| !["guid", "artifact_id", "parent_action_run"].contains(&k.as_str())) {
+        return Err(format!("'context' has no field '{unknown}' (expected: guid, artifact_id, parent_action_run)"));
+    }
+    let guid = match given.get("guid") {
+        None | Some(Value::Null) => uuid::Uuid::new_v4().to_string(),
+        Some(Value::String(g)) if outpost_proto::manifest::is_guid(g) => g.to_lowercase(),
+        Some(other) => return Err(format!("'context.guid' must be a GUID, got {other}")),
     };
     let artifact_id = match given.get("artifact_id") {
         None | Some(Value::Null) => 0,
@@ -282,7 +291,7 @@ fn build_context(given: Option<Value>) -> Result<Value, String> {
         Some(other) => return Err(format!("'context.parent_action_run' must be a list of ids, got {other}")),
     };
     Ok(json!({
-        "guid": uuid::Uuid::new_v4().to_string(),
+        "guid": guid,
         "artifact_id": artifact_id,
         "parent_action_run": parent,
     }))
@@ -304,5 +313,9 @@ mod tests {
         assert!(build_context(Some(json!("x"))).unwrap_err().contains("must be an object"));
         assert!(build_context(Some(json!({"artifact_id": -1}))).unwrap_err().contains("non-negative"));
         assert!(build_context(Some(json!({"parent_action_run": ["a"]}))).unwrap_err().contains("list of ids"));
+        let guid = "22070B58-353F-4BA7-94ED-B4A8228FE93F";
+        assert_eq!(build_context(Some(json!({"guid": guid}))).unwrap()["guid"], guid.to_lowercase());
+        assert!(build_context(Some(json!({"guid": "nope"}))).unwrap_err().contains("'context.guid' must be a GUID"));
+        assert!(build_context(Some(json!({"server": "x"}))).unwrap_err().contains("'context' has no field 'server'"));
     }
 }

@@ -231,6 +231,7 @@ pub fn action_run_pb(run: &ActionRun) -> pb::ActionRun {
         targets_json: run.targets.to_string(),
         version: run.version as i32,
         progress: run.progress.clone(),
+        assign_time: Some(timestamp(run.assign_ms)),
     }
 }
 

@@ -63,7 +63,8 @@ impl ErrorCode {
             ErrorCode::NotFound => C::NotFound,
             ErrorCode::AlreadyExists => C::AlreadyExists,
             ErrorCode::FailedPrecondition => C::FailedPrecondition,
-            ErrorCode::PayloadTooLarge => C::InvalidArgument,
+            // What gRPC itself answers for a message over the size limit.
+            ErrorCode::PayloadTooLarge => C::ResourceExhausted,
             ErrorCode::ResourceExhausted => C::ResourceExhausted,
             ErrorCode::Unavailable => C::Unavailable,
             ErrorCode::Unimplemented => C::Unimplemented,

@@ -296,8 +296,10 @@ fn apply_fields(
     for (name, def) in defs {
         let data_type = def.get("data_type").and_then(Value::as_str).unwrap_or("string");
         let required = def.get("required").and_then(Value::as_bool).unwrap_or(false);
+        // A blank string does not fill a required field, as SOAR's own checks have it.
+        let blank = |v: &Value| required && v.as_str().is_some_and(|s| s.trim().is_empty());
         let value = match given.get(name) {
-            Some(v) if !v.is_null() => Some(v.clone()),
+            Some(v) if !v.is_null() && !blank(v) => Some(v.clone()),
             _ => def.get("default").filter(|d| !d.is_null() && !d.as_str().is_some_and(str::is_empty)).cloned(),
         };
         match value {
@@ -457,6 +459,7 @@ mod tests {
 
         let err = |v: Value| action.apply_parameters(v.as_object().unwrap()).unwrap_err();
         assert!(err(json!({})).contains("missing required field 'ip'"));
+        assert!(err(json!({"ip": "  "})).contains("missing required field 'ip'"));
         assert!(err(json!({"ip": 5})).contains("field 'ip' must be a string"));
         assert!(err(json!({"ip": "x", "limit": "5"})).contains("field 'limit' must be a number"));
         assert!(err(json!({"ip": "x", "mode": "slow"})).contains("not one of \"fast\", \"full\""));

@@ -128,6 +128,7 @@ async fn watch_action_run_streams_a_three_parameter_run_from_pending_to_success(
     let last = events.last().unwrap().action_run.as_ref().unwrap();
     assert_eq!(last.message, "3 actions succeeded");
     assert!(last.close_time.is_some());
+    assert!(last.assign_time.is_some(), "{last:?}");
 
     // A finished run: its snapshot, then the end.
     let mut again = client.watch_action_run(pb::WatchActionRunRequest { id }).await.unwrap().into_inner();
