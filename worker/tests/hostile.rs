@@ -2,9 +2,10 @@
 //! must end as a failed result with the right message within its deadline plus a
 //! second, and the same `Sandbox` must then run `echo` normally.
 //!
-//! Needs `bash apps/build.sh` (or `OUTPOST_APPS_DIST`). Two sandboxes are shared by
-//! every case: a strict one (no private ranges allowed) and one that allows
-//! 127.0.0.1/32 for the case that reaches a local HTTP server.
+//! Needs `bash apps/build.sh` (or `OUTPOST_APPS_DIST`). Three sandboxes are shared by
+//! the cases: a strict one (no private ranges allowed), one that allows 127.0.0.1/32
+//! for the cases that reach a local HTTP server, and an impatient one like it with
+//! short connect and first-byte timeouts.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -35,12 +36,16 @@ struct Suite {
     hostile: Arc<PreparedApp>,
 }
 
-async fn suite(allow_loopback: bool) -> Suite {
-    let egress = EgressConfig {
+/// The egress settings of the suites: loopback allowed or not, the test CA trusted.
+fn egress(allow_loopback: bool) -> EgressConfig {
+    EgressConfig {
         allow_cidrs: if allow_loopback { vec!["127.0.0.1/32".parse().unwrap()] } else { vec![] },
         extra_root_certificates: vec![CertificateDer::from_pem_slice(TEST_CA.as_bytes()).unwrap()],
         ..EgressConfig::default()
-    };
+    }
+}
+
+async fn suite(egress: EgressConfig) -> Suite {
     let sandbox = Sandbox::new(SandboxConfig {
         concurrency: 4,
         max_memory_bytes: SUITE_MAX_MEMORY,
@@ -58,13 +63,26 @@ async fn suite(allow_loopback: bool) -> Suite {
 /// The strict sandbox, created once for the whole suite.
 async fn strict() -> &'static Suite {
     static SUITE: OnceCell<Suite> = OnceCell::const_new();
-    SUITE.get_or_init(|| suite(false)).await
+    SUITE.get_or_init(|| suite(egress(false))).await
 }
 
 /// The sandbox that lets connectors reach 127.0.0.1.
 async fn open() -> &'static Suite {
     static SUITE: OnceCell<Suite> = OnceCell::const_new();
-    SUITE.get_or_init(|| suite(true)).await
+    SUITE.get_or_init(|| suite(egress(true))).await
+}
+
+/// How long the impatient sandbox waits for a connection and for a response head.
+const IMPATIENT: Duration = Duration::from_millis(300);
+
+/// Like [`open`], with short connect and first-byte timeouts.
+async fn impatient() -> &'static Suite {
+    static SUITE: OnceCell<Suite> = OnceCell::const_new();
+    SUITE
+        .get_or_init(|| {
+            suite(EgressConfig { connect_timeout: IMPATIENT, first_byte_timeout: IMPATIENT, ..egress(true) })
+        })
+        .await
 }
 
 fn invocation(action: &str, parameters: Value, timeout: Duration) -> Invocation {
@@ -385,6 +403,61 @@ async fn a_response_larger_than_the_worker_allows_is_cut_off() {
     assert_eq!(outcome.http.len(), 1);
     assert_eq!(outcome.http[0].status, 200);
     assert!(outcome.http[0].bytes > max && outcome.http[0].bytes <= max + (1 << 20), "{:?}", outcome.http[0]);
+    assert_echo_works(suite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_accepts_but_never_answers_hits_the_first_byte_timeout() {
+    let suite = impatient().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // Accepts, reads the request, and never answers.
+    let silent = tokio::spawn(async move {
+        let mut held = vec![];
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    let mut invocation = invocation("fetch", json!({"url": format!("http://127.0.0.1:{port}/slow")}), secs(10));
+    invocation.egress = vec![format!("http://127.0.0.1:{port}")];
+    let started = Instant::now();
+    let outcome = attack(suite, invocation).await;
+    let took = started.elapsed();
+    silent.abort();
+    // The connector sees a timeout and fails on its own; nothing was denied.
+    assert_eq!(outcome.status, Status::Failed, "{outcome:?}");
+    assert!(!outcome.exception, "{outcome:?}");
+    assert!(outcome.message.contains("timed out"), "{}", outcome.message);
+    assert!(took >= IMPATIENT && took < IMPATIENT + secs(1), "the worker's 300 ms clamp, not the SDK's 30 s: {took:?}");
+    assert_eq!(outcome.http.len(), 1);
+    assert_eq!((outcome.http[0].status, outcome.http[0].denied.as_str()), (0, ""));
+    assert_echo_works(suite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_address_that_never_accepts_hits_the_connect_timeout() {
+    let suite = impatient().await;
+    // A listener with a full accept queue: Linux drops further SYNs, so a connect hangs.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = socket.listen(0).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut queued = vec![];
+    while let Ok(Ok(stream)) =
+        tokio::time::timeout(Duration::from_millis(100), tokio::net::TcpStream::connect(addr)).await
+    {
+        queued.push(stream);
+        assert!(queued.len() < 16, "the accept queue never filled up");
+    }
+    let mut invocation = invocation("fetch", json!({"url": format!("http://{addr}/")}), secs(10));
+    invocation.egress = vec![format!("http://{addr}")];
+    let started = Instant::now();
+    let outcome = attack(suite, invocation).await;
+    let took = started.elapsed();
+    assert_eq!(outcome.status, Status::Failed, "{outcome:?}");
+    assert!(!outcome.exception, "{outcome:?}");
+    assert!(outcome.message.contains("timed out"), "{}", outcome.message);
+    assert!(took < IMPATIENT + secs(1), "the worker's 300 ms clamp, not the SDK's 10 s: {took:?}");
     assert_echo_works(suite).await;
 }
 
