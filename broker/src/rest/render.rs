@@ -806,7 +806,8 @@ pub struct AppBody {
     /// The actions, as the manifest declares them.
     #[schema(value_type = Vec<Object>)]
     pub actions: Value,
-    /// Every version installed before this one, oldest first.
+    /// Every other version ever installed, each once, in the order they were replaced:
+    /// the last one is the version this one replaced.
     pub known_versions: Vec<String>,
     /// sha256 of the component that runs.
     pub digest: String,
