@@ -277,6 +277,7 @@ async fn end_to_end(args: &BenchArgs, bus: Arc<dyn Bus>) -> anyhow::Result<f64> 
             configuration: Default::default(),
             automation_broker_id: None,
             tags: vec![],
+            timeout_secs: None,
         })
         .await?;
     let container = broker
