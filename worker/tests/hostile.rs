@@ -176,6 +176,18 @@ async fn a_100_mib_result_is_refused() {
     assert_echo_works(suite).await;
 }
 
+/// What an operator sees with the defaults: a 100 MiB result cannot even be built in
+/// 64 MiB, so the memory cap, not the result cap, stops it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_100_mib_result_at_the_default_memory_cap_runs_out_of_memory_first() {
+    let suite = strict().await;
+    let invocation = invocation("big result", json!({"megabytes": 100}), secs(20));
+    assert_eq!(invocation.limits.memory_bytes, SandboxConfig::default().max_memory_bytes);
+    let outcome = attack(suite, invocation).await;
+    assert_failed_with(&outcome, "the connector ran out of memory (limit 64 MiB)");
+    assert_echo_works(suite).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_to_a_host_the_asset_does_not_allow_is_denied() {
     let suite = strict().await;
