@@ -11,15 +11,8 @@ use crate::store::apps::{App, Installed};
 impl Broker {
     /// Checks a bundle and installs (or upgrades) its app, audited as `who`'s.
     pub async fn install_app(&self, who: &Actor, bundle_bytes: &[u8]) -> Result<(App, Installed), OutpostError> {
-        if bundle_bytes.len() > bundle::MAX_BUNDLE_BYTES {
-            return Err(OutpostError::new(
-                outpost_proto::ErrorCode::PayloadTooLarge,
-                format!(
-                    "invalid app bundle: {} bytes, more than the {} allowed",
-                    bundle_bytes.len(),
-                    bundle::MAX_BUNDLE_BYTES
-                ),
-            ));
+        if let Err(e) = bundle::check_size(bundle_bytes.len()) {
+            return Err(OutpostError::new(outpost_proto::ErrorCode::PayloadTooLarge, e.to_string()));
         }
         let bytes = bundle_bytes.to_vec();
         // Validating a multi-megabyte component takes milliseconds: keep it off the

@@ -8,6 +8,9 @@
 //!   or left out keeps its stored value. The configuration given on update is merged key
 //!   by key into the stored one; `null` removes a key.
 //! - `automation_broker_id` binds the asset to an existing segment; `null` unbinds it.
+//! - `timeout_secs` (an Outpost extension) sets the deadline of each parameter set run
+//!   on the asset: a whole number of seconds from 1 to [`MAX_TIMEOUT_SECS`]; `null`
+//!   clears it. It comes before the action's and the app's, and the worker caps it.
 //! - An asset that app runs refer to is kept for their history: deleting it is refused.
 
 use outpost_proto::OutpostError;
@@ -21,6 +24,10 @@ use crate::store::assets::{Asset, NewAsset};
 /// What a secret field shows instead of its value, and what a client may send back to
 /// keep it.
 pub const MASK: &str = "********";
+
+/// The longest deadline an asset may set, in seconds: just under RabbitMQ's 30-minute
+/// consumer timeout, the most a worker allows too (`--max-timeout-secs`).
+pub const MAX_TIMEOUT_SECS: i64 = 30 * 60 - 1;
 
 /// A configuration with the named secret fields masked.
 pub fn masked(configuration: &Map<String, Value>, secrets: &[&str]) -> Value {
@@ -55,6 +62,20 @@ pub struct AssetInput {
     pub automation_broker_id: Option<Option<i64>>,
     /// Free labels, for filtering and triage.
     pub tags: Option<Vec<String>>,
+    /// The deadline per parameter set, in seconds, unchecked; `Some(None)` clears it.
+    pub timeout_secs: Option<Option<i64>>,
+}
+
+/// Checks an asset's `timeout_secs`: a whole number of seconds from 1 to
+/// [`MAX_TIMEOUT_SECS`].
+pub fn checked_timeout(secs: Option<i64>) -> Result<Option<u64>, OutpostError> {
+    match secs {
+        None => Ok(None),
+        Some(secs) if (1..=MAX_TIMEOUT_SECS).contains(&secs) => Ok(u64::try_from(secs).ok()),
+        Some(secs) => Err(OutpostError::invalid(format!(
+            "'timeout_secs' must be a whole number of seconds from 1 to {MAX_TIMEOUT_SECS}, got {secs}"
+        ))),
+    }
 }
 
 /// Asset names as SOAR keeps them: trimmed and lowercase.
@@ -92,6 +113,7 @@ impl Broker {
             configuration,
             automation_broker_id: self.checked_segment(input.automation_broker_id.flatten()).await?,
             tags: input.tags.unwrap_or_default(),
+            timeout_secs: checked_timeout(input.timeout_secs.flatten())?,
         };
         match self.store.create_asset(&asset).await {
             Ok(asset) => {
@@ -139,6 +161,10 @@ impl Broker {
             Some(segment) => self.checked_segment(segment).await?,
             None => current.automation_broker_id,
         };
+        let timeout_secs = match input.timeout_secs {
+            Some(secs) => checked_timeout(secs)?,
+            None => current.timeout_secs,
+        };
         let asset = NewAsset {
             name: name.clone(),
             app_id: app.id,
@@ -146,6 +172,7 @@ impl Broker {
             configuration,
             automation_broker_id,
             tags: input.tags.unwrap_or_else(|| current.tags.clone()),
+            timeout_secs,
         };
         match self.store.update_asset(id, &asset).await {
             Ok(Some(asset)) => {
@@ -234,5 +261,19 @@ mod tests {
         assert!(normalize_name("42").unwrap_err().message.contains("cannot be a number"));
         assert!(normalize_name("a\nb").is_err());
         assert!(normalize_name(&"x".repeat(129)).is_err());
+    }
+
+    #[test]
+    fn an_asset_deadline_is_a_sane_number_of_seconds() {
+        assert_eq!(checked_timeout(None).unwrap(), None);
+        assert_eq!(checked_timeout(Some(1)).unwrap(), Some(1));
+        assert_eq!(checked_timeout(Some(MAX_TIMEOUT_SECS)).unwrap(), Some(1799));
+        for bad in [0, -5, MAX_TIMEOUT_SECS + 1, i64::MAX] {
+            let error = checked_timeout(Some(bad)).unwrap_err();
+            assert_eq!(
+                error.message,
+                format!("'timeout_secs' must be a whole number of seconds from 1 to 1799, got {bad}")
+            );
+        }
     }
 }

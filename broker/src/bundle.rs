@@ -21,8 +21,9 @@ pub const MAX_BUNDLE_BYTES: usize = 64 * 1024 * 1024;
 /// Largest component accepted.
 pub const MAX_COMPONENT_BYTES: u64 = 100 * 1024 * 1024;
 /// Largest total of all entries, uncompressed (a zip-bomb guard).
-const MAX_UNPACKED_BYTES: u64 = 160 * 1024 * 1024;
-const MAX_ENTRIES: usize = 256;
+pub const MAX_UNPACKED_BYTES: u64 = 160 * 1024 * 1024;
+/// Most entries (files, folders and any other kind) a bundle may hold.
+pub const MAX_ENTRIES: usize = 256;
 
 /// A checked bundle.
 #[derive(Debug, Clone)]
@@ -44,11 +45,34 @@ fn refuse<T>(message: impl Into<String>) -> Result<T, BundleError> {
     Err(BundleError(message.into()))
 }
 
+/// `64 MiB`, `1.5 KiB`, `512 bytes`: sizes as an operator writes them.
+fn human_bytes(bytes: u64) -> String {
+    for (unit, size) in [("GiB", 1u64 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
+        if bytes >= size {
+            return if bytes.is_multiple_of(size) {
+                format!("{} {unit}", bytes / size)
+            } else {
+                format!("{:.1} {unit}", bytes as f64 / size as f64)
+            };
+        }
+    }
+    format!("{bytes} bytes")
+}
+
+/// Refuses a bundle larger than [`MAX_BUNDLE_BYTES`], before anything else is read.
+pub fn check_size(len: usize) -> Result<(), BundleError> {
+    if len > MAX_BUNDLE_BYTES {
+        return refuse(format!(
+            "the bundle is {len} bytes, more than the {} allowed",
+            human_bytes(MAX_BUNDLE_BYTES as u64)
+        ));
+    }
+    Ok(())
+}
+
 /// Reads and checks a bundle.
 pub fn read(bytes: &[u8]) -> Result<Bundle, BundleError> {
-    if bytes.len() > MAX_BUNDLE_BYTES {
-        return refuse(format!("bundle is {} bytes, more than the {MAX_BUNDLE_BYTES} allowed", bytes.len()));
-    }
+    check_size(bytes.len())?;
     if !bytes.starts_with(&[0x1f, 0x8b]) {
         return refuse("not a gzip-compressed tar archive");
     }
@@ -56,11 +80,13 @@ pub fn read(bytes: &[u8]) -> Result<Bundle, BundleError> {
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
     let entries = archive.entries().map_err(|e| BundleError(format!("unreadable archive: {e}")))?;
     let mut unpacked = 0u64;
-    for entry in entries {
-        let mut entry = entry.map_err(|e| BundleError(format!("unreadable archive: {e}")))?;
-        if files.len() >= MAX_ENTRIES {
-            return refuse(format!("more than {MAX_ENTRIES} entries"));
+    for (count, entry) in entries.enumerate() {
+        // Every entry counts, folders included: millions of empty headers compress to
+        // little and would otherwise all be walked.
+        if count >= MAX_ENTRIES {
+            return refuse(format!("the bundle holds more than {MAX_ENTRIES} entries"));
         }
+        let mut entry = entry.map_err(|e| BundleError(format!("unreadable archive: {e}")))?;
         let path =
             entry.path().map_err(|e| BundleError(format!("bad entry name: {e}")))?.to_string_lossy().into_owned();
         let kind = entry.header().entry_type();
@@ -80,7 +106,7 @@ pub fn read(bytes: &[u8]) -> Result<Bundle, BundleError> {
         let size = entry.header().size().unwrap_or(u64::MAX);
         unpacked = unpacked.saturating_add(size);
         if unpacked > MAX_UNPACKED_BYTES {
-            return refuse(format!("content is larger than {MAX_UNPACKED_BYTES} bytes unpacked"));
+            return refuse(format!("the bundle holds more than {} unpacked", human_bytes(MAX_UNPACKED_BYTES)));
         }
         let mut content = Vec::with_capacity(size.min(MAX_COMPONENT_BYTES) as usize);
         entry
@@ -109,7 +135,12 @@ pub fn read(bytes: &[u8]) -> Result<Bundle, BundleError> {
         }
     };
     if manifest_file.1.len() > MAX_MANIFEST_BYTES {
-        return refuse(format!("manifest '{}' is larger than {MAX_MANIFEST_BYTES} bytes", manifest_file.0));
+        return refuse(format!(
+            "manifest '{}' is {} bytes, more than the {} allowed",
+            manifest_file.0,
+            manifest_file.1.len(),
+            human_bytes(MAX_MANIFEST_BYTES as u64)
+        ));
     }
     let manifest = Manifest::parse(&manifest_file.1).map_err(|e| BundleError(format!("{}: {e}", manifest_file.0)))?;
     let component_name = match &manifest.outpost.component {
@@ -124,7 +155,11 @@ pub fn read(bytes: &[u8]) -> Result<Bundle, BundleError> {
         return refuse(format!("component '{component_name}' named by the manifest is not in the bundle"));
     };
     if component.len() as u64 > MAX_COMPONENT_BYTES {
-        return refuse(format!("component is larger than {MAX_COMPONENT_BYTES} bytes"));
+        return refuse(format!(
+            "component '{component_name}' is {} bytes, more than the {} allowed",
+            component.len(),
+            human_bytes(MAX_COMPONENT_BYTES)
+        ));
     }
     let abi_version = check_component(component)?;
     let digest = hex::encode(Sha256::digest(component));
@@ -141,6 +176,19 @@ fn strip_common_folder(files: Vec<(String, Vec<u8>)>) -> Vec<(String, Vec<u8>)> 
         }
         _ => files,
     }
+}
+
+/// The imports a connector may have, as an operator reads them:
+/// `outpost:connector/host@0.1.x, …, wasi:cli/*@0.2.x, …`.
+fn allowed_imports() -> String {
+    let shown: Vec<String> = abi::ALLOWED_IMPORTS
+        .iter()
+        .map(|prefix| match prefix.strip_suffix('/') {
+            Some(package) => format!("{package}/*@0.2.x"),
+            None => format!("{prefix}x"),
+        })
+        .collect();
+    shown.join(", ")
 }
 
 /// Validates a component and checks it against the connector world; answers the ABI
@@ -181,8 +229,8 @@ pub fn check_component(bytes: &[u8]) -> Result<String, BundleError> {
     }
     if let Some(bad) = imports.iter().find(|name| !abi::import_allowed(name)) {
         return refuse(format!(
-            "the component imports '{bad}', which is outside the outpost:connector world (allowed: {})",
-            abi::ALLOWED_IMPORTS.join(", ")
+            "the component imports '{bad}', which is outside the outpost:connector world (it may import: {})",
+            allowed_imports()
         ));
     }
     let Some(version) = exports.iter().find_map(|name| abi::handler_version(name)) else {
@@ -206,6 +254,19 @@ pub fn check_component(bytes: &[u8]) -> Result<String, BundleError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_allowed_imports_read_as_versions() {
+        assert_eq!(
+            allowed_imports(),
+            "outpost:connector/host@0.1.x, outpost:connector/types@0.1.x, wasi:cli/*@0.2.x, wasi:io/*@0.2.x, \
+             wasi:clocks/*@0.2.x, wasi:random/*@0.2.x, wasi:filesystem/*@0.2.x, wasi:sockets/*@0.2.x, \
+             wasi:http/types@0.2.x, wasi:http/outgoing-handler@0.2.x"
+        );
+        assert_eq!(human_bytes(160 << 20), "160 MiB");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+        assert_eq!(human_bytes(12), "12 bytes");
+    }
 
     fn tgz(entries: &[(&str, &[u8])]) -> Vec<u8> {
         let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast()));
@@ -236,7 +297,10 @@ mod tests {
         let mut garbage = vec![0x1f, 0x8b];
         garbage.extend_from_slice(b"garbage");
         assert!(err(&garbage).contains("unreadable archive"));
-        assert!(err(&vec![0x1f; MAX_BUNDLE_BYTES + 1]).contains("more than"));
+        assert_eq!(
+            err(&vec![0x1f; MAX_BUNDLE_BYTES + 1]),
+            "the bundle is 67108865 bytes, more than the 64 MiB allowed"
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! set) are written in one transaction; the outbox relay publishes the tasks.
 
 use outpost_proto::OutpostError;
-use outpost_proto::manifest::{json_type, render_egress};
+use outpost_proto::manifest::{ActionDef, Manifest, json_type, render_egress};
 use outpost_proto::topology::DEFAULT_SEGMENT;
 use outpost_proto::v1::{AppRef, Limits, Task};
 use serde_json::{Map, Value, json};
@@ -160,7 +160,6 @@ impl Broker {
                     }
                     None => DEFAULT_SEGMENT.to_string(),
                 };
-                let timeout_secs = action_def.timeout_secs().or(app.manifest.outpost.timeout_secs).unwrap_or(0);
                 let task = Task {
                     action: action.to_string(),
                     identifier: action_def.identifier.clone(),
@@ -177,11 +176,7 @@ impl Broker {
                         version: app.app_version.clone(),
                         digest: app.digest.clone(),
                     }),
-                    limits: Some(Limits {
-                        memory_bytes: app.manifest.outpost.memory_mb.unwrap_or(0) * 1024 * 1024,
-                        timeout_ms: timeout_secs * 1000,
-                        max_result_bytes: 0,
-                    }),
+                    limits: Some(task_limits(asset.timeout_secs, action_def, &app.manifest)),
                     egress: render_egress(&app.manifest.outpost.egress, &asset.configuration),
                     action_run_name: name.clone(),
                     ..Default::default()
@@ -263,6 +258,18 @@ impl Broker {
     }
 }
 
+/// The limits a task asks its worker for. The deadline is the asset's `timeout_secs`
+/// when set, else the action's, else the app's; memory is the app's `memory_mb`. 0 (not
+/// set) means the worker's maximum, and the worker caps whatever is asked.
+fn task_limits(asset_timeout_secs: Option<u64>, action: &ActionDef, manifest: &Manifest) -> Limits {
+    let timeout_secs = asset_timeout_secs.or(action.timeout_secs()).or(manifest.outpost.timeout_secs).unwrap_or(0);
+    Limits {
+        memory_bytes: manifest.outpost.memory_mb.unwrap_or(0).saturating_mul(1024 * 1024),
+        timeout_ms: timeout_secs.saturating_mul(1000),
+        max_result_bytes: 0,
+    }
+}
+
 /// SOAR's per-parameter-set `context`: its `guid` (a fresh one unless the caller gave
 /// one), the `artifact_id` (0 when none) and `parent_action_run` (empty for a person's
 /// run), keeping what the caller set.
@@ -317,5 +324,37 @@ mod tests {
         assert_eq!(build_context(Some(json!({"guid": guid}))).unwrap()["guid"], guid.to_lowercase());
         assert!(build_context(Some(json!({"guid": "nope"}))).unwrap_err().contains("'context.guid' must be a GUID"));
         assert!(build_context(Some(json!({"server": "x"}))).unwrap_err().contains("'context' has no field 'server'"));
+    }
+
+    #[test]
+    fn the_deadline_comes_from_the_asset_then_the_action_then_the_app() {
+        let manifest = |app_timeout: Option<u64>, action_timeout: Option<u64>, memory_mb: Option<u64>| {
+            let mut outpost = json!({});
+            if let Some(secs) = app_timeout {
+                outpost["timeout_secs"] = json!(secs);
+            }
+            if let Some(mb) = memory_mb {
+                outpost["memory_mb"] = json!(mb);
+            }
+            let mut action = json!({"action": "echo", "identifier": "echo", "type": "generic"});
+            if let Some(secs) = action_timeout {
+                action["outpost"] = json!({"timeout_secs": secs});
+            }
+            let manifest = json!({"appid": "6e2c3d0a-8f1b-4c5e-9a7d-2b4f6e8a0c1d", "name": "T",
+                "app_version": "1.0.0", "actions": [action], "outpost": outpost});
+            Manifest::parse(manifest.to_string().as_bytes()).unwrap()
+        };
+        let limits = |asset: Option<u64>, manifest: &Manifest| {
+            let limits = task_limits(asset, manifest.action("echo").unwrap(), manifest);
+            (limits.timeout_ms, limits.memory_bytes)
+        };
+        let every = manifest(Some(30), Some(20), Some(16));
+        assert_eq!(limits(Some(5), &every), (5_000, 16 << 20), "the asset's deadline comes first");
+        assert_eq!(limits(None, &every), (20_000, 16 << 20), "then the action's");
+        assert_eq!(limits(None, &manifest(Some(30), None, None)), (30_000, 0), "then the app's");
+        assert_eq!(limits(None, &manifest(None, None, None)), (0, 0), "none: the worker's maximum");
+        assert_eq!(limits(Some(7), &manifest(None, None, None)), (7_000, 0));
+        let absurd = manifest(None, None, Some(u64::MAX));
+        assert_eq!(limits(Some(u64::MAX), &absurd), (u64::MAX, u64::MAX), "saturates; the worker caps it");
     }
 }

@@ -36,6 +36,7 @@ both_backends!(
     artifacts_count_in_their_container,
     app_runs_filter_on_status_and_run,
     apps_filter_on_product_and_names_resolve,
+    an_asset_deadline_is_kept_and_cleared,
 );
 
 fn manifest(version: &str) -> Manifest {
@@ -70,6 +71,7 @@ async fn fixture(store: &Store) -> Fixture {
             configuration: json!({"apikey": "s3cret-value"}).as_object().unwrap().clone(),
             automation_broker_id: None,
             tags: vec![],
+            timeout_secs: None,
         })
         .await
         .unwrap();
@@ -141,6 +143,36 @@ async fn apps_install_upgrade_and_keep_known_versions(store: Store) {
     assert_eq!(store.find_app(&first.appid.to_uppercase()).await.unwrap().unwrap().id, first.id);
     assert_eq!(store.find_app(&first.id.to_string()).await.unwrap().unwrap().app_version, "1.1.0");
     assert!(store.find_app("nope").await.unwrap().is_none());
+
+    // Re-installing 1.1.0 with another component, then going back to 1.0.0: each other
+    // version once, never the current one.
+    let (rebuilt, how) = store.install_app(&manifest("1.1.0"), &"c".repeat(64), b"v2b").await.unwrap();
+    assert_eq!((how, rebuilt.known_versions), (Installed::Upgraded, vec!["1.0.0".to_string()]));
+    let (downgraded, how) = store.install_app(&manifest("1.0.0"), &"a".repeat(64), b"v1").await.unwrap();
+    assert_eq!(how, Installed::Upgraded);
+    assert_eq!((downgraded.app_version.as_str(), downgraded.known_versions), ("1.0.0", vec!["1.1.0".to_string()]));
+}
+
+async fn an_asset_deadline_is_kept_and_cleared(store: Store) {
+    let f = fixture(&store).await;
+    assert_eq!(store.get_asset(f.asset_id).await.unwrap().unwrap().timeout_secs, None);
+    let asset = store.get_asset(f.asset_id).await.unwrap().unwrap();
+    let mut changed = NewAsset {
+        name: asset.name.clone(),
+        app_id: asset.app_id,
+        description: asset.description.clone(),
+        configuration: asset.configuration.clone(),
+        automation_broker_id: None,
+        tags: vec![],
+        timeout_secs: Some(1799),
+    };
+    assert_eq!(store.update_asset(f.asset_id, &changed).await.unwrap().unwrap().timeout_secs, Some(1799));
+    assert_eq!(store.find_asset("geo").await.unwrap().unwrap().timeout_secs, Some(1799));
+    changed.timeout_secs = None;
+    assert_eq!(store.update_asset(f.asset_id, &changed).await.unwrap().unwrap().timeout_secs, None);
+    let created =
+        store.create_asset(&NewAsset { name: "Quick".into(), timeout_secs: Some(5), ..changed.clone() }).await.unwrap();
+    assert_eq!(store.get_asset(created.id).await.unwrap().unwrap().timeout_secs, Some(5));
 }
 
 async fn asset_configuration_is_sealed_at_rest(store: Store) {
@@ -161,6 +193,7 @@ async fn asset_configuration_is_sealed_at_rest(store: Store) {
             configuration: Default::default(),
             automation_broker_id: None,
             tags: vec![],
+            timeout_secs: None,
         })
         .await
         .unwrap_err();

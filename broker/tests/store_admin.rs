@@ -345,6 +345,7 @@ async fn settings_connectivity_statuses_and_figures(store: Store) {
             configuration: Default::default(),
             automation_broker_id: None,
             tags: vec![],
+            timeout_secs: None,
         };
         assets.push(store.create_asset(&asset).await.unwrap());
     }

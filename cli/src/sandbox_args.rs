@@ -20,6 +20,10 @@ pub struct SandboxArgs {
     /// Largest result of one parameter set, in MiB; a bigger one is recorded as failed.
     #[arg(long, env = "OUTPOST_MAX_RESULT_MB", default_value_t = 4)]
     pub max_result_mb: u64,
+    /// Most log lines one parameter set may write (host log, stdout and stderr
+    /// together); the connector is stopped at the next one and its run fails.
+    #[arg(long, env = "OUTPOST_MAX_LOG_LINES", default_value_t = 1000)]
+    pub max_log_lines: u32,
 }
 
 impl SandboxArgs {
@@ -34,9 +38,13 @@ impl SandboxArgs {
         if self.max_result_mb == 0 || self.max_result_mb > 64 {
             anyhow::bail!("--max-result-mb must be between 1 and 64");
         }
+        if self.max_log_lines == 0 || self.max_log_lines > 100_000 {
+            anyhow::bail!("--max-log-lines must be between 1 and 100000");
+        }
         config.max_memory_bytes = self.max_memory_mb * 1024 * 1024;
         config.max_timeout = Duration::from_secs(self.max_timeout_secs);
         config.max_result_bytes = self.max_result_mb * 1024 * 1024;
+        config.max_log_lines = self.max_log_lines;
         config.egress.allow_cidrs = self.egress_allow_cidr.clone();
         Ok(())
     }

@@ -10,7 +10,8 @@
 //!    the worker explicitly allows their range ([`EgressConfig::allow_cidrs`]);
 //! 3. connects to the checked address (never to the name again, so a second DNS answer
 //!    cannot swap in another address), speaks TLS with SNI = the host name for https,
-//!    with clamped timeouts and a capped response body.
+//!    with clamped timeouts (the connect timeout is one budget for resolving,
+//!    connecting and the handshake) and a capped response body.
 //!
 //! `wasi:http` does not follow redirects: a connector that follows a `Location` header
 //! makes a new request, which passes through all of the above again. So a redirect to
@@ -44,8 +45,9 @@ pub struct EgressConfig {
     /// (loopback, RFC 1918, ...): e.g. the on-premises network a remote worker sits in,
     /// or `127.0.0.1/32` in tests.
     pub allow_cidrs: Vec<IpNet>,
-    /// Longest wait for a TCP connection and the TLS handshake; a connector may ask for
-    /// less, never more.
+    /// Longest wait for a connection, all of it: resolving the name, connecting (trying
+    /// up to three addresses) and the TLS handshake. A connector may ask for less,
+    /// never more.
     pub connect_timeout: Duration,
     /// Longest wait for the response head once the request is sent.
     pub first_byte_timeout: Duration,
@@ -670,6 +672,9 @@ async fn send(
     let between_bytes_timeout =
         clamp(options.between_bytes_timeout, config.between_bytes_timeout).max(Duration::from_millis(1));
 
+    // One budget for resolving, connecting and the TLS handshake, however many
+    // addresses are tried.
+    let connect_deadline = tokio::time::Instant::now() + connect_timeout;
     let addrs = match resolve_allowed(&target.host, target.port, &config.allow_cidrs, connect_timeout).await {
         Ok(addrs) => addrs,
         Err(ResolveError::Denied(reason)) => {
@@ -683,7 +688,7 @@ async fn send(
         }
     };
 
-    let tcp = connect_any(&addrs, connect_timeout).await?;
+    let tcp = connect_any(&addrs, connect_deadline).await?;
     let stream: Box<dyn Stream> = match target.scheme {
         WebScheme::Http => Box::new(tcp),
         WebScheme::Https => {
@@ -691,7 +696,7 @@ async fn send(
                 Host::Name(name) => ServerName::try_from(name.clone()).map_err(|_| HttpError::HttpRequestUriInvalid)?,
                 Host::Ip(ip) => ServerName::from(*ip),
             };
-            let tls = tokio::time::timeout(connect_timeout, run.net.tls.connect(name, tcp))
+            let tls = tokio::time::timeout_at(connect_deadline, run.net.tls.connect(name, tcp))
                 .await
                 .map_err(|_| HttpError::ConnectionTimeout)?
                 .map_err(HttpError::Tls)?;
@@ -740,10 +745,22 @@ async fn send(
     Ok((response, io))
 }
 
-async fn connect_any(addrs: &[SocketAddr], timeout: Duration) -> Result<TcpStream, HttpError> {
+/// The most addresses of one name a request tries.
+const MAX_ADDRESSES_TRIED: usize = 3;
+
+/// Connects to the first of (up to three of) `addrs` that answers, all by `deadline`.
+/// Each address gets an equal share of what is left, so one that never answers leaves
+/// time for the next, and a refusal hands its unused share on.
+async fn connect_any(addrs: &[SocketAddr], deadline: tokio::time::Instant) -> Result<TcpStream, HttpError> {
+    let addrs = &addrs[..addrs.len().min(MAX_ADDRESSES_TRIED)];
     let mut last = HttpError::ConnectionRefused;
-    for addr in addrs.iter().take(3) {
-        match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+    for (i, addr) in addrs.iter().enumerate() {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        if left.is_zero() {
+            return Err(HttpError::ConnectionTimeout);
+        }
+        let share = left / u32::try_from(addrs.len() - i).unwrap_or(1);
+        match tokio::time::timeout(share, TcpStream::connect(addr)).await {
             Ok(Ok(stream)) => return Ok(stream),
             Ok(Err(error)) => last = HttpError::Connect(error),
             Err(_) => last = HttpError::ConnectionTimeout,
@@ -1040,6 +1057,48 @@ mod tests {
         let public: SocketAddr = "93.184.216.34:443".parse().unwrap();
         let private: SocketAddr = "10.0.0.1:443".parse().unwrap();
         assert_eq!(check_addresses(&host, vec![private, public], &[]), Ok(vec![public]));
+    }
+
+    /// A loopback listener whose accept queue is full: a further connect to it hangs
+    /// (Linux drops the SYN), as one to a black-holed address does. Answers the
+    /// address and what keeps the queue full.
+    async fn black_hole() -> (SocketAddr, tokio::net::TcpListener, Vec<TcpStream>) {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let listener = socket.listen(0).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut queued = vec![];
+        while queued.len() < 16 {
+            match tokio::time::timeout(Duration::from_millis(100), TcpStream::connect(addr)).await {
+                Ok(Ok(stream)) => queued.push(stream),
+                _ => return (addr, listener, queued),
+            }
+        }
+        panic!("the accept queue of {addr} never filled up");
+    }
+
+    #[tokio::test]
+    async fn the_connect_timeout_is_one_budget_for_every_address_tried() {
+        let (addr, _listener, _queued) = black_hole().await;
+        let budget = Duration::from_millis(300);
+        let started = Instant::now();
+        let result = connect_any(&[addr, addr, addr, addr], tokio::time::Instant::now() + budget).await;
+        let took = started.elapsed();
+        assert!(matches!(result, Err(HttpError::ConnectionTimeout)), "{result:?}");
+        assert!(took >= budget - Duration::from_millis(20), "gave up early, after {took:?}");
+        assert!(took < budget + Duration::from_millis(200), "three addresses took {took:?} of a {budget:?} budget");
+    }
+
+    #[tokio::test]
+    async fn an_address_that_never_answers_leaves_time_for_the_next() {
+        let (hole, _listener, _queued) = black_hole().await;
+        let open = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let reachable = open.local_addr().unwrap();
+        let budget = Duration::from_millis(600);
+        let started = Instant::now();
+        let stream = connect_any(&[hole, reachable], tokio::time::Instant::now() + budget).await;
+        assert_eq!(stream.expect("the second address answers").peer_addr().unwrap(), reachable);
+        assert!(started.elapsed() < budget, "{:?}", started.elapsed());
     }
 
     #[tokio::test]

@@ -13,10 +13,14 @@
 //! - WASI 0.2 (`wasi:cli`, `wasi:clocks`, `wasi:filesystem`, `wasi:io`, `wasi:random`,
 //!   `wasi:sockets`) over an empty context: no preopened directories, environment,
 //!   arguments or stdin; sockets and name lookup refused; stdout/stderr go to the
-//!   worker's log, bounded;
+//!   worker's log, bounded. Looking for files, arguments or sockets finds nothing and
+//!   fails the run, naming what was denied; the environment is empty, but reading it
+//!   cannot be told from Rust's own panic and error paths and is not reported
+//!   (`capabilities`);
 //! - `wasi:http/outgoing-handler` and `wasi:http/types`, filtered by [`crate::egress`].
 
 mod bindings;
+mod capabilities;
 mod engine;
 mod outcome;
 mod output;
@@ -68,8 +72,8 @@ pub struct SandboxConfig {
     /// Outgoing-HTTP settings of this worker.
     pub egress: EgressConfig,
     /// Max log lines per parameter set (default 1000): guest `log` calls plus lines on
-    /// stdout/stderr. Lines beyond it are dropped (the worker logs how many) and the
-    /// run goes on.
+    /// stdout/stderr. A hard limit, like memory: the lines up to it are logged, and the
+    /// connector is stopped at the next one, its run failed.
     pub max_log_lines: u32,
     /// Max bytes per log line (default 4096); longer lines are cut.
     pub max_log_line_bytes: usize,
@@ -220,8 +224,7 @@ pub struct Outcome {
     pub saved_state: Option<String>,
     /// Every outgoing HTTP request the connector made or attempted.
     pub http: Vec<outpost_proto::v1::HttpExchange>,
-    /// Log lines kept: at most `max_log_lines`; lines past it are dropped, and the
-    /// worker logs how many.
+    /// Log lines kept: at most `max_log_lines` (the line past it stops the run).
     pub log_lines: u32,
     /// Wall time of the run, instantiation included.
     pub duration: Duration,
@@ -379,6 +382,7 @@ impl Sandbox {
 
         let call = async {
             let instance = app.pre.instantiate_async(&mut store).await.map_err(Ended::Instantiate)?;
+            store.data_mut().attempts_mut().watch();
             instance.outpost_connector_handler().call_handle(&mut store, &request).await.map_err(Ended::Trapped)
         };
         let ended = tokio::select! {
@@ -396,12 +400,14 @@ impl Sandbox {
         };
         let memory_exhausted = store.data().memory_exhausted();
         let saved_state = store.data_mut().take_saved_state();
+        let denied = store.data_mut().attempts_mut().message();
         drop(store);
         log.flush();
         let journal = egress.take_journal();
         let outcome = outcome::build(outcome::Facts {
             ended,
             memory_exhausted,
+            denied,
             limits,
             log: &log,
             journal,

@@ -257,3 +257,111 @@ async fn every_sample_connector_prepares_and_instantiates_within_the_default_lim
         sandbox.instantiate(&prepared).await.unwrap_or_else(|e| panic!("{app}: {e}"));
     }
 }
+
+/// `apps/hostile/foreign-import.wat`: a correct handler that also imports
+/// `evil:fs/files@1.0.0`, outside the connector world.
+const FOREIGN_IMPORT: &str = include_str!("../../apps/hostile/foreign-import.wat");
+
+/// The fixture as a component, with or without its foreign import.
+fn foreign_import_component(with_import: bool) -> Vec<u8> {
+    let text: String = FOREIGN_IMPORT
+        .lines()
+        .filter(|line| with_import || !line.contains("(import \"evil:fs/files@1.0.0\""))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    wat::parse_str(text).expect("the fixture is valid component text")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_component_importing_outside_the_world_is_refused_at_link_time_naming_the_import() {
+    let sandbox = sandbox();
+    let wasm = foreign_import_component(true);
+    let error = sandbox.prepare(&digest(&wasm), &wasm).await.unwrap_err();
+    assert!(matches!(error, SandboxError::Link(_)), "{error:?}");
+    let message = error.to_string();
+    assert!(message.starts_with("the component cannot be linked: "), "{message}");
+    assert!(message.contains("evil:fs/files@1.0.0"), "the refusal names the import: {message}");
+    assert!(sandbox.prepared(&digest(&wasm)).is_none());
+
+    // The import is the only defect: without it the same component links, and its
+    // handler (a trap) runs.
+    let clean = foreign_import_component(false);
+    let app = sandbox.prepare(&digest(&clean), &clean).await.expect("the fixture without its import links");
+    let outcome = sandbox.run(&app, invocation("echo", json!({}))).await;
+    assert!(outcome.exception, "{outcome:?}");
+    assert!(outcome.message.starts_with("the connector trapped: "), "{}", outcome.message);
+}
+
+/// Serves one component, whatever the digest asked for.
+struct OneComponent(Vec<u8>);
+
+#[async_trait::async_trait]
+impl outpost_worker::app_cache::AppSource for OneComponent {
+    async fn fetch(&self, _digest: &str) -> Result<Vec<u8>, String> {
+        Ok(self.0.clone())
+    }
+}
+
+/// A component the broker would never install (a tampered store, say) reaches a real
+/// worker: the task ends as a failed result that says why, and the worker carries on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_answers_a_task_of_an_unlinkable_component_with_a_failed_result() {
+    use futures::StreamExt;
+    use outpost_bus::{Bus, InProcessBus};
+    use outpost_proto::v1::{AppRef, Task, worker_event};
+
+    let dir = tempfile::tempdir().unwrap();
+    let key = outpost_proto::seal::SealKey::generate();
+    let bus = Arc::new(InProcessBus::default());
+    bus.declare_segment("default").await.unwrap();
+    let wasm = foreign_import_component(true);
+    let mut config = outpost_worker::WorkerConfig::new(dir.path(), key.clone());
+    config.concurrency = 1;
+    config.sandbox.cache_dir = shared_cache_dir();
+    let shutdown = CancellationToken::new();
+    let worker = outpost_worker::start(config, bus.clone(), Arc::new(OneComponent(wasm.clone())), shutdown.clone())
+        .await
+        .unwrap();
+    let mut events = bus.consume_events(16).await.unwrap();
+    let task = Task {
+        task_id: "41.0".into(),
+        action_run_id: 40,
+        app_run_id: 41,
+        action: "echo".into(),
+        identifier: "echo".into(),
+        parameter_json: r#"{"context":{"guid":"g","artifact_id":0,"parent_action_run":[]}}"#.into(),
+        sealed_asset_config: key.seal(b"{}"),
+        app: Some(AppRef {
+            app_id: 1,
+            name: "Evil".into(),
+            version: "1.0.0".into(),
+            digest: digest(&wasm),
+            ..AppRef::default()
+        }),
+        ..Task::default()
+    };
+    bus.publish_task("default", &task).await.unwrap();
+    let result = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            let delivery = events.next().await.expect("the worker publishes a result");
+            let event = delivery.message.clone();
+            let _ = delivery.ack().await;
+            if let Some(worker_event::Event::Result(result)) = event.event {
+                return result;
+            }
+        }
+    })
+    .await
+    .expect("a result within 30 s");
+    assert_eq!(result.task_id, "41.0");
+    assert_eq!(result.status, outpost_proto::v1::ResultStatus::Failed as i32);
+    assert!(result.exception_occured, "{result:?}");
+    assert!(
+        result.message.starts_with("app 'Evil' 1.0.0 cannot run: the component cannot be linked: "),
+        "{}",
+        result.message
+    );
+    assert!(result.message.contains("evil:fs/files@1.0.0"), "{}", result.message);
+    shutdown.cancel();
+    worker.wait().await;
+}

@@ -4,7 +4,7 @@
 //! Each action attacks one limit: `spin` the CPU deadline, `recurse` the stack,
 //! `grow memory` the memory cap, `big result` the result size, `fetch` the egress
 //! policy, `log flood` the log bounds, `snoop` the empty WASI context (files,
-//! environment, arguments, sockets); `read state`/`write state` and `panic` check the
+//! environment, arguments, sockets, name lookup); `read state`/`write state` and `panic` check the
 //! host's bookkeeping. `echo` proves the connector runs at all.
 
 use std::collections::BTreeMap;
@@ -32,7 +32,7 @@ impl Connector for Hostile {
             "big_result" => big_result(action, result),
             "fetch" => fetch(action, result),
             "log_flood" => log_flood(action, result),
-            "snoop" => snoop(result),
+            "snoop" => snoop(action, result),
             "read_state" => read_state(result),
             "write_state" => write_state(action, result),
             "panic" => panic!("hostile connector panicked on purpose"),
@@ -142,8 +142,9 @@ fn log_flood(action: &Action, result: &mut ActionResult) -> Result<()> {
     Ok(())
 }
 
-/// What `snoop` found; in a correct sandbox every list is empty and every attempt failed.
-#[derive(Serialize)]
+/// What `snoop` found; in a correct sandbox every list is empty and every attempt
+/// failed. Fields of what was not looked for stay empty.
+#[derive(Serialize, Default)]
 struct Snoop {
     /// Entries of `/`.
     files: Vec<String>,
@@ -156,40 +157,72 @@ struct Snoop {
     args: Vec<String>,
     /// `connected` or `error: ...` for a TCP connection to 127.0.0.1:5432.
     socket: String,
+    /// `bound` or `error: ...` for a UDP socket on 0.0.0.0:0.
+    udp: String,
+    /// The addresses `localhost:80` resolves to, or `error: ...`.
+    lookup: String,
 }
 
-fn snoop(result: &mut ActionResult) -> Result<()> {
-    let (files, files_error) = match std::fs::read_dir("/") {
-        Ok(dir) => (
-            dir.filter_map(|e| e.ok())
-                .map(|e| e.path().display().to_string())
-                .collect(),
-            None,
-        ),
-        Err(e) => (Vec::new(), Some(e.to_string())),
-    };
-    let (passwd, passwd_error) = match std::fs::read("/etc/passwd") {
-        Ok(bytes) => (Some(String::from_utf8_lossy(&bytes).into_owned()), None),
-        Err(e) => (None, Some(e.to_string())),
-    };
-    let socket = match std::net::TcpStream::connect("127.0.0.1:5432") {
-        Ok(_) => "connected".to_string(),
-        Err(e) => format!("error: {e}"),
-    };
-    let found = Snoop {
-        files,
-        files_error,
-        passwd,
-        passwd_error,
-        env: std::env::vars().map(|(k, v)| format!("{k}={v}")).collect(),
-        args: std::env::args().collect(),
-        socket,
-    };
+#[derive(Deserialize)]
+struct SnoopParams {
+    #[serde(default = "everything")]
+    what: String,
+}
+
+fn everything() -> String {
+    "everything".into()
+}
+
+fn snoop(action: &Action, result: &mut ActionResult) -> Result<()> {
+    let SnoopParams { what } = action.params()?;
+    let wants = |part: &str| what == "everything" || what == part;
+    let mut found = Snoop::default();
+    if wants("files") {
+        match std::fs::read_dir("/") {
+            Ok(dir) => {
+                found.files = dir
+                    .filter_map(|e| e.ok())
+                    .map(|e| e.path().display().to_string())
+                    .collect()
+            }
+            Err(e) => found.files_error = Some(e.to_string()),
+        }
+        match std::fs::read("/etc/passwd") {
+            Ok(bytes) => found.passwd = Some(String::from_utf8_lossy(&bytes).into_owned()),
+            Err(e) => found.passwd_error = Some(e.to_string()),
+        }
+    }
+    if wants("env") {
+        found.env = std::env::vars().map(|(k, v)| format!("{k}={v}")).collect();
+    }
+    if wants("args") {
+        found.args = std::env::args().collect();
+    }
+    if wants("tcp") {
+        found.socket = match std::net::TcpStream::connect("127.0.0.1:5432") {
+            Ok(_) => "connected".to_string(),
+            Err(e) => format!("error: {e}"),
+        };
+    }
+    if wants("udp") {
+        found.udp = match std::net::UdpSocket::bind("0.0.0.0:0") {
+            Ok(_) => "bound".to_string(),
+            Err(e) => format!("error: {e}"),
+        };
+    }
+    if wants("dns") {
+        found.lookup = match std::net::ToSocketAddrs::to_socket_addrs("localhost:80") {
+            Ok(addrs) => addrs.map(|a| a.to_string()).collect::<Vec<_>>().join(", "),
+            Err(e) => format!("error: {e}"),
+        };
+    }
     let leaked = !found.files.is_empty()
         || found.passwd.is_some()
         || !found.env.is_empty()
         || !found.args.is_empty()
-        || found.socket == "connected";
+        || found.socket == "connected"
+        || found.udp == "bound"
+        || !(found.lookup.is_empty() || found.lookup.starts_with("error"));
     result.add_data(&found)?;
     result.set_status(
         Status::Success,

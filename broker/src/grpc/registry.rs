@@ -85,6 +85,7 @@ fn asset_pb(asset: &Asset, app: Option<&App>) -> pb::Asset {
         tags: asset.tags.clone(),
         create_time: Some(timestamp(asset.created_ms)),
         update_time: Some(timestamp(asset.updated_ms)),
+        timeout_secs: asset.timeout_secs.and_then(|secs| i64::try_from(secs).ok()),
     }
 }
 
@@ -159,6 +160,7 @@ fn asset_input(input: Option<pb::AssetInput>) -> Result<AssetInput, OutpostError
         configuration,
         automation_broker_id: input.automation_broker_id.map(Some),
         tags: input.tags.map(|t| t.values),
+        timeout_secs: input.timeout_secs.map(Some),
     })
 }
 
@@ -282,8 +284,11 @@ impl RegistryService for Api {
         let who = Actor::from(&self.principal(&request).await?);
         let r = request.into_inner();
         let mut input = asset_input(r.asset)?;
-        if !clears(&r.clear, &["automation_broker_id"])?.is_empty() {
-            input.automation_broker_id = Some(None);
+        for field in clears(&r.clear, &["automation_broker_id", "timeout_secs"])? {
+            match field.as_str() {
+                "timeout_secs" => input.timeout_secs = Some(None),
+                _ => input.automation_broker_id = Some(None),
+            }
         }
         let asset = self.broker.update_asset(&who, r.id, input).await?;
         Ok(Response::new(self.assets_pb(std::slice::from_ref(&asset)).await?.remove(0)))

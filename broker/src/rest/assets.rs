@@ -44,6 +44,7 @@ pub const FIELDS: &[&str] = &[
     "description",
     "automation_broker_id",
     "tags",
+    "timeout_secs",
     "type",
 ];
 
@@ -74,6 +75,11 @@ pub struct AssetRequest {
     automation_broker_id: Option<i64>,
     /// Free labels, for filtering and triage.
     tags: Option<Vec<String>>,
+    /// Outpost extension: the deadline of each parameter set run on this asset, in whole
+    /// seconds (1 to 1799). It comes before the action's and the app's `timeout_secs`;
+    /// the worker's `--max-timeout-secs` caps it. `null` clears it.
+    #[schema(minimum = 1, maximum = 1799)]
+    timeout_secs: Option<i64>,
     /// Accepted for SOAR compatibility and ignored.
     #[schema(rename = "type")]
     asset_type: Option<String>,
@@ -128,6 +134,11 @@ pub fn parse_asset(body: &[u8]) -> Result<AssetInput, OutpostError> {
         configuration: f.object("configuration")?.cloned(),
         automation_broker_id: f.nullable_id("automation_broker_id")?,
         tags: f.strings("tags")?,
+        timeout_secs: match map.get("timeout_secs") {
+            None => None,
+            Some(Value::Null) => Some(None),
+            Some(_) => Some(f.int("timeout_secs")?),
+        },
     })
 }
 

@@ -727,6 +727,10 @@ pub struct AssetBody {
     pub automation_broker_id: Option<i64>,
     /// Free labels, for filtering and triage.
     pub tags: Vec<String>,
+    /// Outpost extension: the deadline of each parameter set run on this asset, in
+    /// seconds (before the action's and the app's; capped by the worker); null when unset.
+    #[schema(required = true)]
+    pub timeout_secs: Option<u64>,
     /// SOAR's asset type; always "".
     #[serde(rename = "type")]
     pub asset_type: String,
@@ -770,6 +774,7 @@ pub fn asset(asset: &Asset, app: Option<&App>, names: &Names) -> AssetBody {
         configuration: masked(&asset.configuration, &secrets),
         automation_broker_id: asset.automation_broker_id,
         tags: asset.tags.clone(),
+        timeout_secs: asset.timeout_secs,
         asset_type: String::new(),
         version: 1,
         create_time: iso(asset.created_ms),
@@ -806,7 +811,8 @@ pub struct AppBody {
     /// The actions, as the manifest declares them.
     #[schema(value_type = Vec<Object>)]
     pub actions: Value,
-    /// Every version installed before this one, oldest first.
+    /// Every other version ever installed, each once, in the order they were replaced:
+    /// the last one is the version this one replaced.
     pub known_versions: Vec<String>,
     /// sha256 of the component that runs.
     pub digest: String,

@@ -18,7 +18,8 @@ pub struct App {
     pub manifest: Manifest,
     /// sha256 of the current version's component.
     pub digest: String,
-    /// Every version installed before the current one, oldest first.
+    /// Every other version ever installed, each once, in the order they were replaced:
+    /// the last one is the version this one replaced (after a downgrade, the newer one).
     pub known_versions: Vec<String>,
     pub created_ms: i64,
     pub updated_ms: i64,
@@ -55,9 +56,20 @@ fn app_from_row(row: &Row) -> StoreResult<App> {
     })
 }
 
+/// `known_versions` after version `replaced` gives way to `installed`: every version
+/// ever installed but the current one, each once, the one just replaced last (audit
+/// reads it as the previous version).
+fn known_versions(known: &[String], replaced: &str, installed: &str) -> Vec<String> {
+    let mut versions: Vec<String> = known.iter().filter(|v| *v != installed && *v != replaced).cloned().collect();
+    if replaced != installed {
+        versions.push(replaced.to_string());
+    }
+    versions
+}
+
 impl Store {
-    /// Installs an app or upgrades it (same `appid`), keeping its numeric id and
-    /// recording the replaced version in `known_versions`.
+    /// Installs an app or upgrades (or downgrades) it (same `appid`), keeping its numeric
+    /// id and recording the replaced version in `known_versions`.
     pub async fn install_app(
         &self,
         manifest: &Manifest,
@@ -101,10 +113,7 @@ impl Store {
                 if app.app_version == manifest.app_version && app.digest == digest && &app.manifest == manifest {
                     Installed::Unchanged
                 } else {
-                    let mut known = app.known_versions.clone();
-                    if app.app_version != manifest.app_version && !known.contains(&app.app_version) {
-                        known.push(app.app_version.clone());
-                    }
+                    let known = known_versions(&app.known_versions, &app.app_version, &manifest.app_version);
                     let known = serde_json::to_string(&known).expect("strings serialize");
                     tx.execute(
                         "UPDATE apps SET name = $1, app_version = $2, manifest = $3, digest = $4, known_versions = $5,
@@ -186,5 +195,32 @@ impl Store {
             Some(row) => Some(row.bytes("component")?),
             None => None,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::known_versions;
+
+    fn versions(list: &[&str]) -> Vec<String> {
+        list.iter().map(|v| v.to_string()).collect()
+    }
+
+    #[test]
+    fn known_versions_hold_every_other_version_once() {
+        assert_eq!(known_versions(&[], "1.0.0", "2.0.0"), versions(&["1.0.0"]), "upgrade");
+        assert_eq!(known_versions(&versions(&["1.0.0"]), "2.0.0", "2.0.0"), versions(&["1.0.0"]), "same version");
+        assert_eq!(known_versions(&versions(&["1.0.0"]), "2.0.0", "1.0.0"), versions(&["2.0.0"]), "downgrade");
+        assert_eq!(
+            known_versions(&versions(&["2.0.0"]), "1.0.0", "2.0.0"),
+            versions(&["1.0.0"]),
+            "upgrade again after a downgrade"
+        );
+        assert_eq!(
+            known_versions(&versions(&["1.0.0", "2.0.0"]), "3.0.0", "2.0.0"),
+            versions(&["1.0.0", "3.0.0"]),
+            "the last one is always the version just replaced"
+        );
+        assert_eq!(known_versions(&versions(&["2.0.0"]), "1.0.0", "3.0.0"), versions(&["2.0.0", "1.0.0"]));
     }
 }

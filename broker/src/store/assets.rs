@@ -23,6 +23,9 @@ pub struct Asset {
     /// The segment (automation broker) this asset's actions run in; `None` = default.
     pub automation_broker_id: Option<i64>,
     pub tags: Vec<String>,
+    /// Outpost extension: the deadline of each parameter set run on this asset, in
+    /// seconds; before the action's and the app's, capped by the worker. `None`: not set.
+    pub timeout_secs: Option<u64>,
     pub created_ms: i64,
     pub updated_ms: i64,
 }
@@ -36,6 +39,8 @@ pub struct NewAsset {
     pub configuration: Map<String, Value>,
     pub automation_broker_id: Option<i64>,
     pub tags: Vec<String>,
+    /// See [`Asset::timeout_secs`]; checked by the caller.
+    pub timeout_secs: Option<u64>,
 }
 
 /// Connector state of one (app, asset).
@@ -46,7 +51,12 @@ pub struct AssetState {
 }
 
 const ASSET_COLUMNS: &str =
-    "id, name, app_id, description, configuration, automation_broker_id, tags, created_ms, updated_ms";
+    "id, name, app_id, description, configuration, automation_broker_id, tags, timeout_secs, created_ms, updated_ms";
+
+/// The column value of a timeout: callers keep it far below `i64::MAX`.
+fn stored_timeout(secs: Option<u64>) -> Option<i64> {
+    secs.map(|secs| i64::try_from(secs).unwrap_or(i64::MAX))
+}
 
 impl Store {
     fn asset_from_row(&self, row: &Row) -> StoreResult<Asset> {
@@ -63,6 +73,8 @@ impl Store {
             configuration,
             automation_broker_id: row.opt_i64("automation_broker_id")?,
             tags,
+            // A negative value cannot be written through the API; read it as unset.
+            timeout_secs: row.opt_i64("timeout_secs")?.and_then(|secs| u64::try_from(secs).ok()),
             created_ms: row.i64("created_ms")?,
             updated_ms: row.i64("updated_ms")?,
         })
@@ -78,10 +90,20 @@ impl Store {
             .db
             .fetch_one(
                 &format!(
-                    "INSERT INTO assets (name, app_id, description, configuration, automation_broker_id, tags, created_ms, updated_ms)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING {ASSET_COLUMNS}"
+                    "INSERT INTO assets (name, app_id, description, configuration, automation_broker_id, tags, timeout_secs,
+                     created_ms, updated_ms)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING {ASSET_COLUMNS}"
                 ),
-                args![asset.name.to_lowercase(), asset.app_id, &asset.description, sealed, asset.automation_broker_id, tags, now],
+                args![
+                    asset.name.to_lowercase(),
+                    asset.app_id,
+                    &asset.description,
+                    sealed,
+                    asset.automation_broker_id,
+                    tags,
+                    stored_timeout(asset.timeout_secs),
+                    now
+                ],
             )
             .await?;
         self.asset_from_row(&row)
@@ -96,7 +118,8 @@ impl Store {
             .fetch_optional(
                 &format!(
                     "UPDATE assets SET name = $1, app_id = $2, description = $3, configuration = $4,
-                     automation_broker_id = $5, tags = $6, updated_ms = $7 WHERE id = $8 RETURNING {ASSET_COLUMNS}"
+                     automation_broker_id = $5, tags = $6, timeout_secs = $7, updated_ms = $8 WHERE id = $9
+                     RETURNING {ASSET_COLUMNS}"
                 ),
                 args![
                     asset.name.to_lowercase(),
@@ -105,6 +128,7 @@ impl Store {
                     sealed,
                     asset.automation_broker_id,
                     tags,
+                    stored_timeout(asset.timeout_secs),
                     now_ms(),
                     id
                 ],

@@ -11,8 +11,10 @@
 //! - [`rest`]: every REST endpoint: seeds, validation, listing conventions.
 //! - [`grpc`]: `ActionService` (`WatchActionRun`) and `RegistryService`.
 //! - [`openapi`]: the document against the router and real responses.
+//! - [`sandbox`]: task limits, the asset deadline, `known_versions`, refused bundles.
 
 mod grpc;
 mod harness;
 mod openapi;
 mod rest;
+mod sandbox;

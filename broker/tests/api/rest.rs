@@ -932,7 +932,7 @@ async fn apps_install_upgrade_and_refuse_bad_bundles() {
         .await
         .unwrap_err();
     assert_eq!(oversized.code, ErrorCode::PayloadTooLarge);
-    assert!(oversized.message.contains("more than the 67108864 allowed"), "{}", oversized.message);
+    assert!(oversized.message.contains("67108865 bytes, more than the 64 MiB allowed"), "{}", oversized.message);
     outpost.stop().await;
 }
 

@@ -1,14 +1,16 @@
 //! Host bindings of the connector world (`apps/wit`, world `connector`).
 //!
 //! The `host` imports are synchronous: they only touch the run's own state, so they
-//! need no fiber switch. The `handler` export is called asynchronously so the epoch
-//! callback can yield a busy connector and a timeout can drop the call.
+//! need no fiber switch. `log` may trap (the line past the budget stops the connector).
+//! The `handler` export is called asynchronously so the epoch callback can yield a busy
+//! connector and a timeout can drop the call.
 
 use super::Invocation;
 
 wasmtime::component::bindgen!({
     path: "../apps/wit",
     world: "connector",
+    imports: { "outpost:connector/host.log": trappable },
     exports: { default: async },
 });
 

@@ -27,6 +27,8 @@ pub enum Ended {
 pub struct Facts<'a> {
     pub ended: Ended,
     pub memory_exhausted: bool,
+    /// What the connector tried that the sandbox denies (files, arguments, sockets).
+    pub denied: Option<String>,
     pub limits: Limits,
     pub log: &'a LogSink,
     pub journal: Journal,
@@ -38,17 +40,33 @@ pub struct Facts<'a> {
 /// its limits, otherwise a failed result with `exception` set and a message that says
 /// what the sandbox stopped.
 pub fn build(facts: Facts<'_>) -> Outcome {
-    let Facts { ended, memory_exhausted, limits, log, journal, saved_state, started } = facts;
+    let Facts { ended, memory_exhausted, denied, limits, log, journal, saved_state, started } = facts;
+    let log_exceeded = log.exceeded();
     let mut outcome = match ended {
-        Ended::Returned(result) => from_result(result, limits.max_result_bytes),
         Ended::Cancelled => exception("the action run was cancelled".into()),
         Ended::TimedOut => exception(deadline_message(limits.timeout)),
         _ if memory_exhausted => {
             exception(format!("the connector ran out of memory (limit {})", human_bytes(limits.memory_bytes)))
         }
+        // The line past the budget traps the connector; an unfinished last line past it
+        // is only counted once the run is over, after it returned.
+        _ if log_exceeded => {
+            exception(format!("the connector wrote more than {} log lines (the limit)", log.max_lines()))
+        }
+        Ended::Returned(result) => from_result(result, limits.max_result_bytes),
         Ended::Trapped(error) => exception(trap_message(&error, log, limits.timeout)),
         Ended::Instantiate(error) => exception(format!("the sandbox could not instantiate the connector: {error:#}")),
     };
+    // A connector that returned after trying what it may not (its data shows what it
+    // found: nothing) fails, as a denied request does. When the sandbox stopped it for
+    // another reason (a trap, the deadline, a cap), that reason is the message.
+    if let Some(denied) = denied
+        && !outcome.exception
+    {
+        outcome.message = denied;
+        outcome.status = Status::Failed;
+        outcome.exception = true;
+    }
     if let Some((url, reason)) = &journal.first_denial {
         let denied = format!("request to {url} denied: {reason}");
         outcome.message = if outcome.message.is_empty() { denied } else { format!("{denied}; {}", outcome.message) };

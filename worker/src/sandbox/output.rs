@@ -1,5 +1,8 @@
 //! What a connector writes: `host.log` lines and its stdout/stderr, into the worker's
 //! `tracing` log, tagged with the task, and bounded in count and length.
+//!
+//! The line budget is a hard limit, like memory: the lines up to it are logged, and the
+//! write that goes past it traps the connector (see [`LogSink::exceeded`]).
 
 use std::collections::VecDeque;
 use std::pin::Pin;
@@ -9,7 +12,7 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use tokio::io::AsyncWrite;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
-use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
+use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError, StreamResult};
 
 /// How much of stderr is kept to find a panic message in after a trap.
 const STDERR_TAIL_BYTES: usize = 8 * 1024;
@@ -36,6 +39,8 @@ pub struct LogSink {
 struct Inner {
     lines: u32,
     dropped: u32,
+    /// A line past `max_lines` was written: the run fails.
+    exceeded: bool,
     stdout: Partial,
     stderr: Partial,
     stderr_tail: VecDeque<u8>,
@@ -69,14 +74,26 @@ impl LogSink {
         (inner.lines, inner.dropped)
     }
 
-    /// Logs one `host.log` line.
-    pub fn log(&self, level: tracing::Level, message: &str) {
+    /// Whether the connector wrote more lines than it may.
+    pub fn exceeded(&self) -> bool {
+        self.lock().exceeded
+    }
+
+    /// The most lines a run may write.
+    pub fn max_lines(&self) -> u32 {
+        self.max_lines
+    }
+
+    /// Logs one `host.log` line; `Err` once the connector is past its line budget.
+    pub fn log(&self, level: tracing::Level, message: &str) -> Result<(), LogLimit> {
         let mut inner = self.lock();
         self.emit(&mut inner, Source::Log(level), message.as_bytes(), false);
+        inner.check()
     }
 
     /// Takes bytes a connector wrote to stdout or stderr; complete lines are logged.
-    pub fn write(&self, source: Source, mut bytes: &[u8]) {
+    /// `Err` once the connector is past its line budget.
+    pub fn write(&self, source: Source, mut bytes: &[u8]) -> Result<(), LogLimit> {
         let mut inner = self.lock();
         if source == Source::Stderr {
             let tail = &mut inner.stderr_tail;
@@ -101,8 +118,10 @@ impl LogSink {
             if complete {
                 let line = std::mem::take(partial);
                 self.emit(&mut inner, source, &line.bytes, line.truncated);
+                inner.check()?;
             }
         }
+        Ok(())
     }
 
     /// Logs unfinished stdout/stderr lines at the end of a run.
@@ -119,7 +138,7 @@ impl LogSink {
         }
         if inner.dropped > 0 {
             tracing::warn!(task_id = %self.task_id, action_run_id = self.action_run_id,
-                kept = inner.lines, dropped = inner.dropped, "connector log lines dropped past the limit");
+                kept = inner.lines, dropped = inner.dropped, "connector stopped past its log line limit");
         }
     }
 
@@ -142,6 +161,7 @@ impl LogSink {
     fn emit(&self, inner: &mut Inner, source: Source, line: &[u8], truncated: bool) {
         if inner.lines >= self.max_lines {
             inner.dropped = inner.dropped.saturating_add(1);
+            inner.exceeded = true;
             return;
         }
         inner.lines += 1;
@@ -168,6 +188,17 @@ impl LogSink {
         }
     }
 }
+
+impl Inner {
+    fn check(&self) -> Result<(), LogLimit> {
+        if self.exceeded { Err(LogLimit) } else { Ok(()) }
+    }
+}
+
+/// The connector wrote more lines than its budget: the write traps it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the connector exceeded its log line limit")]
+pub struct LogLimit;
 
 /// Cuts `text` to at most `max` bytes on a character boundary.
 pub fn truncate(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
@@ -233,8 +264,8 @@ const WRITE_PERMIT: usize = 64 * 1024;
 
 impl OutputStream for GuestOutput {
     fn write(&mut self, bytes: Bytes) -> StreamResult<()> {
-        self.sink.write(self.source, &bytes);
-        Ok(())
+        // A trap, not a stream error the connector could ignore and carry on after.
+        self.sink.write(self.source, &bytes).map_err(|limit| StreamError::Trap(limit.into()))
     }
 
     fn flush(&mut self) -> StreamResult<()> {
@@ -253,8 +284,10 @@ impl Pollable for GuestOutput {
 
 impl AsyncWrite for GuestOutput {
     fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
-        self.sink.write(self.source, buf);
-        Poll::Ready(Ok(buf.len()))
+        match self.sink.write(self.source, buf) {
+            Ok(()) => Poll::Ready(Ok(buf.len())),
+            Err(limit) => Poll::Ready(Err(std::io::Error::other(limit))),
+        }
     }
 
     fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
@@ -271,21 +304,33 @@ mod tests {
     use super::*;
 
     #[test]
-    fn lines_are_counted_cut_and_dropped_past_the_limit() {
+    fn lines_are_counted_and_cut_and_the_line_past_the_limit_fails_the_write() {
         let sink = LogSink::new("t", 1, 3, 16);
-        sink.write(Source::Stdout, b"one\ntwo\nthr");
-        sink.write(Source::Stdout, b"ee is a very long line indeed\n");
+        assert_eq!(sink.write(Source::Stdout, b"one\ntwo\nthr"), Ok(()));
+        assert_eq!(sink.write(Source::Stdout, b"ee is a very long line indeed\n"), Ok(()));
         assert_eq!(sink.counts(), (3, 0));
-        sink.log(tracing::Level::INFO, "four");
-        sink.write(Source::Stderr, b"five\nsix");
+        assert!(!sink.exceeded(), "exactly at the limit is fine");
+        assert_eq!(sink.log(tracing::Level::INFO, "four"), Err(LogLimit));
+        assert!(sink.exceeded());
+        // The write fails at the first line past the limit; what follows it is not read.
+        assert_eq!(sink.write(Source::Stderr, b"five\nsix"), Err(LogLimit));
         sink.flush();
-        assert_eq!(sink.counts(), (3, 3));
+        assert_eq!(sink.counts(), (3, 2), "the lines up to the limit are kept");
+    }
+
+    #[test]
+    fn an_unfinished_line_past_the_limit_counts_at_the_end() {
+        let sink = LogSink::new("t", 1, 1, 16);
+        assert_eq!(sink.write(Source::Stdout, b"one\ntwo"), Ok(()));
+        assert!(!sink.exceeded());
+        sink.flush();
+        assert!(sink.exceeded());
     }
 
     #[test]
     fn a_rust_panic_message_is_found_in_stderr() {
-        let sink = LogSink::new("t", 1, 0, 4096);
-        sink.write(
+        let sink = LogSink::new("t", 1, 10, 4096);
+        let _ = sink.write(
             Source::Stderr,
             b"\nthread '<unnamed>' panicked at src/lib.rs:42:9:\nhostile panic: boom\nnote: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n",
         );

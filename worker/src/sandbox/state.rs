@@ -10,6 +10,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::bindings::{Connector, outpost::connector::host, outpost::connector::types};
+use super::capabilities::{self, Attempts};
 use super::output::{GuestOutput, LogSink, truncate};
 use super::{MAX_STATE_BYTES, SandboxError};
 use crate::egress::{EgressHooks, EgressRun};
@@ -28,6 +29,7 @@ pub fn linker(engine: &Engine) -> Result<Linker<RunState>, SandboxError> {
     let mut linker = Linker::new(engine);
     Connector::add_to_linker::<RunState, HasSelf<RunState>>(&mut linker, |state| state).map_err(link)?;
     wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(link)?;
+    capabilities::add_to_linker(&mut linker).map_err(link)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(link)?;
     Ok(linker)
 }
@@ -55,6 +57,8 @@ pub struct RunState {
     max_line_bytes: usize,
     state_json: String,
     saved_state: Option<String>,
+    /// Denied capabilities the connector tried (files, arguments, sockets, ...).
+    attempts: Attempts,
 }
 
 impl RunState {
@@ -87,7 +91,13 @@ impl RunState {
             max_line_bytes: setup.max_line_bytes,
             state_json: setup.state_json,
             saved_state: None,
+            attempts: Attempts::default(),
         }
+    }
+
+    /// The denied capabilities the connector tried so far.
+    pub fn attempts_mut(&mut self) -> &mut Attempts {
+        &mut self.attempts
     }
 
     pub fn limiter(&mut self) -> &mut dyn ResourceLimiter {
@@ -160,14 +170,16 @@ impl WasiHttpView for RunState {
 impl types::Host for RunState {}
 
 impl host::Host for RunState {
-    fn log(&mut self, level: host::Level, message: String) {
+    /// Traps the connector on the line past its budget, as the memory cap does.
+    fn log(&mut self, level: host::Level, message: String) -> wasmtime::Result<()> {
         let level = match level {
             host::Level::Debug => tracing::Level::DEBUG,
             host::Level::Info => tracing::Level::INFO,
             host::Level::Warn => tracing::Level::WARN,
             host::Level::Error => tracing::Level::ERROR,
         };
-        self.log.log(level, &message);
+        self.log.log(level, &message)?;
+        Ok(())
     }
 
     fn save_progress(&mut self, message: String) {
