@@ -497,6 +497,7 @@ pub fn asset_fields(a: &Asset) -> Value {
         "description": a.description,
         "configuration": a.configuration,
         "automation_broker_id": a.automation_broker_id,
+        "timeout_secs": a.timeout_secs,
         "tags": a.tags,
     })
 }
