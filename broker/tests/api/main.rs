@@ -10,8 +10,12 @@
 //! - [`harness`]: starting a broker, a REST client, a fake worker, bundles.
 //! - [`rest`]: every REST endpoint: seeds, validation, listing conventions.
 //! - [`grpc`]: `ActionService` (`WatchActionRun`) and `RegistryService`.
+//! - [`cancel`]: `ActionService.CancelActionRun`.
+//! - [`fetch_app`]: `AppService.FetchApp`, as workers call it.
 //! - [`openapi`]: the document against the router and real responses.
 
+mod cancel;
+mod fetch_app;
 mod grpc;
 mod harness;
 mod openapi;
