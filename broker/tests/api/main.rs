@@ -10,7 +10,7 @@
 //! - [`harness`]: starting a broker, a REST client, a fake worker, bundles.
 //! - [`rest`]: every REST endpoint: seeds, validation, listing conventions.
 //! - [`grpc`]: `ActionService` (`WatchActionRun`) and `RegistryService`.
-//! - [`cancel`]: `ActionService.CancelActionRun`.
+//! - [`cancel`]: `ActionService.CancelActionRun`, gRPC's cancel.
 //! - [`fetch_app`]: `AppService.FetchApp`, as workers call it.
 //! - [`openapi`]: the document against the router and real responses.
 
