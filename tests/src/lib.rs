@@ -56,6 +56,17 @@ pub mod paths {
     }
 }
 
+/// The (REST, gRPC) ports `outpost up` and `outpost broker` print once they listen:
+/// `REST: http://127.0.0.1:<port>/rest   gRPC: http://127.0.0.1:<port>`.
+fn listening_ports(log: &str) -> Option<(u16, u16)> {
+    let port_after = |line: &str, marker: &str| -> Option<u16> {
+        let rest = &line[line.find(marker)? + marker.len()..];
+        let address = rest.split(|c: char| c == '/' || c.is_whitespace()).next()?;
+        address.rsplit(':').next()?.parse().ok()
+    };
+    log.lines().find_map(|line| Some((port_after(line, "REST: http://")?, port_after(line, "gRPC: http://")?)))
+}
+
 /// A free TCP port on loopback.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
@@ -95,11 +106,16 @@ impl Outpost {
 
     /// Starts `outpost <args>` with the harness's env (data dir, ports, admin password,
     /// apps dir) plus `env`, and waits until REST answers.
+    ///
+    /// The process binds port 0 and the harness reads the ports it got from what it
+    /// prints: a port picked here and bound there could be taken in between by another
+    /// test's process (a listener, or an outgoing connection's ephemeral port).
     pub fn spawn(args: &[&str], data_dir: PathBuf, temp: Option<tempfile::TempDir>, env: &[(&str, String)]) -> Outpost {
-        Self::spawn_on(args, data_dir, temp, env, (free_port(), free_port()))
+        Self::spawn_on(args, data_dir, temp, env, (0, 0))
     }
 
-    /// Like [`Outpost::spawn`], on given (REST, gRPC) ports: a restart keeps its address.
+    /// Like [`Outpost::spawn`], on given (REST, gRPC) ports (0: any): a restart keeps its
+    /// address.
     pub fn spawn_on(
         args: &[&str],
         data_dir: PathBuf,
@@ -107,7 +123,7 @@ impl Outpost {
         env: &[(&str, String)],
         (rest, grpc): (u16, u16),
     ) -> Outpost {
-        let log = data_dir.join(format!("outpost-{rest}.log"));
+        let log = data_dir.join(format!("{}.log", unique("outpost-")));
         std::fs::create_dir_all(&data_dir).expect("data dir");
         let log_file = std::fs::File::create(&log).expect("log file");
         let mut command = Command::new(paths::outpost_bin());
@@ -126,11 +142,11 @@ impl Outpost {
             command.env(k, v);
         }
         let child = command.spawn().expect("outpost starts");
-        let outpost = Outpost {
+        let mut outpost = Outpost {
             child,
             ports: (rest, grpc),
-            rest_url: format!("http://127.0.0.1:{rest}"),
-            grpc_url: format!("http://127.0.0.1:{grpc}"),
+            rest_url: String::new(),
+            grpc_url: String::new(),
             password: PASSWORD.into(),
             data_dir,
             _temp: temp,
@@ -140,11 +156,24 @@ impl Outpost {
         outpost
     }
 
-    fn wait_ready(&self, within: Duration) {
+    /// Waits until the process says where it listens and REST answers there; fails at
+    /// once, with the log, if the process exits.
+    fn wait_ready(&mut self, within: Duration) {
         let deadline = Instant::now() + within;
-        let rest = self.rest();
         loop {
-            if let Ok((200, _)) = rest.try_get("/rest/version") {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("outpost exited ({status}) before answering; log:\n{}", self.log());
+            }
+            if self.rest_url.is_empty()
+                && let Some(ports) = listening_ports(&self.log())
+            {
+                self.ports = ports;
+                self.rest_url = format!("http://127.0.0.1:{}", ports.0);
+                self.grpc_url = format!("http://127.0.0.1:{}", ports.1);
+            }
+            if !self.rest_url.is_empty()
+                && let Ok((200, _)) = self.rest().try_get("/rest/version")
+            {
                 return;
             }
             assert!(Instant::now() < deadline, "outpost did not answer within {within:?}; log:\n{}", self.log());
@@ -565,7 +594,7 @@ impl Outpost {
     /// Starts `outpost broker` on RabbitMQ, in `data_dir` (kept by the caller, so the
     /// broker can be restarted on it).
     pub fn broker(amqp: &Amqp, data_dir: PathBuf, env: &[(&str, String)]) -> Outpost {
-        Self::broker_on(amqp, data_dir, env, (free_port(), free_port()))
+        Self::broker_on(amqp, data_dir, env, (0, 0))
     }
 
     pub fn broker_on(amqp: &Amqp, data_dir: PathBuf, env: &[(&str, String)], ports: (u16, u16)) -> Outpost {
@@ -641,4 +670,14 @@ pub struct ParameterRow {
     pub node_guid: Option<String>,
     /// When it finished (Unix ms).
     pub finished_ms: Option<i64>,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn listening_ports_come_from_what_outpost_prints() {
+        let up = "Outpost 0.1.0 is up.\n  REST: http://127.0.0.1:41234/rest   gRPC: http://127.0.0.1:41235\n";
+        assert_eq!(super::listening_ports(up), Some((41234, 41235)));
+        assert_eq!(super::listening_ports("starting\n"), None);
+    }
 }
