@@ -276,6 +276,54 @@ async fn tls_to_a_plain_port_fails_without_hanging() {
     assert!(started.elapsed() < Duration::from_secs(5));
 }
 
+#[tokio::test]
+async fn a_bus_started_before_rabbitmq_is_reachable_connects_once_it_is() {
+    let upstream = upstream();
+    let proxy = Proxy::start(format!("{}:{}", upstream.authority.host, upstream.authority.port)).await;
+    proxy.cut();
+    let topology = Topology { prefix: support::unique_prefix("late"), delivery_limit: 2 };
+    let cleanup = support::Cleanup::new(support::amqp_url(), topology.prefix.clone());
+    cleanup.segment("main");
+    let mut config = AmqpConfig::new(proxy.url(), topology);
+    config.reconnect_max_backoff = Duration::from_millis(500);
+    let bus = AmqpBus::start(config).expect("a valid url is enough to start");
+    assert!(!bus.is_connected());
+    // Declared while unreachable: remembered, and declared with the first session.
+    assert!(matches!(bus.declare_segment("main").await, Err(BusError::Unavailable(_))));
+    assert!(matches!(bus.consume_tasks("main", 1).await, Err(BusError::Unavailable(_))));
+    // Several attempts fail meanwhile; none ends the bus.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(!bus.is_connected());
+    proxy.restore();
+    tokio::time::timeout(WAIT, bus.wait_connected()).await.expect("connects once rabbitmq answers").unwrap();
+    bus.publish_task("main", &task(7)).await.expect("the segment was declared with the first session");
+    let mut tasks = bus.consume_tasks("main", 1).await.unwrap();
+    let delivery = tokio::time::timeout(WAIT, tasks.next()).await.expect("a task").expect("stream open");
+    assert_eq!(delivery.message, task(7));
+    delivery.ack().await.unwrap();
+    assert_eq!(bus.reconnects(), 0, "the first connection is not a reconnect");
+    bus.close().await;
+    assert!(matches!(bus.wait_connected().await, Err(BusError::Closed)));
+}
+
+#[tokio::test]
+async fn a_task_queue_declared_with_another_delivery_limit_is_used_as_it_is() {
+    // The broker declared the queue with its limit (2); a worker configured with 7 must
+    // still consume it instead of failing with 406 forever.
+    let (broker, _saboteur, _cleanup) = bus_and_saboteur("limits").await;
+    broker.declare_segment("main").await.unwrap();
+    let topology = Topology { prefix: broker.topology().prefix.clone(), delivery_limit: 7 };
+    let worker = AmqpBus::connect(AmqpConfig::new(support::amqp_url(), topology)).await.unwrap();
+    worker.declare_segment("main").await.expect("the existing queue is accepted");
+    let mut tasks = worker.consume_tasks("main", 4).await.expect("the existing queue is consumed");
+    broker.publish_task("main", &task(4)).await.unwrap();
+    let delivery = tokio::time::timeout(WAIT, tasks.next()).await.expect("a task").expect("stream open");
+    assert_eq!(delivery.message, task(4));
+    delivery.ack().await.unwrap();
+    worker.close().await;
+    broker.close().await;
+}
+
 /// A bus on a fresh prefix straight to RabbitMQ, and a plain lapin channel to break things.
 async fn bus_and_saboteur(test: &str) -> (AmqpBus, lapin::Channel, support::Cleanup) {
     let topology = Topology { prefix: support::unique_prefix(test), delivery_limit: 2 };

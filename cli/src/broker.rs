@@ -11,7 +11,7 @@ use outpost_broker::BrokerConfig;
 use outpost_bus::Bus;
 
 use crate::broker_args::BrokerSettings;
-use crate::bus::{BusArgs, connect_bus};
+use crate::bus::{BusArgs, redact, start_bus};
 
 #[derive(Debug, clap::Args)]
 pub struct BrokerArgs {
@@ -40,7 +40,9 @@ pub struct BrokerArgs {
 
 pub async fn run(args: BrokerArgs) -> anyhow::Result<()> {
     let shutdown = crate::shutdown_on_signal();
-    let bus: Arc<dyn Bus> = connect_bus(&args.bus).await?;
+    // Up even while RabbitMQ is not: REST and gRPC serve, runs wait in the store's outbox,
+    // and /rest/health shows the bus stopped until the background connection succeeds.
+    let bus: Arc<dyn Bus> = Arc::new(start_bus(&args.bus)?);
     let mut config = BrokerConfig::new(&args.data_dir);
     config.rest_addr = args.rest_addr;
     config.grpc_addr = args.grpc_addr;
@@ -51,9 +53,15 @@ pub async fn run(args: BrokerArgs) -> anyhow::Result<()> {
     println!("Outpost broker {} is up.", outpost_proto::VERSION);
     println!("  REST: http://{}/rest   gRPC: http://{}", crate::up::local_target(broker.rest_addr), broker.grpc_addr);
     println!(
-        "  workers need the bus key: --bus-key-file {}",
+        "  workers need a copy of the bus key {} (as <worker data dir>/bus.key, or --bus-key-file)",
         args.data_dir.join(outpost_broker::keys::BUS_KEY_FILE).display()
     );
+    if !bus.is_connected() {
+        println!(
+            "  RabbitMQ at {} is not reachable yet: runs wait in the store until it is",
+            redact(&args.bus.amqp_url)
+        );
+    }
     if let Some(password) = &broker.generated_admin_password {
         println!("  sign in as 'admin' with password {password} (shown once; kept in the data dir)");
     }

@@ -1,9 +1,6 @@
 //! Bus settings shared by `outpost broker` and `outpost worker`.
 
-use std::sync::Arc;
-
 use anyhow::Context;
-use outpost_bus::Bus;
 use outpost_bus::amqp::{AmqpBus, AmqpConfig};
 use outpost_proto::topology::{DEFAULT_DELIVERY_LIMIT, DEFAULT_PREFIX, Topology};
 
@@ -16,17 +13,20 @@ pub struct BusArgs {
     /// Prefix of every exchange and queue name; installations sharing a RabbitMQ differ here.
     #[arg(long, env = "OUTPOST_AMQP_PREFIX", default_value = DEFAULT_PREFIX)]
     pub amqp_prefix: String,
-    /// Deliveries of one task before it is dead-lettered and recorded as failed.
+    /// Deliveries of one task before it is dead-lettered and recorded as failed. Give the
+    /// broker and its workers the same: whoever declares a segment's queue first fixes
+    /// it, and a process with another value logs an error and uses the queue as it is.
     #[arg(long, env = "OUTPOST_DELIVERY_LIMIT", default_value_t = DEFAULT_DELIVERY_LIMIT)]
     pub delivery_limit: u32,
 }
 
-pub async fn connect_bus(args: &BusArgs) -> anyhow::Result<Arc<dyn Bus>> {
+/// A RabbitMQ bus that connects in the background (see [`AmqpBus::start`]): a process
+/// started before RabbitMQ is reachable waits for it instead of exiting, and logs each
+/// failed attempt.
+pub fn start_bus(args: &BusArgs) -> anyhow::Result<AmqpBus> {
     let topology = Topology { prefix: args.amqp_prefix.clone(), delivery_limit: args.delivery_limit.max(1) };
-    let bus = AmqpBus::connect(AmqpConfig::new(args.amqp_url.clone(), topology))
-        .await
-        .with_context(|| format!("connecting to RabbitMQ at {}", redact(&args.amqp_url)))?;
-    Ok(Arc::new(bus))
+    AmqpBus::start(AmqpConfig::new(args.amqp_url.clone(), topology))
+        .with_context(|| format!("RabbitMQ at {}", redact(&args.amqp_url)))
 }
 
 /// The URL without its password, for messages.

@@ -1,16 +1,18 @@
 //! `outpost worker`: runs connectors for one segment. It needs outbound access to
 //! RabbitMQ and to the broker's gRPC port, and no inbound port at all.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use outpost_broker::keys::BUS_KEY_FILE;
 use outpost_bus::Bus;
+use outpost_proto::seal::SealKey;
 use outpost_worker::WorkerConfig;
 use outpost_worker::app_cache::GrpcAppSource;
 
-use crate::bus::{BusArgs, connect_bus};
+use crate::bus::{BusArgs, start_bus};
 use crate::sandbox_args::SandboxArgs;
 
 #[derive(Debug, clap::Args)]
@@ -27,10 +29,11 @@ pub struct WorkerArgs {
     /// Holds the node_guid and the component caches.
     #[arg(long, env = "OUTPOST_DATA_DIR", default_value = "outpost-worker")]
     pub data_dir: PathBuf,
-    /// The broker's bus key file (`<broker data dir>/bus.key`), to open asset
-    /// configuration sealed in tasks.
+    /// A copy of the broker's bus key (`<broker data dir>/bus.key`), which opens the
+    /// asset configuration sealed in tasks; default `<data-dir>/bus.key`. Keep it
+    /// readable by its owner only.
     #[arg(long, env = "OUTPOST_BUS_KEY_FILE")]
-    pub bus_key_file: PathBuf,
+    pub bus_key_file: Option<PathBuf>,
     #[command(flatten)]
     pub sandbox: SandboxArgs,
     /// Seconds in-flight tasks may finish after SIGTERM before being handed back.
@@ -48,8 +51,19 @@ pub async fn run(args: WorkerArgs) -> anyhow::Result<()> {
         anyhow::bail!("--segment '{}' must be letters, digits, '-' or '_'", args.segment);
     }
     let shutdown = crate::shutdown_on_signal();
-    let bus_key = outpost_broker::keys::load(&args.bus_key_file).map_err(|e| anyhow::anyhow!(e.message))?;
-    let bus: Arc<dyn Bus> = connect_bus(&args.bus).await?;
+    let key_file = args.bus_key_file.clone().unwrap_or_else(|| args.data_dir.join(BUS_KEY_FILE));
+    let bus_key = load_bus_key(&key_file)?;
+    // A worker often starts before RabbitMQ is reachable (a pod or unit started first):
+    // wait for it, each failed attempt logged, rather than exit.
+    let amqp = start_bus(&args.bus)?;
+    tokio::select! {
+        connected = amqp.wait_connected() => connected.context("connecting to RabbitMQ")?,
+        _ = shutdown.cancelled() => {
+            amqp.close().await;
+            return Ok(());
+        }
+    }
+    let bus: Arc<dyn Bus> = Arc::new(amqp);
     let mut config = WorkerConfig::new(&args.data_dir, bus_key.clone());
     config.segment = args.segment.clone();
     config.concurrency = args.concurrency.max(1);
@@ -69,4 +83,77 @@ pub async fn run(args: WorkerArgs) -> anyhow::Result<()> {
     worker.wait().await;
     bus.close().await;
     Ok(())
+}
+
+/// Reads the bus key, saying where it was expected and how to put it there.
+fn load_bus_key(path: &Path) -> anyhow::Result<SealKey> {
+    match std::fs::metadata(path) {
+        Ok(meta) => warn_if_shared(path, &meta),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => anyhow::bail!(
+            "no bus key at {}: copy the broker's <broker data dir>/{BUS_KEY_FILE} there (mode 0600), \
+             or name it with --bus-key-file / OUTPOST_BUS_KEY_FILE",
+            path.display()
+        ),
+        Err(e) => anyhow::bail!("cannot read the bus key at {}: {e}", path.display()),
+    }
+    outpost_broker::keys::load(path).map_err(|e| anyhow::anyhow!(e.message))
+}
+
+/// The bus key opens every asset's secrets: other users of the machine must not read it.
+#[cfg(unix)]
+fn warn_if_shared(path: &Path, meta: &std::fs::Metadata) {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        tracing::warn!(path = %path.display(), mode = %format!("{mode:o}"), "the bus key is readable by other users; chmod 600 it");
+    }
+}
+
+#[cfg(not(unix))]
+fn warn_if_shared(_: &Path, _: &std::fs::Metadata) {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A folder of its own under the system temp dir, removed afterwards.
+    struct Dir(PathBuf);
+
+    impl Dir {
+        fn new(test: &str) -> Dir {
+            let dir = std::env::temp_dir().join(format!("outpost-cli-{test}-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            Dir(dir)
+        }
+    }
+
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn a_missing_bus_key_names_the_expected_path() {
+        let dir = Dir::new("missing-key");
+        let err = load_bus_key(&dir.0.join(BUS_KEY_FILE)).unwrap_err().to_string();
+        assert!(err.starts_with(&format!("no bus key at {}", dir.0.join("bus.key").display())), "{err}");
+        assert!(err.contains("--bus-key-file"), "{err}");
+    }
+
+    #[test]
+    fn the_bus_key_defaults_to_the_data_dir() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            worker: WorkerArgs,
+        }
+        let cli = Cli::try_parse_from(["outpost", "--data-dir", "/var/lib/w"]).unwrap();
+        assert_eq!(cli.worker.bus_key_file, None, "no flag, no env: the data dir's bus.key");
+        let dir = Dir::new("default-key");
+        let key = SealKey::generate();
+        std::fs::write(dir.0.join(BUS_KEY_FILE), key.to_hex()).unwrap();
+        assert_eq!(load_bus_key(&dir.0.join(BUS_KEY_FILE)).unwrap().to_hex(), key.to_hex());
+    }
 }

@@ -8,6 +8,9 @@
 //! - [`paths`]: where the binary and the app bundles are.
 //! - [`Outpost`]: one running `outpost` process and its data dir.
 //! - [`Rest`]: a REST client that returns status and JSON body.
+//! - [`AmqpScope`] and [`Amqp`]: a topology prefix of its own on the machine's RabbitMQ.
+//! - [`Proxy`]: a TCP proxy in front of RabbitMQ that a test can cut.
+//! - [`WorkerProcess`]: one running `outpost worker`.
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -53,6 +56,17 @@ pub mod paths {
     }
 }
 
+/// The (REST, gRPC) ports `outpost up` and `outpost broker` print once they listen:
+/// `REST: http://127.0.0.1:<port>/rest   gRPC: http://127.0.0.1:<port>`.
+fn listening_ports(log: &str) -> Option<(u16, u16)> {
+    let port_after = |line: &str, marker: &str| -> Option<u16> {
+        let rest = &line[line.find(marker)? + marker.len()..];
+        let address = rest.split(|c: char| c == '/' || c.is_whitespace()).next()?;
+        address.rsplit(':').next()?.parse().ok()
+    };
+    log.lines().find_map(|line| Some((port_after(line, "REST: http://")?, port_after(line, "gRPC: http://")?)))
+}
+
 /// A free TCP port on loopback.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
@@ -92,11 +106,16 @@ impl Outpost {
 
     /// Starts `outpost <args>` with the harness's env (data dir, ports, admin password,
     /// apps dir) plus `env`, and waits until REST answers.
+    ///
+    /// The process binds port 0 and the harness reads the ports it got from what it
+    /// prints: a port picked here and bound there could be taken in between by another
+    /// test's process (a listener, or an outgoing connection's ephemeral port).
     pub fn spawn(args: &[&str], data_dir: PathBuf, temp: Option<tempfile::TempDir>, env: &[(&str, String)]) -> Outpost {
-        Self::spawn_on(args, data_dir, temp, env, (free_port(), free_port()))
+        Self::spawn_on(args, data_dir, temp, env, (0, 0))
     }
 
-    /// Like [`Outpost::spawn`], on given (REST, gRPC) ports: a restart keeps its address.
+    /// Like [`Outpost::spawn`], on given (REST, gRPC) ports (0: any): a restart keeps its
+    /// address.
     pub fn spawn_on(
         args: &[&str],
         data_dir: PathBuf,
@@ -104,7 +123,7 @@ impl Outpost {
         env: &[(&str, String)],
         (rest, grpc): (u16, u16),
     ) -> Outpost {
-        let log = data_dir.join(format!("outpost-{rest}.log"));
+        let log = data_dir.join(format!("{}.log", unique("outpost-")));
         std::fs::create_dir_all(&data_dir).expect("data dir");
         let log_file = std::fs::File::create(&log).expect("log file");
         let mut command = Command::new(paths::outpost_bin());
@@ -123,11 +142,11 @@ impl Outpost {
             command.env(k, v);
         }
         let child = command.spawn().expect("outpost starts");
-        let outpost = Outpost {
+        let mut outpost = Outpost {
             child,
             ports: (rest, grpc),
-            rest_url: format!("http://127.0.0.1:{rest}"),
-            grpc_url: format!("http://127.0.0.1:{grpc}"),
+            rest_url: String::new(),
+            grpc_url: String::new(),
             password: PASSWORD.into(),
             data_dir,
             _temp: temp,
@@ -137,11 +156,24 @@ impl Outpost {
         outpost
     }
 
-    fn wait_ready(&self, within: Duration) {
+    /// Waits until the process says where it listens and REST answers there; fails at
+    /// once, with the log, if the process exits.
+    fn wait_ready(&mut self, within: Duration) {
         let deadline = Instant::now() + within;
-        let rest = self.rest();
         loop {
-            if let Ok((200, _)) = rest.try_get("/rest/version") {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("outpost exited ({status}) before answering; log:\n{}", self.log());
+            }
+            if self.rest_url.is_empty()
+                && let Some(ports) = listening_ports(&self.log())
+            {
+                self.ports = ports;
+                self.rest_url = format!("http://127.0.0.1:{}", ports.0);
+                self.grpc_url = format!("http://127.0.0.1:{}", ports.1);
+            }
+            if !self.rest_url.is_empty()
+                && let Ok((200, _)) = self.rest().try_get("/rest/version")
+            {
                 return;
             }
             assert!(Instant::now() < deadline, "outpost did not answer within {within:?}; log:\n{}", self.log());
@@ -287,49 +319,83 @@ pub fn assert_soar_error(answer: &(u16, Value), status: u16, needle: &str) {
     assert!(message.contains(needle), "message {message:?} should contain {needle:?}");
 }
 
-/// A RabbitMQ vhost of its own for one test, deleted at the end.
-pub struct Vhost {
-    pub name: String,
+/// Where a process reaches RabbitMQ, and the topology prefix it uses there.
+#[derive(Debug, Clone)]
+pub struct Amqp {
+    pub url: String,
+    pub prefix: String,
 }
 
-impl Vhost {
-    pub fn new() -> Vhost {
-        let name = unique("outpost-test-");
-        let ctl = |args: &[&str]| {
-            let status = Command::new("rabbitmqctl").args(args).stdout(Stdio::null()).stderr(Stdio::null()).status();
-            assert!(
-                status.is_ok_and(|s| s.success()),
-                "rabbitmqctl {args:?} failed: is RabbitMQ running on this machine?"
-            );
-        };
-        ctl(&["add_vhost", &name]);
-        ctl(&["set_permissions", "-p", &name, "guest", ".*", ".*", ".*"]);
-        Vhost { name }
-    }
-
-    /// The AMQP URL of this vhost on RabbitMQ at `host:port`.
-    pub fn url_via(&self, port: u16) -> String {
-        format!("amqp://guest:guest@127.0.0.1:{port}/{}", self.name)
-    }
-
-    pub fn url(&self) -> String {
-        self.url_via(5672)
+impl Amqp {
+    /// The env that points an `outpost` process at it.
+    fn env(&self) -> [(&'static str, String); 2] {
+        [("OUTPOST_AMQP_URL", self.url.clone()), ("OUTPOST_AMQP_PREFIX", self.prefix.clone())]
     }
 }
 
-impl Default for Vhost {
-    fn default() -> Self {
-        Self::new()
+/// A topology prefix of its own for one test on the machine's RabbitMQ (vhost `/`),
+/// whose queues and exchanges are deleted at the end. Cheaper than a vhost of its own:
+/// no `rabbitmqctl`, which costs one to two seconds a call on a busy machine.
+///
+/// Declare it before the processes using it, so it is dropped after them and nothing
+/// re-declares a queue behind the clean-up.
+pub struct AmqpScope {
+    pub prefix: String,
+    /// Segments whose task queues to delete, `default` included.
+    segments: Vec<String>,
+}
+
+/// The machine's RabbitMQ, as the tests reach it (through a [`Proxy`] too).
+pub const RABBITMQ: &str = "127.0.0.1:5672";
+const RABBITMQ_PORT: u16 = 5672;
+
+impl AmqpScope {
+    /// A fresh prefix; `segments` names the segments the test creates besides `default`.
+    pub fn new(segments: &[&str]) -> AmqpScope {
+        let mut all = vec!["default".to_string()];
+        all.extend(segments.iter().map(|s| s.to_string()));
+        AmqpScope { prefix: unique("outpost-test-"), segments: all }
+    }
+
+    /// RabbitMQ directly.
+    pub fn direct(&self) -> Amqp {
+        self.via(RABBITMQ_PORT)
+    }
+
+    /// RabbitMQ through a local port, e.g. a [`Proxy`]'s.
+    pub fn via(&self, port: u16) -> Amqp {
+        Amqp { url: format!("amqp://guest:guest@127.0.0.1:{port}/%2f"), prefix: self.prefix.clone() }
+    }
+
+    async fn delete(&self) -> lapin::Result<()> {
+        let connection = lapin::Connection::connect(&self.direct().url, lapin::ConnectionProperties::default()).await?;
+        let p = &self.prefix;
+        let mut queues: Vec<String> = self.segments.iter().map(|s| format!("{p}.tasks.{s}")).collect();
+        queues.extend([format!("{p}.results"), format!("{p}.dead")]);
+        // A channel per deletion: a refused one closes its channel.
+        for queue in queues {
+            let channel = connection.create_channel().await?;
+            let _ = channel.queue_delete(queue.into(), Default::default()).await;
+        }
+        for exchange in ["tasks", "dlx", "control", "heartbeats"] {
+            let channel = connection.create_channel().await?;
+            let _ = channel.exchange_delete(format!("{p}.{exchange}").into(), Default::default()).await;
+        }
+        let _ = connection.close(200, "cleaned up".into()).await;
+        Ok(())
     }
 }
 
-impl Drop for Vhost {
+impl Drop for AmqpScope {
     fn drop(&mut self) {
-        let _ = Command::new("rabbitmqctl")
-            .args(["delete_vhost", &self.name])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
+        let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            Ok(runtime) => runtime,
+            Err(_) => return,
+        };
+        let deleted = runtime.block_on(async { tokio::time::timeout(Duration::from_secs(10), self.delete()).await });
+        if !matches!(deleted, Ok(Ok(()))) {
+            eprintln!("could not clean up rabbitmq topology '{}': {deleted:?}", self.prefix);
+        }
     }
 }
 
@@ -410,22 +476,43 @@ impl WorkerProcess {
     /// Starts `outpost worker` for `segment` against a broker, and waits until it serves.
     pub fn start(
         broker: &Outpost,
-        amqp_url: &str,
+        amqp: &Amqp,
+        segment: &str,
+        data_dir: PathBuf,
+        extra: &[(&str, String)],
+    ) -> WorkerProcess {
+        let worker = Self::spawn(broker, amqp, segment, data_dir, extra);
+        worker.wait_serving(Duration::from_secs(60));
+        worker
+    }
+
+    /// Starts `outpost worker` without waiting for it to serve. Its data dir gets a copy
+    /// of the broker's bus key, where a worker looks by default, as an operator copies it.
+    pub fn spawn(
+        broker: &Outpost,
+        amqp: &Amqp,
         segment: &str,
         data_dir: PathBuf,
         extra: &[(&str, String)],
     ) -> WorkerProcess {
         std::fs::create_dir_all(&data_dir).expect("worker data dir");
+        let key = data_dir.join("bus.key");
+        std::fs::copy(broker.data_dir.join("bus.key"), &key).expect("the broker's bus key");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).expect("bus key mode");
+        }
         let log = data_dir.join(format!("worker-{}.log", unique("")));
         let log_file = std::fs::File::create(&log).expect("log file");
         let mut command = Command::new(paths::outpost_bin());
         command
             .arg("worker")
-            .env("OUTPOST_AMQP_URL", amqp_url)
+            .envs(amqp.env())
             .env("OUTPOST_BROKER_GRPC", &broker.grpc_url)
             .env("OUTPOST_SEGMENT", segment)
             .env("OUTPOST_DATA_DIR", &data_dir)
-            .env("OUTPOST_BUS_KEY_FILE", broker.data_dir.join("bus.key"))
+            .env_remove("OUTPOST_BUS_KEY_FILE")
             .env("OUTPOST_LOG", std::env::var("OUTPOST_LOG").unwrap_or_else(|_| "info".into()))
             .stdin(Stdio::null())
             .stdout(log_file.try_clone().expect("log file"))
@@ -434,21 +521,34 @@ impl WorkerProcess {
             command.env(k, v);
         }
         let child = command.spawn().expect("outpost worker starts");
-        let worker = WorkerProcess { child, data_dir, segment: segment.into(), log };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !worker.log().contains("serving segment") {
-            assert!(Instant::now() < deadline, "worker did not start within 60 s; log:\n{}", worker.log());
+        WorkerProcess { child, data_dir, segment: segment.into(), log }
+    }
+
+    /// Waits until the worker says it serves its segment.
+    pub fn wait_serving(&self, within: Duration) {
+        let deadline = Instant::now() + within;
+        while !self.log().contains("serving segment") {
+            assert!(Instant::now() < deadline, "worker did not start within {within:?}; log:\n{}", self.log());
             std::thread::sleep(Duration::from_millis(100));
         }
-        worker
     }
 
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// How many log lines contain `needle`.
+    pub fn log_count(&self, needle: &str) -> usize {
+        self.log().lines().filter(|l| l.contains(needle)).count()
+    }
+
     pub fn node_guid(&self) -> String {
         std::fs::read_to_string(self.data_dir.join("node_guid")).expect("node_guid written at start").trim().to_string()
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
     }
 
     /// SIGKILL: the worker dies mid-task, as on a power cut.
@@ -457,17 +557,27 @@ impl WorkerProcess {
         let _ = self.child.wait();
     }
 
-    /// SIGTERM and wait for a clean exit.
-    pub fn stop(mut self) -> std::process::ExitStatus {
+    /// SIGTERM, without waiting.
+    pub fn terminate(&self) {
         let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
-        let deadline = Instant::now() + Duration::from_secs(90);
+    }
+
+    /// Waits for the process to exit.
+    pub fn wait_exit(mut self, within: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + within;
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
                 return status;
             }
-            assert!(Instant::now() < deadline, "worker did not stop within 90 s of SIGTERM; log:\n{}", self.log());
+            assert!(Instant::now() < deadline, "worker did not exit within {within:?}; log:\n{}", self.log());
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// SIGTERM and wait for a clean exit.
+    pub fn stop(self) -> std::process::ExitStatus {
+        self.terminate();
+        self.wait_exit(Duration::from_secs(90))
     }
 }
 
@@ -481,14 +591,14 @@ impl Drop for WorkerProcess {
 }
 
 impl Outpost {
-    /// Starts `outpost broker` on RabbitMQ at `amqp_url`, in `data_dir` (kept by the
-    /// caller, so the broker can be restarted on it).
-    pub fn broker(amqp_url: &str, data_dir: PathBuf, env: &[(&str, String)]) -> Outpost {
-        Self::broker_on(amqp_url, data_dir, env, (free_port(), free_port()))
+    /// Starts `outpost broker` on RabbitMQ, in `data_dir` (kept by the caller, so the
+    /// broker can be restarted on it).
+    pub fn broker(amqp: &Amqp, data_dir: PathBuf, env: &[(&str, String)]) -> Outpost {
+        Self::broker_on(amqp, data_dir, env, (0, 0))
     }
 
-    pub fn broker_on(amqp_url: &str, data_dir: PathBuf, env: &[(&str, String)], ports: (u16, u16)) -> Outpost {
-        let mut all = vec![("OUTPOST_AMQP_URL", amqp_url.to_string())];
+    pub fn broker_on(amqp: &Amqp, data_dir: PathBuf, env: &[(&str, String)], ports: (u16, u16)) -> Outpost {
+        let mut all: Vec<(&str, String)> = amqp.env().into();
         all.extend(env.iter().cloned());
         Self::spawn_on(&["broker"], data_dir, None, &all, ports)
     }
@@ -497,5 +607,77 @@ impl Outpost {
     pub fn kill9(mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// Calls gRPC `ActionService.CancelActionRun` as the administrator.
+    pub fn cancel_over_grpc(&self, id: i64) -> Result<outpost_proto::v1::CancelActionRunResponse, tonic::Status> {
+        use base64::Engine;
+        use outpost_proto::v1::CancelActionRunRequest;
+        use outpost_proto::v1::action_service_client::ActionServiceClient;
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        runtime.block_on(async {
+            let channel = tonic::transport::Endpoint::from_shared(self.grpc_url.clone())
+                .expect("grpc url")
+                .connect()
+                .await
+                .map_err(|e| tonic::Status::unavailable(e.to_string()))?;
+            let basic = base64::engine::general_purpose::STANDARD.encode(format!("admin:{}", self.password));
+            let mut request = tonic::Request::new(CancelActionRunRequest { id });
+            request.metadata_mut().insert("authorization", format!("Basic {basic}").parse().expect("ascii"));
+            Ok(ActionServiceClient::new(channel).cancel_action_run(request).await?.into_inner())
+        })
+    }
+
+    /// The store's row of each parameter set of an app run (SQLite in the data dir), for
+    /// what REST does not show per result.
+    pub fn parameter_rows(&self, app_run: i64) -> Vec<ParameterRow> {
+        use sqlx::Row;
+        let url = format!("sqlite://{}", self.data_dir.join("outpost.db").display());
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        runtime.block_on(async {
+            let mut db = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url).await.expect("the broker's store");
+            let rows = sqlx::query(
+                "SELECT parameter_index, status, message, exception_occured, node_guid, finished_ms
+                 FROM tasks WHERE app_run_id = ? ORDER BY parameter_index",
+            )
+            .bind(app_run)
+            .fetch_all(&mut db)
+            .await
+            .expect("parameter rows");
+            rows.iter()
+                .map(|r| ParameterRow {
+                    parameter_index: r.get("parameter_index"),
+                    status: r.get("status"),
+                    message: r.get("message"),
+                    exception_occured: r.get::<Option<bool>, _>("exception_occured").unwrap_or(false),
+                    node_guid: r.get("node_guid"),
+                    finished_ms: r.get("finished_ms"),
+                })
+                .collect()
+        })
+    }
+}
+
+/// One parameter set of an app run as the store keeps it: the task and its result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParameterRow {
+    pub parameter_index: i64,
+    /// `success` or `failed`; `None` until a result is recorded.
+    pub status: Option<String>,
+    pub message: Option<String>,
+    pub exception_occured: bool,
+    /// The worker that ran it.
+    pub node_guid: Option<String>,
+    /// When it finished (Unix ms).
+    pub finished_ms: Option<i64>,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn listening_ports_come_from_what_outpost_prints() {
+        let up = "Outpost 0.1.0 is up.\n  REST: http://127.0.0.1:41234/rest   gRPC: http://127.0.0.1:41235\n";
+        assert_eq!(super::listening_ports(up), Some((41234, 41235)));
+        assert_eq!(super::listening_ports("starting\n"), None);
     }
 }

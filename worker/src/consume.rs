@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use outpost_bus::{Bus, Delivery};
+use outpost_bus::{Bus, BusError, Delivery};
 use outpost_proto::time::now_ms;
 use outpost_proto::v1::{Progress, ResultStatus, Task, TaskResult, WorkerEvent, control, worker_event};
 use tokio::sync::Semaphore;
@@ -102,17 +102,23 @@ impl Consumer {
         let slots = Arc::new(Semaphore::new(concurrency as usize));
         // Cancelled when the grace period is over: running tasks are then handed back.
         let abandon = CancellationToken::new();
+        let mut backoff = Duration::from_millis(200);
         let mut tasks = loop {
             match self.bus.consume_tasks(&self.config.segment, concurrency.min(u16::MAX as u32) as u16).await {
                 Ok(stream) => break stream,
+                // Not a passing outage: RabbitMQ says no (permissions, say). Loudly.
+                Err(e @ BusError::Refused(_)) => {
+                    tracing::error!(error = %e, segment = %self.config.segment, "rabbitmq refuses this segment's task queue; retrying")
+                }
                 Err(e) => {
-                    tracing::warn!(error = %e, segment = %self.config.segment, "cannot consume tasks yet; retrying");
-                    tokio::select! {
-                        _ = shutdown.cancelled() => return,
-                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                    }
+                    tracing::warn!(error = %e, segment = %self.config.segment, "cannot consume tasks yet; retrying")
                 }
             }
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(5));
         };
         let mut handlers = tokio::task::JoinSet::new();
         loop {
@@ -206,6 +212,8 @@ impl Consumer {
             return Settle::Requeue;
         }
         if self.is_cancelled(task.action_run_id) {
+            // The broker recorded the cancel already; this result would be ignored.
+            tracing::info!(task_id = %task.task_id, "interrupted: its action run was cancelled");
             return Settle::Ack;
         }
         let result = self.result_of(task, outcome, started);
@@ -395,8 +403,8 @@ fn failure(message: &str) -> Outcome {
     }
 }
 
-/// Listens for control broadcasts (cancel) until `shutdown`.
-pub async fn listen_control(consumer: Arc<Consumer>, shutdown: CancellationToken) {
+/// Listens for control broadcasts (cancel) until `until`.
+pub async fn listen_control(consumer: Arc<Consumer>, until: CancellationToken) {
     let mut backoff = Duration::from_millis(200);
     loop {
         let mut control = match consumer.bus.subscribe_control().await {
@@ -404,7 +412,7 @@ pub async fn listen_control(consumer: Arc<Consumer>, shutdown: CancellationToken
             Err(e) => {
                 tracing::warn!(error = %e, "cannot subscribe to control messages yet; retrying");
                 tokio::select! {
-                    _ = shutdown.cancelled() => return,
+                    _ = until.cancelled() => return,
                     _ = tokio::time::sleep(backoff) => {}
                 }
                 backoff = (backoff * 2).min(Duration::from_secs(5));
@@ -413,7 +421,7 @@ pub async fn listen_control(consumer: Arc<Consumer>, shutdown: CancellationToken
         };
         loop {
             let message = tokio::select! {
-                _ = shutdown.cancelled() => return,
+                _ = until.cancelled() => return,
                 m = control.next() => m,
             };
             match message {

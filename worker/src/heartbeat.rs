@@ -1,4 +1,8 @@
 //! Heartbeats: who this worker is, where, and how busy, every few seconds.
+//!
+//! They go on while the worker drains after a shutdown request, flagged `draining` and
+//! with the in-flight count, so the broker sees it alive and finishing its tasks rather
+//! than gone; a last one is sent once it has drained.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -11,7 +15,8 @@ use tokio_util::sync::CancellationToken;
 use crate::consume::Consumer;
 use crate::identity::hostname;
 
-pub async fn run(consumer: Arc<Consumer>, interval: Duration, shutdown: CancellationToken) {
+/// Beats every `interval` until `drained`; from `shutdown` on, each says `draining`.
+pub async fn run(consumer: Arc<Consumer>, interval: Duration, shutdown: CancellationToken, drained: CancellationToken) {
     let started = now_ms();
     let host = hostname();
     let beat = |draining: bool| Heartbeat {
@@ -26,17 +31,29 @@ pub async fn run(consumer: Arc<Consumer>, interval: Duration, shutdown: Cancella
         completed: consumer.stats.completed.load(Ordering::Relaxed),
         draining,
     };
-    let mut ticker = tokio::time::interval(interval);
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => break,
-            _ = ticker.tick() => {
-                if let Err(e) = consumer.bus.publish_heartbeat(&beat(false)).await {
-                    tracing::debug!(error = %e, "heartbeat not published");
-                }
+    let bus = consumer.bus.clone();
+    let publish = |heartbeat: Heartbeat| {
+        let bus = bus.clone();
+        async move {
+            if let Err(e) = bus.publish_heartbeat(&heartbeat).await {
+                tracing::debug!(error = %e, "heartbeat not published");
             }
         }
+    };
+    let mut ticker = tokio::time::interval(interval);
+    let mut draining = false;
+    loop {
+        tokio::select! {
+            biased;
+            _ = drained.cancelled() => break,
+            // Say so at once, so the broker stops counting on this worker for new tasks.
+            _ = shutdown.cancelled(), if !draining => {
+                draining = true;
+                ticker.reset();
+                publish(beat(true)).await;
+            }
+            _ = ticker.tick() => publish(beat(draining)).await,
+        }
     }
-    // Say goodbye so the broker stops counting on this worker at once.
-    let _ = consumer.bus.publish_heartbeat(&beat(true)).await;
+    publish(beat(true)).await;
 }

@@ -104,11 +104,20 @@ pub async fn start(
     let apps = AppCache::new(config.data_dir.join("components"), source);
     let heartbeat_interval = config.heartbeat_interval;
     let consumer = Arc::new(Consumer::new(config, node_guid.clone(), bus, Arc::new(sandbox), apps));
+    // Cancelled once the consume loop has drained (or handed back) its in-flight tasks.
+    let drained = CancellationToken::new();
     let mut tasks = tokio::task::JoinSet::new();
-    tasks.spawn(consumer.clone().run(shutdown.clone()));
-    tasks.spawn(consume::listen_control(consumer.clone(), shutdown.clone()));
-    // Heartbeats go on while draining and stop last, with a goodbye.
-    tasks.spawn(heartbeat::run(consumer.clone(), heartbeat_interval, shutdown.clone()));
+    tasks.spawn({
+        let (consumer, shutdown, drained) = (consumer.clone(), shutdown.clone(), drained.clone());
+        async move {
+            consumer.run(shutdown).await;
+            drained.cancel();
+        }
+    });
+    // A cancel must still interrupt a task that runs on while the worker drains.
+    tasks.spawn(consume::listen_control(consumer.clone(), drained.clone()));
+    // Heartbeats go on while draining (flagged, with the in-flight count) and stop last.
+    tasks.spawn(heartbeat::run(consumer.clone(), heartbeat_interval, shutdown.clone(), drained));
     tracing::info!(%node_guid, segment = %consumer.config.segment, concurrency = consumer.config.concurrency, "worker started");
     Ok(RunningWorker { node_guid, tasks })
 }

@@ -1,7 +1,18 @@
 //! `/rest/automation_proxy`: SOAR's automation brokers, which are Outpost's segments.
 //! An asset with `automation_broker_id` runs only on workers started with
 //! `--segment <that broker's name>`.
+//!
+//! Each segment lists its alive workers (heartbeats fresh; `draining: true` for one
+//! finishing its tasks after SIGTERM); `worker_count` and `last_seen_status` count only
+//! those taking tasks. Workers that went silent drop out here at once and stay in
+//! `/rest/health` as `stopped` for a while.
+//!
+//! The list follows the listing conventions of every collection (`page`, `page_size`,
+//! `sort`/`order`, `_filter_<field>[__<lookup>]`, unknown fields refused). It joins the
+//! store's segments with the in-memory registry, so it is filtered, sorted and paged in
+//! memory, after the same parser as the SQL-backed collections.
 
+use std::cmp::Ordering;
 use std::sync::Arc;
 
 use axum::Json;
@@ -13,10 +24,13 @@ use utoipa::ToSchema;
 
 use super::ApiResult;
 use super::input::{self, Fields};
+use super::listing::{ListingDoc, Params};
 use super::openapi::Routes;
 use super::render::{self, AutomationProxyBody, Failure, ListBody, Saved, WorkerBody};
 use crate::Broker;
 use crate::registry::WorkerInfo;
+use crate::store::StoreError;
+use crate::store::listing::{Collection, Condition, Field, Kind, ListQuery, MAX_UNPAGED, Order, Value};
 
 pub fn routes(routes: Routes) -> Routes {
     routes.add(__path_list, list).add(__path_create, create).add(__path_read, read)
@@ -47,40 +61,145 @@ fn worker(broker: &Broker, w: &WorkerInfo) -> WorkerBody {
         in_flight: hb.in_flight,
         completed: hb.completed,
         draining: hb.draining,
-        status: if broker.registry.is_live(w) { "active" } else { "inactive" }.into(),
+        status: if broker.registry.is_alive(w) { "active" } else { "inactive" }.into(),
         last_seen: render::iso(w.last_seen_ms),
         started: render::iso(hb.started_unix_ms),
     }
 }
 
-/// A segment in SOAR's automation-broker shape, with the workers serving it.
-fn segment(broker: &Broker, id: Option<i64>, name: &str, created_ms: Option<i64>) -> AutomationProxyBody {
-    let workers: Vec<WorkerInfo> =
-        broker.registry.workers().into_values().filter(|w| w.heartbeat.segment == name).collect();
-    let live: Vec<&WorkerInfo> = workers.iter().filter(|w| broker.registry.is_live(w)).collect();
-    let last_seen = workers.iter().map(|w| w.last_seen_ms).max();
-    AutomationProxyBody {
+/// A segment in SOAR's automation-broker shape, with its alive workers, and the raw
+/// times the listing filters on.
+struct Entry {
+    body: AutomationProxyBody,
+    last_seen_ms: Option<i64>,
+    created_ms: Option<i64>,
+}
+
+fn segment(broker: &Broker, id: Option<i64>, name: &str, created_ms: Option<i64>) -> Entry {
+    let alive = broker.registry.alive_in_segment(name);
+    let live: Vec<&WorkerInfo> = alive.iter().filter(|w| broker.registry.is_live(w)).collect();
+    let last_seen_ms = alive.iter().map(|w| w.last_seen_ms).max();
+    let body = AutomationProxyBody {
         id,
         name: name.to_string(),
         proxy_type: "ACTION_BROKER".into(),
         version: live.iter().map(|w| w.heartbeat.version.clone()).max(),
         last_seen_status: if live.is_empty() { "inactive" } else { "active" }.into(),
-        last_seen_time: render::iso_opt(last_seen),
+        last_seen_time: render::iso_opt(last_seen_ms),
         create_time: render::iso_opt(created_ms),
         worker_count: live.len() as u64,
-        workers: workers.iter().map(|w| worker(broker, w)).collect(),
+        workers: alive.iter().map(|w| worker(broker, w)).collect(),
+    };
+    Entry { body, last_seen_ms, created_ms }
+}
+
+/// What automation brokers may be filtered and sorted on: the body's scalar fields.
+pub static AUTOMATION_PROXIES: Collection = Collection {
+    what: "automation brokers",
+    // Listed in memory ([`select`]): no table, no SQL.
+    table: "",
+    base: "",
+    fields: &[
+        Field { name: "id", sql: "", kind: Kind::Int, nullable: true },
+        Field { name: "name", sql: "", kind: Kind::Text, nullable: false },
+        Field { name: "version", sql: "", kind: Kind::Text, nullable: true },
+        Field { name: "last_seen_status", sql: "", kind: Kind::Text, nullable: false },
+        Field { name: "last_seen_time", sql: "", kind: Kind::Time, nullable: true },
+        Field { name: "create_time", sql: "", kind: Kind::Time, nullable: true },
+        Field { name: "worker_count", sql: "", kind: Kind::Int, nullable: false },
+    ],
+    default_sort: None,
+    tiebreak: "id",
+};
+
+impl Entry {
+    fn value(&self, field: &str) -> Option<Value> {
+        let body = &self.body;
+        match field {
+            "id" => body.id.map(Value::Int),
+            "name" => Some(Value::Text(body.name.clone())),
+            "version" => body.version.clone().map(Value::Text),
+            "last_seen_status" => Some(Value::Text(body.last_seen_status.clone())),
+            "last_seen_time" => self.last_seen_ms.map(Value::Int),
+            "create_time" => self.created_ms.map(Value::Int),
+            "worker_count" => Some(Value::Int(body.worker_count as i64)),
+            _ => None,
+        }
     }
 }
 
+/// Text compares by bytes, as the SQL-backed collections do on both backends.
+fn compare(a: &Value, b: &Value) -> Option<Ordering> {
+    match (a, b) {
+        (Value::Int(a), Value::Int(b)) => Some(a.cmp(b)),
+        (Value::Text(a), Value::Text(b)) => Some(a.as_bytes().cmp(b.as_bytes())),
+        (Value::Bool(a), Value::Bool(b)) => Some(a.cmp(b)),
+        _ => None,
+    }
+}
+
+fn holds(condition: &Condition, value: Option<&Value>) -> bool {
+    let Some(value) = value else { return matches!(condition, Condition::IsNull(true)) };
+    let is = |wanted: &Value, ok: fn(Ordering) -> bool| compare(value, wanted).is_some_and(ok);
+    match condition {
+        Condition::IsNull(null) => !null,
+        Condition::Eq(wanted) => value == wanted,
+        Condition::In(wanted) => wanted.contains(value),
+        Condition::IContains(text) => {
+            matches!(value, Value::Text(v) if v.to_lowercase().contains(&text.to_lowercase()))
+        }
+        Condition::Gt(wanted) => is(wanted, Ordering::is_gt),
+        Condition::Lt(wanted) => is(wanted, Ordering::is_lt),
+        Condition::Gte(wanted) => is(wanted, Ordering::is_ge),
+        Condition::Lte(wanted) => is(wanted, Ordering::is_le),
+    }
+}
+
+/// Ascending order on one field: nulls last, as the SQL-backed collections sort.
+fn ascending(field: &str, a: &Entry, b: &Entry) -> Ordering {
+    match (a.value(field), b.value(field)) {
+        (Some(a), Some(b)) => compare(&a, &b).unwrap_or(Ordering::Equal),
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => Ordering::Equal,
+    }
+}
+
+/// Applies a listing query: filters, sort (then id, the default segment's null id
+/// first), page. Answers the total count and the page.
+fn select(mut entries: Vec<Entry>, query: &ListQuery) -> Result<(u64, Vec<Entry>), OutpostError> {
+    entries.retain(|e| query.filters.iter().all(|f| holds(&f.condition, e.value(f.field.name).as_ref())));
+    entries.sort_by(|a, b| {
+        let on_field = query.sort.map(|f| ascending(f.name, a, b)).unwrap_or(Ordering::Equal);
+        let ordering = on_field.then(a.body.id.cmp(&b.body.id));
+        if query.order == Order::Desc { ordering.reverse() } else { ordering }
+    });
+    let count = entries.len() as u64;
+    if query.page.page_size == 0 && count > MAX_UNPAGED {
+        return Err(StoreError::TooMany { what: AUTOMATION_PROXIES.what, count, max: MAX_UNPAGED }.into());
+    }
+    let (limit, offset) = query.page.limit_offset();
+    let (limit, offset) = (usize::try_from(limit).unwrap_or(usize::MAX), usize::try_from(offset).unwrap_or(usize::MAX));
+    let page = entries.into_iter().skip(offset).take(limit).collect();
+    Ok((count, page))
+}
+
 /// List automation brokers, the default segment (no id) first.
-#[utoipa::path(get, path = "/rest/automation_proxy", tag = "automation brokers",
-    responses((status = 200, body = ListBody<AutomationProxyBody>)))]
-pub async fn list(State(broker): State<Arc<Broker>>) -> ApiResult<Json<ListBody<AutomationProxyBody>>> {
+#[utoipa::path(get, path = "/rest/automation_proxy", tag = "automation brokers", params(ListingDoc),
+    description = super::listing::FILTER_HELP,
+    responses((status = 200, body = ListBody<AutomationProxyBody>), (status = 400, body = Failure)))]
+pub async fn list(State(broker): State<Arc<Broker>>, params: Params) -> ApiResult<Json<ListBody<AutomationProxyBody>>> {
+    let query = params.list(&AUTOMATION_PROXIES)?;
     let segments = broker.store.list_segments().await?;
     // The default segment (assets bound to no automation broker) has no id.
-    let mut data = vec![segment(&broker, None, DEFAULT_SEGMENT, None)];
-    data.extend(segments.iter().map(|s| segment(&broker, Some(s.id), &s.name, Some(s.created_ms))));
-    Ok(Json(ListBody { count: data.len() as u64, num_pages: 1, data }))
+    let mut entries = vec![segment(&broker, None, DEFAULT_SEGMENT, None)];
+    entries.extend(segments.iter().map(|s| segment(&broker, Some(s.id), &s.name, Some(s.created_ms))));
+    let (count, page) = select(entries, &query)?;
+    Ok(Json(ListBody {
+        count,
+        num_pages: query.page.num_pages(count),
+        data: page.into_iter().map(|e| e.body).collect(),
+    }))
 }
 
 /// Read an automation broker and its workers.
@@ -93,7 +212,7 @@ pub async fn read(State(broker): State<Arc<Broker>>, Path(id): Path<String>) -> 
         .get_segment(id)
         .await?
         .ok_or_else(|| OutpostError::not_found(format!("automation broker {id} not found")))?;
-    Ok(Json(segment(&broker, Some(found.id), &found.name, Some(found.created_ms))))
+    Ok(Json(segment(&broker, Some(found.id), &found.name, Some(found.created_ms)).body))
 }
 
 /// Create an automation broker (a segment); runs for its assets wait in its queue until
@@ -123,4 +242,75 @@ pub async fn create(State(broker): State<Arc<Broker>>, body: Bytes) -> ApiResult
         tracing::warn!(segment = %name, error = %e, "segment queue not declared yet; the relay declares it on first use");
     }
     Ok(Json(Saved::new(created.id)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(id: Option<i64>, name: &str, live: u64, created_ms: Option<i64>) -> Entry {
+        Entry {
+            body: AutomationProxyBody {
+                id,
+                name: name.into(),
+                proxy_type: "ACTION_BROKER".into(),
+                version: None,
+                last_seen_status: if live > 0 { "active" } else { "inactive" }.into(),
+                last_seen_time: None,
+                create_time: render::iso_opt(created_ms),
+                worker_count: live,
+                workers: vec![],
+            },
+            last_seen_ms: None,
+            created_ms,
+        }
+    }
+
+    fn entries() -> Vec<Entry> {
+        vec![
+            entry(None, "default", 2, None),
+            entry(Some(1), "dmz", 1, Some(1_000)),
+            entry(Some(2), "Lab", 0, Some(2_000)),
+            entry(Some(3), "edge", 3, Some(3_000)),
+        ]
+    }
+
+    fn names(params: &[(&str, &str)]) -> Result<(u64, Vec<String>), String> {
+        let query = crate::listing::parse(&AUTOMATION_PROXIES, params.iter().copied()).map_err(|e| e.message)?;
+        let (count, page) = select(entries(), &query).map_err(|e| e.message)?;
+        Ok((count, page.into_iter().map(|e| e.body.name).collect()))
+    }
+
+    #[test]
+    fn the_default_segment_comes_first_then_by_id() {
+        assert_eq!(names(&[]).unwrap(), (4, vec!["default".into(), "dmz".into(), "Lab".into(), "edge".into()]));
+        assert_eq!(names(&[("order", "desc")]).unwrap().1, ["edge", "Lab", "dmz", "default"]);
+    }
+
+    #[test]
+    fn filters_sort_and_pages_follow_the_listing_conventions() {
+        assert_eq!(names(&[("_filter_name", "\"dmz\"")]).unwrap(), (1, vec!["dmz".into()]));
+        assert_eq!(names(&[("_filter_name__icontains", "'LA'")]).unwrap().1, ["Lab"]);
+        assert_eq!(names(&[("_filter_worker_count__gte", "2")]).unwrap().1, ["default", "edge"]);
+        assert_eq!(names(&[("_filter_last_seen_status", "\"inactive\"")]).unwrap().1, ["Lab"]);
+        assert_eq!(names(&[("_filter_id__isnull", "true")]).unwrap().1, ["default"]);
+        assert_eq!(names(&[("_filter_id__in", "[1,3]")]).unwrap().1, ["dmz", "edge"]);
+        assert_eq!(names(&[("_filter_create_time__gt", "\"1970-01-01T00:00:01.500Z\"")]).unwrap().1, ["Lab", "edge"]);
+        // Bytes order, as everywhere: upper case first.
+        assert_eq!(names(&[("sort", "name")]).unwrap().1, ["Lab", "default", "dmz", "edge"]);
+        // Nulls last ascending, first descending.
+        assert_eq!(names(&[("sort", "create_time")]).unwrap().1, ["dmz", "Lab", "edge", "default"]);
+        assert_eq!(names(&[("sort", "create_time"), ("order", "desc")]).unwrap().1, ["default", "edge", "Lab", "dmz"]);
+        assert_eq!(names(&[("page_size", "2"), ("page", "1")]).unwrap(), (4, vec!["Lab".into(), "edge".into()]));
+        assert_eq!(names(&[("page_size", "0")]).unwrap().1.len(), 4);
+        assert_eq!(names(&[("page", "9")]).unwrap(), (4, vec![]));
+    }
+
+    #[test]
+    fn unknown_fields_are_refused_with_the_allowed_ones() {
+        let err = names(&[("_filter_colour", "1")]).unwrap_err();
+        assert!(err.starts_with("cannot filter automation brokers on 'colour' (filterable: id, name,"), "{err}");
+        assert!(names(&[("sort", "workers")]).unwrap_err().starts_with("cannot sort automation brokers on 'workers'"));
+        assert!(names(&[("_filter_worker_count", "many")]).unwrap_err().contains("expected an integer"));
+    }
 }

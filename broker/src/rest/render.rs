@@ -875,7 +875,7 @@ pub struct AutomationProxyBody {
     pub create_time: Option<String>,
     /// How many of its workers are live.
     pub worker_count: u64,
-    /// Every worker that reported for it, live or not.
+    /// Its alive workers (heartbeats fresh), draining ones included.
     pub workers: Vec<WorkerBody>,
 }
 

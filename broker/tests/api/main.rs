@@ -10,9 +10,13 @@
 //! - [`harness`]: starting a broker, a REST client, a fake worker, bundles.
 //! - [`rest`]: every REST endpoint: seeds, validation, listing conventions.
 //! - [`grpc`]: `ActionService` (`WatchActionRun`) and `RegistryService`.
+//! - [`cancel`]: `ActionService.CancelActionRun`, gRPC's cancel.
+//! - [`fetch_app`]: `AppService.FetchApp`, as workers call it.
 //! - [`openapi`]: the document against the router and real responses.
 //! - [`sandbox`]: task limits, the asset deadline, `known_versions`, refused bundles.
 
+mod cancel;
+mod fetch_app;
 mod grpc;
 mod harness;
 mod openapi;

@@ -24,7 +24,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::kind;
-use super::session::{Session, Shared, declare_dead_queue, declare_results_queue, declare_task_queue};
+use super::session::{Session, Shared, declare_dead_queue, declare_results_queue};
 use crate::{BusError, BusResult, DeadTask, Delivery, DeliveryStream, Settle};
 
 /// Longest wait when handing deliveries back after a stream was dropped.
@@ -81,7 +81,8 @@ async fn subscribe(shared: &Shared, session: &Session, source: &Source, prefetch
         let topology = &shared.config.topology;
         let queue = match source {
             Source::Tasks(segment) => {
-                declare_task_queue(&channel, topology, segment).await.map_err(|e| failed("declaring a segment", e))?;
+                // On channels of its own: a 406 there must not close this one.
+                session.declare_task_queue(segment).await?;
                 topology.task_queue(segment)
             }
             Source::Events => {

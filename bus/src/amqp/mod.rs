@@ -9,10 +9,16 @@
 //! - `<p>.control` and `<p>.heartbeats`: fanout exchanges; every subscription gets its own
 //!   exclusive, auto-delete, server-named queue (heartbeat queues expire messages).
 //!
+//! A task queue that exists with other arguments (a worker whose `--delivery-limit`
+//! differs from the broker's) is used as it is, with an error naming the argument,
+//! rather than refused: see `Session::declare_task_queue`.
+//!
 //! # Reconnection
 //! One connection at a time (a session); a supervisor task watches it and, when it
 //! dies, reconnects with exponential back-off, re-declares the topology (including every
-//! segment declared through this bus) and publishes the new session. lapin's own
+//! segment declared through this bus) and publishes the new session. [`AmqpBus::connect`]
+//! needs RabbitMQ now; [`AmqpBus::start`] makes the first connection the same way as a
+//! reconnection, in the background, for processes that start before RabbitMQ does. lapin's own
 //! auto-recovery is off: each consumer stream is fed by its own task that re-opens its
 //! channel, re-applies QoS, re-declares its queue and re-consumes on every new session,
 //! so the stream handed out by `consume_*`/`subscribe_*` keeps yielding across outages
@@ -181,6 +187,22 @@ impl AmqpBus {
         Ok(AmqpBus { owner: Arc::new(Owner { shared }) })
     }
 
+    /// Answers at once and connects in the background, retrying with the reconnect
+    /// back-off and logging each failure until RabbitMQ answers, for processes that may
+    /// start before RabbitMQ is reachable (Kubernetes, systemd). Until then every
+    /// operation answers [`BusError::Unavailable`], as during an outage; see
+    /// [`AmqpBus::wait_connected`]. Fails only on an invalid URL.
+    pub fn start(config: AmqpConfig) -> BusResult<AmqpBus> {
+        let uri = parse_url(&config)?;
+        let shared = Shared::start(config, uri);
+        Ok(AmqpBus { owner: Arc::new(Owner { shared }) })
+    }
+
+    /// Waits until the bus is connected; [`BusError::Closed`] if it is closed first.
+    pub async fn wait_connected(&self) -> BusResult<()> {
+        self.shared().wait_session().await.map(|_| ()).ok_or(BusError::Closed)
+    }
+
     /// The names this bus declares and uses.
     pub fn topology(&self) -> &Topology {
         &self.shared().config.topology
@@ -301,8 +323,12 @@ impl Bus for AmqpBus {
         self.check_open()?;
         check_segment(segment)?;
         let shared = self.shared();
-        let session = shared.current().ok_or_else(not_connected)?;
-        match tokio::time::timeout(shared.config.confirm_timeout, session.declare_segment(segment)).await {
+        let Some(session) = shared.current() else {
+            // Declared with the topology as soon as a session opens.
+            shared.remember_segment(segment);
+            return Err(not_connected());
+        };
+        match tokio::time::timeout(shared.config.confirm_timeout, session.declare_task_queue(segment)).await {
             Ok(Ok(())) => {
                 shared.remember_segment(segment);
                 Ok(())
@@ -339,8 +365,12 @@ impl Bus for AmqpBus {
             return Ok(());
         }
         tracing::warn!(queue = %queue, "results queue missing; declaring the topology again");
-        let session = self.shared().current().ok_or_else(not_connected)?;
-        session.declare_topology(&[]).await?;
+        let shared = self.shared();
+        let session = shared.current().ok_or_else(not_connected)?;
+        match tokio::time::timeout(shared.config.confirm_timeout, session.declare_topology(&[])).await {
+            Ok(declared) => declared?,
+            Err(_) => return Err(BusError::Timeout("declaring the topology again".into())),
+        }
         match self.publish("", &queue, true, message()).await? {
             Published::Confirmed => Ok(()),
             Published::Returned => Err(BusError::Unroutable(queue)),

@@ -47,10 +47,37 @@ pub(super) struct Shared {
 }
 
 impl Shared {
-    /// Opens the first session and starts the supervisor.
+    /// Opens the first session and starts the supervisor; fails if RabbitMQ cannot be
+    /// reached now.
     pub async fn connect(config: AmqpConfig, uri: AMQPUri) -> BusResult<Arc<Shared>> {
+        let shared = Arc::new(Shared::new(config, uri));
+        let opened = shared.open_session().await?;
+        shared.publish_session(&opened.0, false);
+        tokio::spawn(supervise(shared.clone(), Some(opened)));
+        Ok(shared)
+    }
+
+    /// Starts the supervisor without waiting: it connects in the background, retrying
+    /// with the reconnect back-off (and logging each failure) until RabbitMQ answers.
+    pub fn start(config: AmqpConfig, uri: AMQPUri) -> Arc<Shared> {
+        let shared = Arc::new(Shared::new(config, uri));
+        tokio::spawn(supervise(shared.clone(), None));
+        shared
+    }
+
+    /// Makes a new session the live one.
+    fn publish_session(&self, session: &Arc<Session>, reconnected: bool) {
+        self.session.send_replace(Some(session.clone()));
+        if reconnected {
+            tracing::info!(endpoint = %self.endpoint, generation = session.generation, "reconnected to rabbitmq");
+        } else {
+            tracing::info!(endpoint = %self.endpoint, prefix = %self.config.topology.prefix, "connected to rabbitmq");
+        }
+    }
+
+    fn new(config: AmqpConfig, uri: AMQPUri) -> Shared {
         let endpoint = format!("{}:{} vhost '{}'", uri.authority.host, uri.authority.port, uri.vhost);
-        let shared = Arc::new(Shared {
+        Shared {
             config,
             uri,
             endpoint,
@@ -58,12 +85,7 @@ impl Shared {
             segments: Mutex::new(BTreeSet::new()),
             closed: CancellationToken::new(),
             generation: AtomicU64::new(0),
-        });
-        let (session, events) = shared.open_session().await?;
-        shared.session.send_replace(Some(session.clone()));
-        tracing::info!(endpoint = %shared.endpoint, prefix = %shared.config.topology.prefix, "connected to rabbitmq");
-        tokio::spawn(supervise(shared.clone(), session, events));
-        Ok(shared)
+        }
     }
 
     /// The live session, if any.
@@ -144,62 +166,95 @@ impl Shared {
     }
 }
 
-/// Watches the session; when it dies, reconnects with exponential back-off until the
+/// A connection that just opened, with its event listener.
+type Opened = (Arc<Session>, BoxStream<'static, Event>);
+
+/// Publishes each session and watches it; when it dies (or before the first one, when
+/// started without a connection), connects again with exponential back-off until the
 /// bus is closed.
-async fn supervise(shared: Arc<Shared>, mut session: Arc<Session>, mut events: BoxStream<'static, Event>) {
+async fn supervise(shared: Arc<Shared>, first: Option<Opened>) {
+    // A first session was published by `connect` already.
+    let mut connected_before = first.is_some();
+    let mut current = first;
     loop {
-        let mut status = tokio::time::interval(STATUS_CHECK);
-        let reason = loop {
-            tokio::select! {
-                biased;
-                _ = shared.closed.cancelled() => {
-                    // Closed, or every handle dropped: leave RabbitMQ politely.
-                    let _ = tokio::time::timeout(CLOSE_TIMEOUT, session.connection.close(200, "bus closed".into())).await;
+        let (session, events) = match current.take() {
+            Some(opened) => opened,
+            None => {
+                let Some((session, events)) = reconnect(&shared, connected_before).await else { return };
+                if shared.closed.is_cancelled() {
+                    let _ =
+                        tokio::time::timeout(CLOSE_TIMEOUT, session.connection.close(200, "bus closed".into())).await;
                     return;
                 }
-                _ = session.lost.cancelled() => break "an operation found the connection dead".to_string(),
-                event = events.next() => match event {
-                    // lapin also reports channels RabbitMQ closed (a 404, a 406) here; their
-                    // owners open new ones, the connection is fine.
-                    Some(Event::Error(e)) if session.connection.status().connected() => {
-                        tracing::debug!(error = %e, "rabbitmq closed a channel");
-                    }
-                    Some(Event::Error(e)) => break e.to_string(),
-                    Some(_) => {}
-                    None => break "connection events ended".to_string(),
-                },
-                _ = status.tick() => if !session.connection.status().connected() {
-                    break "connection no longer open".to_string();
-                },
+                shared.publish_session(&session, connected_before);
+                connected_before = true;
+                (session, events)
             }
         };
+        let Some(reason) = watch_session(&shared, &session, events).await else { return };
         session.lost.cancel();
         shared.session.send_replace(None);
         tracing::warn!(endpoint = %shared.endpoint, reason = %reason, "lost the rabbitmq connection; reconnecting");
-        drop(session);
+    }
+}
 
-        let mut delay = shared.config.reconnect_min_backoff;
-        (session, events) = loop {
-            // Jittered, so a fleet of workers does not reconnect in lockstep.
-            let pause = delay.mul_f64(rand::thread_rng().gen_range(0.8..1.2));
-            tokio::select! {
-                _ = shared.closed.cancelled() => return,
-                _ = tokio::time::sleep(pause) => {}
+/// Waits until the session dies and answers why; `None` once the bus is closed (the
+/// connection then closed politely).
+async fn watch_session(shared: &Shared, session: &Session, mut events: BoxStream<'static, Event>) -> Option<String> {
+    let mut status = tokio::time::interval(STATUS_CHECK);
+    loop {
+        tokio::select! {
+            biased;
+            _ = shared.closed.cancelled() => {
+                // Closed, or every handle dropped: leave RabbitMQ politely.
+                let _ = tokio::time::timeout(CLOSE_TIMEOUT, session.connection.close(200, "bus closed".into())).await;
+                return None;
             }
-            match shared.open_session().await {
-                Ok(opened) => break opened,
-                Err(e) => {
-                    delay = (delay * 2).min(shared.config.reconnect_max_backoff);
-                    tracing::warn!(endpoint = %shared.endpoint, error = %e, retry_in_ms = delay.as_millis() as u64, "reconnecting to rabbitmq failed");
+            _ = session.lost.cancelled() => return Some("an operation found the connection dead".to_string()),
+            event = events.next() => match event {
+                // lapin also reports channels RabbitMQ closed (a 404, a 406) here; their
+                // owners open new ones, the connection is fine.
+                Some(Event::Error(e)) if session.connection.status().connected() => {
+                    tracing::debug!(error = %e, "rabbitmq closed a channel");
+                }
+                Some(Event::Error(e)) => return Some(e.to_string()),
+                Some(_) => {}
+                None => return Some("connection events ended".to_string()),
+            },
+            _ = status.tick() => if !session.connection.status().connected() {
+                return Some("connection no longer open".to_string());
+            },
+        }
+    }
+}
+
+/// Opens a session, retrying with jittered exponential back-off and logging each
+/// failure; `None` once the bus is closed. Before the first session ever, the first
+/// attempt is made at once.
+async fn reconnect(shared: &Shared, connected_before: bool) -> Option<Opened> {
+    let (min, max) = (shared.config.reconnect_min_backoff, shared.config.reconnect_max_backoff);
+    let mut pause = if connected_before { min } else { Duration::ZERO };
+    loop {
+        if !pause.is_zero() {
+            // Jittered, so a fleet of workers does not reconnect in lockstep.
+            let jittered = pause.mul_f64(rand::thread_rng().gen_range(0.8..1.2));
+            tokio::select! {
+                _ = shared.closed.cancelled() => return None,
+                _ = tokio::time::sleep(jittered) => {}
+            }
+        }
+        match shared.open_session().await {
+            Ok(opened) => return Some(opened),
+            Err(e) => {
+                pause = (pause * 2).clamp(min, max.max(min));
+                let retry_in_ms = pause.as_millis() as u64;
+                if connected_before {
+                    tracing::warn!(endpoint = %shared.endpoint, error = %e, retry_in_ms, "reconnecting to rabbitmq failed");
+                } else {
+                    tracing::warn!(endpoint = %shared.endpoint, error = %e, retry_in_ms, "rabbitmq not reachable yet; retrying");
                 }
             }
-        };
-        if shared.closed.is_cancelled() {
-            let _ = tokio::time::timeout(CLOSE_TIMEOUT, session.connection.close(200, "bus closed".into())).await;
-            return;
         }
-        shared.session.send_replace(Some(session.clone()));
-        tracing::info!(endpoint = %shared.endpoint, generation = session.generation, "reconnected to rabbitmq");
     }
 }
 
@@ -322,32 +377,76 @@ impl Session {
     pub async fn declare_topology(&self, segments: &[String]) -> BusResult<()> {
         let channel = self.channel().await?;
         declare_base(&channel, &self.topology).await.map_err(|e| self.error("declaring the topology", &e))?;
-        let mut channel = Some(channel);
+        drop(channel);
         for segment in segments {
-            let ch = match channel.take() {
-                Some(ch) => ch,
-                None => self.channel().await?,
-            };
-            match declare_task_queue(&ch, &self.topology, segment).await {
-                Ok(()) => channel = Some(ch),
-                // One segment RabbitMQ refuses (e.g. declared elsewhere with other
-                // arguments) must not keep every other one, and the bus, down.
-                Err(e) => {
-                    let error = self.error("declaring a segment", &e);
-                    if !self.is_alive() {
-                        return Err(error);
-                    }
-                    tracing::error!(segment = %segment, error = %error, "segment not re-declared");
+            // One segment RabbitMQ refuses (e.g. no permission) must not keep every
+            // other one, and the bus, down.
+            if let Err(error) = self.declare_task_queue(segment).await {
+                if !self.is_alive() {
+                    return Err(error);
                 }
+                tracing::error!(segment = %segment, error = %error, "segment not re-declared");
             }
         }
         Ok(())
     }
 
-    pub async fn declare_segment(&self, segment: &str) -> BusResult<()> {
-        let channel = self.channel().await?;
-        declare_task_queue(&channel, &self.topology, segment).await.map_err(|e| self.error("declaring a segment", &e))
+    /// Declares a segment's task queue (see [`task_queue_arguments`]) and binds it.
+    ///
+    /// A queue that exists with other arguments (typically a worker whose
+    /// `--delivery-limit` differs from the broker's) makes RabbitMQ answer 406 and close
+    /// the channel. The queue is then used as it is, through a passive declaration on a
+    /// fresh channel, and an error names the argument that differs: refusing it would
+    /// leave the worker retrying forever, and the first declaration (usually the
+    /// broker's) is the one in force anyway.
+    pub async fn declare_task_queue(&self, segment: &str) -> BusResult<()> {
+        let queue = self.topology.task_queue(segment);
+        let mut channel = self.channel().await?;
+        let declared =
+            channel.queue_declare(queue.clone().into(), durable(), task_queue_arguments(&self.topology)).await;
+        if let Err(e) = declared {
+            let Some(reply) = precondition_failed(&e) else { return Err(self.error("declaring a segment", &e)) };
+            tracing::error!(
+                queue = %queue,
+                argument = inequivalent_argument(&reply).unwrap_or("unknown"),
+                delivery_limit = self.topology.delivery_limit,
+                rabbitmq = %reply,
+                "task queue exists with a different argument; using it as it is (align the setting with the broker's)"
+            );
+            channel = self.channel().await?;
+            let passive = QueueDeclareOptions { passive: true, ..Default::default() };
+            channel
+                .queue_declare(queue.clone().into(), passive, FieldTable::default())
+                .await
+                .map_err(|e| self.error("declaring a segment", &e))?;
+        }
+        let exchange = self.topology.tasks_exchange();
+        channel
+            .queue_bind(
+                queue.into(),
+                exchange.into(),
+                segment.into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .map_err(|e| self.error("binding a segment", &e))
     }
+}
+
+/// RabbitMQ's reply text when it refused a declaration as inequivalent (406).
+fn precondition_failed(error: &lapin::Error) -> Option<String> {
+    match error.kind() {
+        ErrorKind::ProtocolError(amqp) if amqp.get_id() == 406 => Some(amqp.get_message().to_string()),
+        _ => None,
+    }
+}
+
+/// The argument a 406 names: RabbitMQ says `inequivalent arg 'x-delivery-limit' for
+/// queue '...' in vhost '...': received ... but current is ...`.
+fn inequivalent_argument(reply: &str) -> Option<&str> {
+    let rest = &reply[reply.find("inequivalent arg '")? + "inequivalent arg '".len()..];
+    rest.find('\'').map(|end| &rest[..end])
 }
 
 /// Maps a lapin error: RabbitMQ refusing an operation (403 access refused, 404 not
@@ -423,11 +522,17 @@ pub(super) async fn declare_dead_queue(channel: &Channel, topology: &Topology) -
         .await
 }
 
-pub(super) async fn declare_task_queue(channel: &Channel, topology: &Topology, segment: &str) -> lapin::Result<()> {
-    let queue = topology.task_queue(segment);
-    channel.queue_declare(queue.clone().into(), durable(), task_queue_arguments(topology)).await?;
-    let exchange = topology.tasks_exchange();
-    channel
-        .queue_bind(queue.into(), exchange.into(), segment.into(), QueueBindOptions::default(), FieldTable::default())
-        .await
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_406_names_the_argument_that_differs() {
+        let reply = "PRECONDITION_FAILED - inequivalent arg 'x-delivery-limit' for queue 'outpost.tasks.dmz' in \
+                     vhost '/': received the value '3' of type 'signedint' but current is the value '5' of type \
+                     'signedint'";
+        assert_eq!(inequivalent_argument(reply), Some("x-delivery-limit"));
+        assert_eq!(inequivalent_argument("PRECONDITION_FAILED - something else"), None);
+        assert_eq!(inequivalent_argument("inequivalent arg 'unterminated"), None);
+    }
 }
