@@ -822,14 +822,20 @@ fn progress_shows_on_the_action_run_while_it_runs() {
 #[test]
 fn hostile_connectors_fail_cleanly_and_the_single_worker_survives() {
     let soar =
-        Session::up(&["--workers", "1", "--concurrency", "1", "--max-timeout-secs", "2", "--max-memory-mb", "512"]);
+        Session::up(&["--workers", "1", "--concurrency", "1", "--max-timeout-secs", "10", "--max-memory-mb", "512"]);
     let hostile = soar.install("hostile");
-    soar.asset("hostile", hostile, json!({}));
+    // Most cases run with a 2 s deadline (the asset's); committing 512 MiB or building a
+    // 100 MiB result can take longer than that on a loaded machine, so those two run on
+    // an asset with the worker's 10 s, where only the cap they test can stop them.
+    let created = soar.rest.created("/rest/asset", &json!({"name": "hostile", "app": hostile, "timeout_secs": 2}));
+    assert_eq!(created["success"], true, "{created}");
+    soar.asset("hostile roomy", hostile, json!({}));
     let deadline = Duration::from_secs(2);
     // The bound: each case ends within its deadline plus a second, measured here
     // from the POST to the poll that sees the run final (dispatch, the bus, the worker
     // and ingestion included).
     let bound = deadline + Duration::from_secs(1);
+    let roomy_bound = Duration::from_secs(10 + 1);
 
     let echo = |round: &str| {
         let echoed = soar.run(hostile, "hostile", "echo", json!([{"value": round}]));
@@ -854,16 +860,16 @@ fn hostile_connectors_fail_cleanly_and_the_single_worker_survives() {
     assert!(recurse.took < bound, "recurse took {:?}", recurse.took);
     echo("recurse");
 
-    let grow = soar.run(hostile, "hostile", "grow memory", json!([{}]));
+    let grow = soar.run(hostile, "hostile roomy", "grow memory", json!([{}]));
     grow.assert_stopped("the connector ran out of memory (limit 512 MiB)");
-    assert!(grow.took < bound, "grow memory took {:?}", grow.took);
+    assert!(grow.took < roomy_bound, "grow memory took {:?}", grow.took);
     echo("grow memory");
 
-    let big = soar.run(hostile, "hostile", "big result", json!([{"megabytes": 100}]));
+    let big = soar.run(hostile, "hostile roomy", "big result", json!([{"megabytes": 100}]));
     big.assert_stopped("the connector's result is ");
     assert!(big.message().ends_with("bytes, more than the 4 MiB allowed"), "{}", big.message());
     assert_eq!(big.result()["data"], json!([]));
-    assert!(big.took < bound, "big result took {:?}", big.took);
+    assert!(big.took < roomy_bound, "big result took {:?}", big.took);
     echo("big result");
 
     let flood = soar.run(hostile, "hostile", "log flood", json!([{"lines": 10000}]));
@@ -901,7 +907,7 @@ fn hostile_connectors_fail_cleanly_and_the_single_worker_survives() {
     assert_eq!((env.message(), &env.result()["data"][0]["env"]), ("Nothing found", &json!([])));
     echo("env");
 
-    // An asset's own deadline reaches the worker: 1 s here, under the worker's 2 s.
+    // An asset's own deadline reaches the worker: 1 s here, under the worker's 10 s.
     let quick = soar.rest.created("/rest/asset", &json!({"name": "hostile quick", "app": hostile, "timeout_secs": 1}));
     assert_eq!(quick["success"], true, "{quick}");
     let spin = soar.run(hostile, "hostile quick", "spin", json!([{}]));
