@@ -20,7 +20,7 @@ use outpost_proto::{ErrorCode, OutpostError};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
-use crate::audit::{Actor, Audit};
+use crate::audit::{Actor, Audit, AuditObject};
 use crate::permissions::{ADMINISTRATOR, Grants};
 use crate::store::Store;
 use crate::store::users::User;
@@ -130,16 +130,45 @@ pub fn write_secret_file(path: &Path, content: &str) -> std::io::Result<()> {
     file.sync_all()
 }
 
-/// A short-lived `ph-auth-token` of the bootstrap administrator, for a client inside
-/// this process (`outpost up --demo`) that must not need the password. Answers the
-/// token's id (to revoke it when done) and the token.
-pub async fn issue_admin_token(store: &Store, label: &str, ttl: Duration) -> Result<(i64, String), OutpostError> {
-    let admin =
-        store.user_by_name(ADMIN_USER).await?.ok_or_else(|| OutpostError::internal("the admin user is missing"))?;
-    let key = new_token();
-    let expires_ms = outpost_proto::time::now_ms() + ttl.as_millis() as i64;
-    let token = store.add_token_expiring(admin.id, &token_hash(&key), label, Some(expires_ms)).await?;
-    Ok((token.id, key))
+impl crate::Broker {
+    /// A short-lived `ph-auth-token` of the bootstrap administrator, for a client inside
+    /// this process (`outpost up --demo`) that must not need the password; issued by the
+    /// system and audited as any token is. Answers the token's id (to revoke it when
+    /// done) and the token.
+    pub async fn issue_admin_token(&self, label: &str, ttl: Duration) -> Result<(i64, String), OutpostError> {
+        let admin = self.admin().await?;
+        let key = new_token();
+        let expires_ms = outpost_proto::time::now_ms() + ttl.as_millis() as i64;
+        let token = self.store.add_token_expiring(admin.id, &token_hash(&key), label, Some(expires_ms)).await?;
+        let issued = format!("token {} issued", token.id);
+        self.audit
+            .record_field(&Actor::system(), AuditObject::user(&admin), "token", None, Some(&issued), "token issued")
+            .await;
+        Ok((token.id, key))
+    }
+
+    /// Revokes a token [`Broker::issue_admin_token`] answered.
+    pub async fn revoke_admin_token(&self, token_id: i64) -> Result<(), OutpostError> {
+        let admin = self.admin().await?;
+        if self.store.revoke_token(admin.id, token_id).await? {
+            let revoked = format!("token {token_id} revoked");
+            self.audit
+                .record_field(
+                    &Actor::system(),
+                    AuditObject::user(&admin),
+                    "token",
+                    None,
+                    Some(&revoked),
+                    "token revoked",
+                )
+                .await;
+        }
+        Ok(())
+    }
+
+    async fn admin(&self) -> Result<User, OutpostError> {
+        self.store.user_by_name(ADMIN_USER).await?.ok_or_else(|| OutpostError::internal("the admin user is missing"))
+    }
 }
 
 /// How long a successful sign-in is remembered: argon2 runs, and a `login:Success`

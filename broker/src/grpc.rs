@@ -37,7 +37,6 @@ use crate::auth::Principal;
 use crate::bundle::MAX_BUNDLE_BYTES;
 use crate::dispatch::{RunAction, Target};
 use crate::permissions::{self, Required};
-use crate::store::Page;
 use crate::store::listing::{ACTION_RESULTS, ACTION_RUNS, APP_RUNS, Collection, ListQuery, Value as FilterValue};
 use crate::store::runs::{ActionResult, ActionRun, AppRun, Change};
 
@@ -498,13 +497,7 @@ impl ActionService for Api {
 impl Api {
     /// The ids of the run's app runs that reached a final status.
     async fn finished_app_runs(&self, id: i64) -> Result<BTreeSet<i64>, Status> {
-        let all = self
-            .broker
-            .store
-            .app_runs_of(Some(id), Page { page: 0, page_size: 0 })
-            .await
-            .map_err(OutpostError::from)?;
-        Ok(all.data.iter().filter(|a| a.status.is_final()).map(|a| a.id).collect())
+        Ok(self.broker.store.finished_app_run_ids(id).await.map_err(OutpostError::from)?)
     }
 
     async fn event_for(&self, id: i64, change: Change) -> Result<pb::ActionRunEvent, Status> {

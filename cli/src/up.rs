@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use outpost_broker::{BrokerConfig, auth};
+use outpost_broker::BrokerConfig;
 use outpost_bus::{Bus, InProcessBus};
 use outpost_worker::WorkerConfig;
 use outpost_worker::app_cache::GrpcAppSource;
@@ -108,18 +108,19 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     if args.demo {
         // The demo calls the REST API like any client, with a token of its own: it does
         // not need to know the administrator's password.
-        let (token_id, token) =
-            auth::issue_admin_token(&broker.broker.store, "outpost up --demo", Duration::from_secs(600)).await?;
-        tokio::select! {
-            result = crate::demo::run(&rest_url, &token) => match result {
-                Ok(()) => println!("Demo done; still serving. Ctrl-C stops."),
-                // A failed demo is reported; the broker and workers it ran on keep serving.
-                Err(e) => eprintln!("Demo failed: {e:#}; still serving. Ctrl-C stops."),
-            },
-            _ = shutdown.cancelled() => {}
+        let (token_id, token) = broker.broker.issue_admin_token("outpost up --demo", Duration::from_secs(600)).await?;
+        let outcome = tokio::select! {
+            result = crate::demo::run(&rest_url, &token) => Some(result),
+            _ = shutdown.cancelled() => None,
+        };
+        if let Err(e) = broker.broker.revoke_admin_token(token_id).await {
+            tracing::warn!(error = %e, "cannot revoke the demo's token; it expires in 10 minutes");
         }
-        if let Ok(Some(admin)) = broker.broker.store.user_by_name(auth::ADMIN_USER).await {
-            let _ = broker.broker.store.revoke_token(admin.id, token_id).await;
+        match outcome {
+            Some(Ok(())) => println!("Demo done; still serving. Ctrl-C stops."),
+            // A failed demo is reported; the broker and workers it ran on keep serving.
+            Some(Err(e)) => eprintln!("Demo failed: {e:#}; still serving. Ctrl-C stops."),
+            None => {}
         }
     }
 

@@ -335,15 +335,15 @@ fn up_demo_generates_the_admin_password_runs_geolocate_and_keeps_serving() {
     use std::process::{Command, Stdio};
 
     let dir = tempfile::tempdir().unwrap();
-    let (rest_port, env_port, grpc_port) =
-        (outpost_tests::free_port(), outpost_tests::free_port(), outpost_tests::free_port());
+    // Port 0 everywhere (the process prints what it bound), except the REST env twin,
+    // which names port 1: were it to beat the flag, the REST address would show it.
     let start = |log: &std::path::Path| {
         let out = std::fs::File::create(log).unwrap();
         Command::new(outpost_tests::paths::outpost_bin())
-            .args(["up", "--demo", "--workers", "1", "--rest-addr", &format!("127.0.0.1:{rest_port}")])
+            .args(["up", "--demo", "--workers", "1", "--rest-addr", "127.0.0.1:0"])
             .env_remove("OUTPOST_ADMIN_PASSWORD")
-            .env("OUTPOST_REST_ADDR", format!("127.0.0.1:{env_port}"))
-            .env("OUTPOST_GRPC_ADDR", format!("127.0.0.1:{grpc_port}"))
+            .env("OUTPOST_REST_ADDR", "127.0.0.1:1")
+            .env("OUTPOST_GRPC_ADDR", "127.0.0.1:0")
             .env("OUTPOST_DATA_DIR", dir.path())
             .env("OUTPOST_APPS_DIR", outpost_tests::paths::apps_dist())
             .stdin(Stdio::null())
@@ -360,14 +360,23 @@ fn up_demo_generates_the_admin_password_runs_geolocate_and_keeps_serving() {
     let log = dir.path().join("first.log");
     let mut child = start(&log);
     let out = wait_printed(&log, "Demo done; still serving.", &mut child);
-    assert!(out.contains(&format!("REST: http://127.0.0.1:{rest_port}/rest")), "the flag beats its env twin:\n{out}");
+    let rest_url = out
+        .split("REST: ")
+        .nth(1)
+        .and_then(|rest| rest.split("/rest").next())
+        .unwrap_or_else(|| panic!("no REST address printed:\n{out}"))
+        .to_string();
+    assert!(
+        rest_url.starts_with("http://127.0.0.1:") && !rest_url.ends_with(":1"),
+        "the flag beats its env twin: {rest_url}"
+    );
 
     // The generated password: printed once, kept readable by its owner only, and it works.
     let password_file = dir.path().join("admin-password");
     let password = std::fs::read_to_string(&password_file).unwrap();
     assert_eq!(std::fs::metadata(&password_file).unwrap().permissions().mode() & 0o777, 0o600);
     assert!(out.contains(&format!("sign in as 'admin' with password {password} (shown once")), "{out}");
-    let rest = outpost_tests::Rest::new(&format!("http://127.0.0.1:{rest_port}"), "admin", &password);
+    let rest = outpost_tests::Rest::new(&rest_url, "admin", &password);
 
     // The finished app run, printed as JSON between the run's status line and the end.
     let start_at = out.find("Demo: action run").unwrap();

@@ -532,6 +532,18 @@ impl Store {
         self.list_app_runs(&query).await
     }
 
+    /// The ids of an action run's app runs that reached a final status.
+    pub async fn finished_app_run_ids(&self, action_run_id: i64) -> StoreResult<BTreeSet<i64>> {
+        let rows = self
+            .db
+            .fetch_all(
+                "SELECT id FROM app_runs WHERE action_run_id = $1 AND status IN ('success', 'failed')",
+                args![action_run_id],
+            )
+            .await?;
+        rows.iter().map(|row| Ok(row.i64("id")?)).collect()
+    }
+
     pub async fn get_app_run(&self, id: i64) -> StoreResult<Option<AppRun>> {
         let row =
             self.db.fetch_optional(&format!("SELECT {APP_RUN_COLUMNS} FROM app_runs WHERE id = $1"), args![id]).await?;
