@@ -171,6 +171,19 @@ impl crate::Broker {
     }
 }
 
+/// Records the refusals of each lock soon after it ends, without waiting for a later
+/// sign-in, and those of locks still running when the broker stops, so none is lost.
+pub async fn run_refusal_records(broker: std::sync::Arc<crate::Broker>, shutdown: tokio_util::sync::CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tokio::time::sleep(Duration::from_secs(2)) => broker.auth.record_refusals().await,
+        }
+    }
+    let everything = Instant::now() + MAX_LOCK * 2;
+    broker.auth.record(broker.auth.throttle.ended_by(everything)).await;
+}
+
 /// How long a successful sign-in is remembered: argon2 runs, and a `login:Success`
 /// record is written, once per credential per window rather than on every request.
 const CACHE_TTL: Duration = Duration::from_secs(60);
@@ -291,12 +304,16 @@ impl Throttle {
 
     /// Takes the refusals of locks that are over.
     fn ended(&self) -> Vec<Refusals> {
-        let now = Instant::now();
+        self.ended_by(Instant::now())
+    }
+
+    /// Takes the refusals of locks over by `at` (far ahead: every lock, at shutdown).
+    fn ended_by(&self, at: Instant) -> Vec<Refusals> {
         let mut refused = self.refused.lock().expect("throttle lock");
         if refused.is_empty() {
             return vec![];
         }
-        let ended: Vec<String> = refused.values().filter(|r| r.until <= now).map(|r| r.key.clone()).collect();
+        let ended: Vec<String> = refused.values().filter(|r| r.until <= at).map(|r| r.key.clone()).collect();
         let mut out: Vec<Refusals> = ended.iter().filter_map(|key| refused.remove(key)).collect();
         out.sort_by(|a, b| a.key.cmp(&b.key));
         out
@@ -474,10 +491,13 @@ impl Authenticator {
 
     /// Records the attempts each ended lock refused: one `login:Locked:refused:<n>` (or
     /// `token:...`) record per user name or address and lock, however many there were.
-    /// Runs on every sign-in, so a lock's refusals are recorded by the first sign-in
-    /// after it ends.
+    /// Runs on every sign-in and every few seconds ([`run_refusal_records`]).
     async fn record_refusals(&self) {
-        for refusals in self.throttle.ended() {
+        self.record(self.throttle.ended()).await;
+    }
+
+    async fn record(&self, ended: Vec<Refusals>) {
+        for refusals in ended {
             let user = match &refusals.username {
                 Some(name) => self.store.user_by_name(name).await.unwrap_or_else(|e| {
                     tracing::warn!(error = %e, "cannot name the locked user; recording the refusals anonymously");

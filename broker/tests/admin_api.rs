@@ -564,6 +564,33 @@ async fn tokens_are_issued_used_listed_and_revoked() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_locks_refusals_are_recorded_soon_after_it_ends_without_another_sign_in() {
+    let h = Harness::start(|_| {}).await;
+    h.user("frank", "frank-password", &["Observer"]).await;
+    let wrong = Auth::Basic("frank".into(), "not-his-password".into());
+    for _ in 0..outpost_broker::auth::FREE_FAILURES_PER_USER {
+        assert_eq!(h.get("/rest/version", &wrong).await.status, StatusCode::UNAUTHORIZED);
+    }
+    for _ in 0..7 {
+        assert_eq!(h.get("/rest/version", &wrong).await.status, StatusCode::TOO_MANY_REQUESTS);
+    }
+    // Nobody signs in afterwards: the broker's own sweep records the refusals.
+    let store = &h.running.broker.store;
+    let query =
+        outpost_broker::store::audit::AuditQuery { end_ms: i64::MAX, authentication: true, ..Default::default() };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let records = store.query_audit(&query).await.unwrap();
+        if let Some(record) = records.iter().find(|r| r.note.contains("refused")) {
+            assert_eq!(record.note, "login:Locked:refused:7");
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no refusal record: {records:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repeated_failed_sign_ins_are_slowed_down_and_audited() {
     let h = Harness::start(|_| {}).await;
     let (erin, _) = h.user("erin", "erin-password", &["Observer"]).await;
