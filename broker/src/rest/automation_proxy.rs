@@ -51,7 +51,8 @@ pub struct AutomationProxyRequest {
     proxy_type: Option<String>,
 }
 
-fn worker(broker: &Broker, w: &WorkerInfo) -> WorkerBody {
+/// A listed worker; only alive ones are listed, so its `status` is always `active`.
+fn worker(w: &WorkerInfo) -> WorkerBody {
     let hb = &w.heartbeat;
     WorkerBody {
         node_guid: hb.node_guid.clone(),
@@ -61,7 +62,7 @@ fn worker(broker: &Broker, w: &WorkerInfo) -> WorkerBody {
         in_flight: hb.in_flight,
         completed: hb.completed,
         draining: hb.draining,
-        status: if broker.registry.is_alive(w) { "active" } else { "inactive" }.into(),
+        status: "active".into(),
         last_seen: render::iso(w.last_seen_ms),
         started: render::iso(hb.started_unix_ms),
     }
@@ -88,7 +89,7 @@ fn segment(broker: &Broker, id: Option<i64>, name: &str, created_ms: Option<i64>
         last_seen_time: render::iso_opt(last_seen_ms),
         create_time: render::iso_opt(created_ms),
         worker_count: live.len() as u64,
-        workers: alive.iter().map(|w| worker(broker, w)).collect(),
+        workers: alive.iter().map(worker).collect(),
     };
     Entry { body, last_seen_ms, created_ms }
 }
