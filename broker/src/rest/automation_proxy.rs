@@ -76,8 +76,8 @@ struct Entry {
     created_ms: Option<i64>,
 }
 
-fn segment(broker: &Broker, id: Option<i64>, name: &str, created_ms: Option<i64>) -> Entry {
-    let alive = broker.registry.alive_in_segment(name);
+/// A segment's entry, from its alive workers (by node_guid).
+fn segment(broker: &Broker, id: Option<i64>, name: &str, created_ms: Option<i64>, alive: Vec<WorkerInfo>) -> Entry {
     let live: Vec<&WorkerInfo> = alive.iter().filter(|w| broker.registry.is_live(w)).collect();
     let last_seen_ms = alive.iter().map(|w| w.last_seen_ms).max();
     let body = AutomationProxyBody {
@@ -192,9 +192,13 @@ fn select(mut entries: Vec<Entry>, query: &ListQuery) -> Result<(u64, Vec<Entry>
 pub async fn list(State(broker): State<Arc<Broker>>, params: Params) -> ApiResult<Json<ListBody<AutomationProxyBody>>> {
     let query = params.list(&AUTOMATION_PROXIES)?;
     let segments = broker.store.list_segments().await?;
+    let mut alive = broker.registry.alive_by_segment();
+    let mut alive_in = |name: &str| alive.remove(name).unwrap_or_default();
     // The default segment (assets bound to no automation broker) has no id.
-    let mut entries = vec![segment(&broker, None, DEFAULT_SEGMENT, None)];
-    entries.extend(segments.iter().map(|s| segment(&broker, Some(s.id), &s.name, Some(s.created_ms))));
+    let mut entries = vec![segment(&broker, None, DEFAULT_SEGMENT, None, alive_in(DEFAULT_SEGMENT))];
+    for s in &segments {
+        entries.push(segment(&broker, Some(s.id), &s.name, Some(s.created_ms), alive_in(&s.name)));
+    }
     let (count, page) = select(entries, &query)?;
     Ok(Json(ListBody {
         count,
@@ -213,7 +217,8 @@ pub async fn read(State(broker): State<Arc<Broker>>, Path(id): Path<String>) -> 
         .get_segment(id)
         .await?
         .ok_or_else(|| OutpostError::not_found(format!("automation broker {id} not found")))?;
-    Ok(Json(segment(&broker, Some(found.id), &found.name, Some(found.created_ms)).body))
+    let alive = broker.registry.alive_in_segment(&found.name);
+    Ok(Json(segment(&broker, Some(found.id), &found.name, Some(found.created_ms), alive).body))
 }
 
 /// Create an automation broker (a segment); runs for its assets wait in its queue until
