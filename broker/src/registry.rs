@@ -15,7 +15,9 @@ use outpost_proto::v1::Heartbeat;
 use tokio_util::sync::CancellationToken;
 
 use crate::Broker;
-pub use crate::health::FORGET_AFTER;
+
+/// A crashed worker stays visible (as `stopped` in health) this long, then is forgotten.
+pub const FORGET_AFTER: Duration = Duration::from_secs(3600);
 
 /// How often the registry explains waiting runs and forgets long-silent workers.
 const CHECK_EVERY: Duration = Duration::from_secs(2);
