@@ -1279,13 +1279,15 @@ async fn listing_conventions_hold_on_users_roles_tokens_and_app_status() {
     for asset in [one, two] {
         assert_eq!(h.post(&format!("/rest/asset/{asset}/test"), &admin(), json!({})).await.status, StatusCode::OK);
     }
+    let mut done = json!(null);
     for _ in 0..100 {
-        let done = h.ok("/rest/app_status?_filter_status=\"success\"", &admin()).await;
+        done = h.ok("/rest/app_status?_filter_status=\"success\"", &admin()).await;
         if done["count"] == 2 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    assert_eq!(done["count"], 2, "both connectivity tests succeeded within 10 s: {done}");
 
     // The envelope, paging and refusals, as on every other collection.
     for path in [
