@@ -2,7 +2,8 @@
 ;; types but also imports `evil:fs/files@1.0.0`, an interface outside the world. The
 ;; broker must refuse to install it, naming the import, and a worker must refuse to link
 ;; it. `build.sh` does not build it: the host's tests assemble it with the `wat` crate.
-;; Its handler traps; without the import line below it is a valid connector.
+;; Its handler traps; without the import line below it is `handler-only.wat`, a valid
+;; connector.
 (component
   (import "evil:fs/files@1.0.0" (instance (export "read" (func (param "path" string) (result string)))))
   (core module $m

@@ -9,11 +9,12 @@
 //!   by key into the stored one; `null` removes a key.
 //! - `automation_broker_id` binds the asset to an existing segment; `null` unbinds it.
 //! - `timeout_secs` (an Outpost extension) sets the deadline of each parameter set run
-//!   on the asset: a whole number of seconds from 1 to [`MAX_TIMEOUT_SECS`]; `null`
+//!   on the asset: a whole number of seconds from 1 to [`MAX_TASK_TIMEOUT_SECS`]; `null`
 //!   clears it. It comes before the action's and the app's, and the worker caps it.
 //! - An asset that app runs refer to is kept for their history: deleting it is refused.
 
 use outpost_proto::OutpostError;
+use outpost_proto::topology::MAX_TASK_TIMEOUT_SECS;
 use serde_json::{Map, Value};
 
 use crate::Broker;
@@ -24,10 +25,6 @@ use crate::store::assets::{Asset, NewAsset};
 /// What a secret field shows instead of its value, and what a client may send back to
 /// keep it.
 pub const MASK: &str = "********";
-
-/// The longest deadline an asset may set, in seconds: just under RabbitMQ's 30-minute
-/// consumer timeout, the most a worker allows too (`--max-timeout-secs`).
-pub const MAX_TIMEOUT_SECS: i64 = 30 * 60 - 1;
 
 /// A configuration with the named secret fields masked.
 pub fn masked(configuration: &Map<String, Value>, secrets: &[&str]) -> Value {
@@ -67,13 +64,13 @@ pub struct AssetInput {
 }
 
 /// Checks an asset's `timeout_secs`: a whole number of seconds from 1 to
-/// [`MAX_TIMEOUT_SECS`].
+/// [`MAX_TASK_TIMEOUT_SECS`], the most a worker allows too (`--max-timeout-secs`).
 pub fn checked_timeout(secs: Option<i64>) -> Result<Option<u64>, OutpostError> {
     match secs {
         None => Ok(None),
-        Some(secs) if (1..=MAX_TIMEOUT_SECS).contains(&secs) => Ok(u64::try_from(secs).ok()),
+        Some(secs) if (1..=i64::from(MAX_TASK_TIMEOUT_SECS)).contains(&secs) => Ok(u64::try_from(secs).ok()),
         Some(secs) => Err(OutpostError::invalid(format!(
-            "'timeout_secs' must be a whole number of seconds from 1 to {MAX_TIMEOUT_SECS}, got {secs}"
+            "'timeout_secs' must be a whole number of seconds from 1 to {MAX_TASK_TIMEOUT_SECS}, got {secs}"
         ))),
     }
 }
@@ -267,8 +264,9 @@ mod tests {
     fn an_asset_deadline_is_a_sane_number_of_seconds() {
         assert_eq!(checked_timeout(None).unwrap(), None);
         assert_eq!(checked_timeout(Some(1)).unwrap(), Some(1));
-        assert_eq!(checked_timeout(Some(MAX_TIMEOUT_SECS)).unwrap(), Some(1799));
-        for bad in [0, -5, MAX_TIMEOUT_SECS + 1, i64::MAX] {
+        let max = i64::from(MAX_TASK_TIMEOUT_SECS);
+        assert_eq!(checked_timeout(Some(max)).unwrap(), Some(1799));
+        for bad in [0, -5, max + 1, i64::MAX] {
             let error = checked_timeout(Some(bad)).unwrap_err();
             assert_eq!(
                 error.message,

@@ -14,6 +14,7 @@ use std::io::Read;
 
 use outpost_proto::abi;
 use outpost_proto::manifest::{MAX_MANIFEST_BYTES, Manifest};
+use outpost_proto::size::human_bytes;
 use sha2::{Digest, Sha256};
 
 /// Largest compressed bundle accepted.
@@ -43,20 +44,6 @@ pub struct BundleError(pub String);
 
 fn refuse<T>(message: impl Into<String>) -> Result<T, BundleError> {
     Err(BundleError(message.into()))
-}
-
-/// `64 MiB`, `1.5 KiB`, `512 bytes`: sizes as an operator writes them.
-fn human_bytes(bytes: u64) -> String {
-    for (unit, size) in [("GiB", 1u64 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
-        if bytes >= size {
-            return if bytes.is_multiple_of(size) {
-                format!("{} {unit}", bytes / size)
-            } else {
-                format!("{:.1} {unit}", bytes as f64 / size as f64)
-            };
-        }
-    }
-    format!("{bytes} bytes")
 }
 
 /// Refuses a bundle larger than [`MAX_BUNDLE_BYTES`], before anything else is read.
@@ -263,9 +250,6 @@ mod tests {
              wasi:clocks/*@0.2.x, wasi:random/*@0.2.x, wasi:filesystem/*@0.2.x, wasi:sockets/*@0.2.x, \
              wasi:http/types@0.2.x, wasi:http/outgoing-handler@0.2.x"
         );
-        assert_eq!(human_bytes(160 << 20), "160 MiB");
-        assert_eq!(human_bytes(1536), "1.5 KiB");
-        assert_eq!(human_bytes(12), "12 bytes");
     }
 
     fn tgz(entries: &[(&str, &[u8])]) -> Vec<u8> {

@@ -556,11 +556,25 @@ impl AppService for Api {
     }
 }
 
-/// Compares two secrets in time that does not depend on where they differ: their sha256
-/// digests are compared, so timing tells an attacker about digests, which they cannot
-/// steer, never about the secret's bytes.
+/// Compares two secrets in time that does not depend on where they differ (`subtle`).
+/// Their sha256 digests are compared, which all have one length, so not even the
+/// secret's length shows.
 fn same_secret(presented: &str, expected: &str) -> bool {
     use sha2::{Digest, Sha256};
+    use subtle::ConstantTimeEq;
     let (a, b) = (Sha256::digest(presented.as_bytes()), Sha256::digest(expected.as_bytes()));
-    a.iter().zip(b.iter()).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
+    a.as_slice().ct_eq(b.as_slice()).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_secret;
+
+    #[test]
+    fn only_the_same_secret_is_the_same() {
+        assert!(same_secret("worker-token", "worker-token"));
+        assert!(!same_secret("worker-tokeN", "worker-token"));
+        assert!(!same_secret("worker", "worker-token"));
+        assert!(!same_secret("", "worker-token"));
+    }
 }

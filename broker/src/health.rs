@@ -3,8 +3,9 @@
 //!
 //! Machine figures are megabytes as the seed says. A worker silent for longer than
 //! `worker_stale_after` is `stopped` and turns `all_running` false; one that said it was
-//! draining and then went quiet has shut down cleanly and is left out, as is any worker
-//! silent for longer than [`FORGET_AFTER`].
+//! draining and then went quiet has shut down cleanly and is left out. Workers silent
+//! for longer than [`FORGET_AFTER`](crate::registry::FORGET_AFTER) are not here: the
+//! registry has forgotten them.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,8 +18,6 @@ use sysinfo::{Disks, ProcessRefreshKind, ProcessesToUpdate, System};
 use crate::Broker;
 use crate::rest::render::iso;
 
-/// A crashed worker stays visible (as `stopped`) this long, then is forgotten.
-pub const FORGET_AFTER: Duration = Duration::from_secs(3600);
 const MB: u64 = 1024 * 1024;
 /// How long `/rest/health` waits for the store before calling it stopped.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -179,7 +178,7 @@ pub async fn health(broker: &Broker) -> Value {
     for (guid, info) in broker.registry.workers() {
         let silent = Duration::from_millis(now.saturating_sub(info.last_seen_ms).max(0) as u64);
         let stale = silent > broker.registry.stale_after;
-        if silent > FORGET_AFTER || (stale && info.heartbeat.draining) {
+        if stale && info.heartbeat.draining {
             continue;
         }
         let running = !stale && !info.heartbeat.draining;

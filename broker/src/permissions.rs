@@ -240,6 +240,12 @@ pub fn rest_required(method: &Method, route: &str) -> Required {
     REST.iter().find(|r| r.method == method && r.path == route).map(|r| r.required).unwrap_or(Required::Administrator)
 }
 
+/// Whether any query parameter of a REST route requires more than the route itself.
+pub fn rest_guards_parameters(method: &Method, route: &str) -> bool {
+    let method = if method == Method::HEAD { "GET" } else { method.as_str() };
+    REST_PARAMETERS.iter().any(|(m, r, ..)| *m == method && *r == route)
+}
+
 /// What a query parameter of a REST route requires beyond the route itself, if anything.
 pub fn rest_parameter_required(method: &Method, route: &str, parameter: &str) -> Option<Required> {
     let method = if method == Method::HEAD { "GET" } else { method.as_str() };
@@ -319,6 +325,10 @@ mod tests {
         assert_eq!(rest_required(&Method::HEAD, "/rest/version"), Required::Authenticated);
         assert_eq!(rest_parameter_required(&Method::GET, "/rest/audit", "role"), Some(Needs(P::UsersRolesView)));
         assert_eq!(rest_parameter_required(&Method::GET, "/rest/audit", "container"), None);
+        assert!(rest_guards_parameters(&Method::GET, "/rest/audit"));
+        assert!(rest_guards_parameters(&Method::HEAD, "/rest/audit"));
+        assert!(!rest_guards_parameters(&Method::GET, "/rest/container"));
+        assert!(!rest_guards_parameters(&Method::POST, "/rest/audit"));
         let automation = Grants::of_roles([(AUTOMATION, true, &[][..])]);
         assert!(!automation.allows(PEOPLE_IN_AUDIT), "automation reads everything but users");
         let observer = Grants::of_roles([(OBSERVER, true, &[][..])]);

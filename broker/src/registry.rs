@@ -15,7 +15,9 @@ use outpost_proto::v1::Heartbeat;
 use tokio_util::sync::CancellationToken;
 
 use crate::Broker;
-pub use crate::health::FORGET_AFTER;
+
+/// A crashed worker stays visible (as `stopped` in health) this long, then is forgotten.
+pub const FORGET_AFTER: Duration = Duration::from_secs(3600);
 
 /// How often the registry explains waiting runs and forgets long-silent workers.
 const CHECK_EVERY: Duration = Duration::from_secs(2);
@@ -68,6 +70,16 @@ impl Registry {
     /// Alive workers of a segment (draining ones included), by node_guid.
     pub fn alive_in_segment(&self, segment: &str) -> Vec<WorkerInfo> {
         self.workers().into_values().filter(|w| w.heartbeat.segment == segment && self.is_alive(w)).collect()
+    }
+
+    /// Alive workers (draining ones included) grouped by segment, each group by
+    /// node_guid, from one look at the registry.
+    pub fn alive_by_segment(&self) -> HashMap<String, Vec<WorkerInfo>> {
+        let mut by_segment: HashMap<String, Vec<WorkerInfo>> = HashMap::new();
+        for info in self.workers().into_values().filter(|w| self.is_alive(w)) {
+            by_segment.entry(info.heartbeat.segment.clone()).or_default().push(info);
+        }
+        by_segment
     }
 
     /// Live workers serving a segment.
@@ -157,6 +169,10 @@ mod tests {
         assert_eq!(guids(registry.alive_in_segment("dmz")), ["a", "b"]);
         assert_eq!(guids(registry.live_in_segment("dmz")), ["a"]);
         assert_eq!(registry.workers().len(), 4, "the silent one is still remembered");
+        let by_segment = registry.alive_by_segment();
+        assert_eq!(by_segment.len(), 2);
+        assert_eq!(guids(by_segment["dmz"].clone()), ["a", "b"]);
+        assert_eq!(guids(by_segment["default"].clone()), ["d"]);
     }
 
     #[test]

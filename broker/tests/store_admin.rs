@@ -7,7 +7,7 @@
 use outpost_broker::permissions::{Permission, Required};
 use outpost_broker::store::audit::{AuditQuery, AuditRecord, Selection};
 use outpost_broker::store::containers::ContainerFields;
-use outpost_broker::store::listing::{APP_STATUSES, Collection, ListQuery, ROLES, TOKENS, USERS, Value};
+use outpost_broker::store::listing::{APP_STATUSES, Collection, ListQuery, Order, ROLES, TOKENS, USERS, Value};
 use outpost_broker::store::roles::RoleFields;
 use outpost_broker::store::runs::{NewActionRun, NewAppRun};
 use outpost_broker::store::system::ActionRunFilter;
@@ -35,7 +35,8 @@ fn user(name: &str) -> UserFields {
 }
 
 async fn users_hold_roles_and_grants_are_the_union_of_active_roles(store: Store) {
-    let roles = store.list_roles().await.unwrap();
+    let every_role = ListQuery::new(&ROLES).with_page(Page { page: 0, page_size: 0 });
+    let roles = store.list_roles_by(&every_role).await.unwrap().data;
     let names: Vec<&str> = roles.iter().map(|r| r.name.as_str()).collect();
     assert_eq!(names, ["Administrator", "Automation", "Observer"]);
     assert!(roles.iter().all(|r| r.builtin && r.is_active));
@@ -96,7 +97,9 @@ async fn tokens_expire_and_are_revoked(store: Store) {
     let expired = store.add_token_expiring(bob.id, "hash-expired", "old", Some(now_ms() - 1)).await.unwrap();
     assert_eq!(store.user_by_token_hash("hash-live").await.unwrap().unwrap().id, bob.id);
     assert!(store.user_by_token_hash("hash-expired").await.unwrap().is_none(), "expired tokens do not authenticate");
-    let listed = store.list_tokens(bob.id).await.unwrap();
+    let mut newest_first = ListQuery::new(&TOKENS).with_eq("user", Value::Int(bob.id));
+    newest_first.order = Order::Desc;
+    let listed = store.list_tokens_by(&newest_first).await.unwrap().data;
     assert_eq!(listed.iter().map(|t| t.id).collect::<Vec<_>>(), vec![expired.id, live.id]);
     assert_eq!(listed[1].label, "ci");
     assert!(store.revoke_token(bob.id, live.id).await.unwrap());

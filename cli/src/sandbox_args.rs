@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use outpost_proto::topology::MAX_TASK_TIMEOUT_SECS;
 use outpost_worker::sandbox::SandboxConfig;
 
 #[derive(Debug, Clone, clap::Args)]
@@ -29,8 +30,10 @@ pub struct SandboxArgs {
 impl SandboxArgs {
     /// Applies the flags to a sandbox configuration, refusing nonsense.
     pub fn apply(&self, config: &mut SandboxConfig) -> anyhow::Result<()> {
-        if self.max_timeout_secs == 0 || self.max_timeout_secs >= 30 * 60 {
-            anyhow::bail!("--max-timeout-secs must be between 1 and 1799 (RabbitMQ's consumer timeout is 30 min)");
+        if self.max_timeout_secs == 0 || self.max_timeout_secs > u64::from(MAX_TASK_TIMEOUT_SECS) {
+            anyhow::bail!(
+                "--max-timeout-secs must be between 1 and {MAX_TASK_TIMEOUT_SECS} (RabbitMQ's consumer timeout is 30 min)"
+            );
         }
         if self.max_memory_mb == 0 || self.max_memory_mb > 4096 {
             anyhow::bail!("--max-memory-mb must be between 1 and 4096");

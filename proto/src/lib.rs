@@ -8,12 +8,14 @@
 //! - [`topology`]: the names of every exchange and queue on the bus.
 //! - [`manifest`]: the SOAR-format app manifest (`<app>.json`) and its validation.
 //! - [`seal`]: authenticated encryption of asset configuration for transport and storage.
+//! - [`size`]: byte sizes as an operator writes them (`64 MiB`), for limits in messages.
 //! - [`time`]: the Unix-millisecond clock every record uses.
 
 pub mod abi;
 pub mod error;
 pub mod manifest;
 pub mod seal;
+pub mod size;
 pub mod time;
 pub mod topology;
 

@@ -12,12 +12,20 @@
 //! | `<p>.dead` | quorum queue | dead-lettered tasks, consumed by the broker |
 //! | `<p>.control` | fanout exchange | broadcasts (cancel) to every worker |
 //! | `<p>.heartbeats` | fanout exchange | worker heartbeats |
+//!
+//! It also holds the limits the bus puts on a task: how often it is delivered
+//! ([`DEFAULT_DELIVERY_LIMIT`]) and how long it may run ([`MAX_TASK_TIMEOUT_SECS`]).
 
 /// Default prefix of every exchange and queue name.
 pub const DEFAULT_PREFIX: &str = "outpost";
 
 /// Default number of deliveries of one task before it is dead-lettered.
 pub const DEFAULT_DELIVERY_LIMIT: u32 = 5;
+
+/// The longest deadline one parameter set may have, in seconds. It stays below
+/// RabbitMQ's 30-minute consumer timeout, past which RabbitMQ closes the channel of a
+/// worker still holding the task unacked, and the task would run again elsewhere.
+pub const MAX_TASK_TIMEOUT_SECS: u32 = 30 * 60 - 1;
 
 /// The segment of assets not bound to an automation broker.
 pub const DEFAULT_SEGMENT: &str = "default";

@@ -1086,7 +1086,9 @@ mod tests {
         let took = started.elapsed();
         assert!(matches!(result, Err(HttpError::ConnectionTimeout)), "{result:?}");
         assert!(took >= budget - Duration::from_millis(20), "gave up early, after {took:?}");
-        assert!(took < budget + Duration::from_millis(200), "three addresses took {took:?} of a {budget:?} budget");
+        // A budget per address would take about three budgets (900 ms) before the
+        // fourth; a loaded machine is late by far less than that.
+        assert!(took < budget + Duration::from_millis(400), "three addresses took {took:?} of a {budget:?} budget");
     }
 
     #[tokio::test]

@@ -557,7 +557,6 @@ impl<V: Clone> Lru<V> {
 
 #[cfg(test)]
 mod tests {
-    use super::outcome::human_bytes;
     use super::*;
 
     #[test]
@@ -599,14 +598,5 @@ mod tests {
         assert_eq!(apps.len(), 2);
         assert_eq!(apps.get("b"), None, "b was used least recently");
         assert_eq!((apps.get("a"), apps.get("c")), (Some(1), Some(3)));
-    }
-
-    #[test]
-    fn bytes_read_like_an_operator_writes_them() {
-        assert_eq!(human_bytes(4 << 20), "4 MiB");
-        assert_eq!(human_bytes(64 << 20), "64 MiB");
-        assert_eq!(human_bytes(1536 << 10), "1.5 MiB");
-        assert_eq!(human_bytes(512), "512 bytes");
-        assert_eq!(human_bytes(4 << 30), "4 GiB");
     }
 }

@@ -262,20 +262,18 @@ async fn every_sample_connector_prepares_and_instantiates_within_the_default_lim
 /// `evil:fs/files@1.0.0`, outside the connector world.
 const FOREIGN_IMPORT: &str = include_str!("../../apps/hostile/foreign-import.wat");
 
-/// The fixture as a component, with or without its foreign import.
-fn foreign_import_component(with_import: bool) -> Vec<u8> {
-    let text: String = FOREIGN_IMPORT
-        .lines()
-        .filter(|line| with_import || !line.contains("(import \"evil:fs/files@1.0.0\""))
-        .map(|line| format!("{line}\n"))
-        .collect();
+/// `apps/hostile/handler-only.wat`: the same component without that import.
+const HANDLER_ONLY: &str = include_str!("../../apps/hostile/handler-only.wat");
+
+/// A fixture as a component.
+fn fixture(text: &str) -> Vec<u8> {
     wat::parse_str(text).expect("the fixture is valid component text")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_component_importing_outside_the_world_is_refused_at_link_time_naming_the_import() {
     let sandbox = sandbox();
-    let wasm = foreign_import_component(true);
+    let wasm = fixture(FOREIGN_IMPORT);
     let error = sandbox.prepare(&digest(&wasm), &wasm).await.unwrap_err();
     assert!(matches!(error, SandboxError::Link(_)), "{error:?}");
     let message = error.to_string();
@@ -285,7 +283,7 @@ async fn a_component_importing_outside_the_world_is_refused_at_link_time_naming_
 
     // The import is the only defect: without it the same component links, and its
     // handler (a trap) runs.
-    let clean = foreign_import_component(false);
+    let clean = fixture(HANDLER_ONLY);
     let app = sandbox.prepare(&digest(&clean), &clean).await.expect("the fixture without its import links");
     let outcome = sandbox.run(&app, invocation("echo", json!({}))).await;
     assert!(outcome.exception, "{outcome:?}");
@@ -314,7 +312,7 @@ async fn a_worker_answers_a_task_of_an_unlinkable_component_with_a_failed_result
     let key = outpost_proto::seal::SealKey::generate();
     let bus = Arc::new(InProcessBus::default());
     bus.declare_segment("default").await.unwrap();
-    let wasm = foreign_import_component(true);
+    let wasm = fixture(FOREIGN_IMPORT);
     let mut config = outpost_worker::WorkerConfig::new(dir.path(), key.clone());
     config.concurrency = 1;
     config.sandbox.cache_dir = shared_cache_dir();

@@ -7,9 +7,11 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::{Extension, Json};
 use outpost_proto::OutpostError;
+use outpost_proto::topology::MAX_TASK_TIMEOUT_SECS;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
+use utoipa::openapi::schema::{KnownFormat, Object, ObjectBuilder, SchemaFormat, SchemaType, Type};
 
 use super::ApiResult;
 use super::input::{self, Body, Fields};
@@ -75,14 +77,29 @@ pub struct AssetRequest {
     automation_broker_id: Option<i64>,
     /// Free labels, for filtering and triage.
     tags: Option<Vec<String>>,
-    /// Outpost extension: the deadline of each parameter set run on this asset, in whole
-    /// seconds (1 to 1799). It comes before the action's and the app's `timeout_secs`;
-    /// the worker's `--max-timeout-secs` caps it. `null` clears it.
-    #[schema(minimum = 1, maximum = 1799)]
+    /// Outpost extension: the deadline of each parameter set run on this asset
+    /// (documented by [`timeout_secs_schema`], whose bounds are the bus's).
+    #[schema(schema_with = timeout_secs_schema)]
     timeout_secs: Option<i64>,
     /// Accepted for SOAR compatibility and ignored.
     #[schema(rename = "type")]
     asset_type: Option<String>,
+}
+
+/// `timeout_secs` in the OpenAPI document, bounded by [`MAX_TASK_TIMEOUT_SECS`] (a schema
+/// attribute takes only literals).
+fn timeout_secs_schema() -> Object {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Integer, Type::Null]))
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+        .description(Some(format!(
+            "Outpost extension: the deadline of each parameter set run on this asset, in whole\n\
+             seconds (1 to {MAX_TASK_TIMEOUT_SECS}). It comes before the action's and the app's `timeout_secs`;\n\
+             the worker's `--max-timeout-secs` caps it. `null` clears it."
+        )))
+        .minimum(Some(1))
+        .maximum(Some(MAX_TASK_TIMEOUT_SECS))
+        .build()
 }
 
 /// `{"test_connectivity": true}`: SOAR's way to test an asset's connectivity, on the
@@ -222,4 +239,17 @@ pub async fn delete(
 ) -> ApiResult<Json<Deleted>> {
     let asset = broker.delete_asset(&Actor::from(&who), input::id(&id, "asset")?).await?;
     Ok(Json(Deleted { success: true, id: asset.id, message: format!("asset '{}' deleted", asset.name) }))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    #[test]
+    fn the_documented_deadline_is_bounded_by_the_bus() {
+        let schema = serde_json::to_value(super::timeout_secs_schema()).unwrap();
+        assert_eq!((&schema["minimum"], &schema["maximum"]), (&json!(1), &json!(1799)));
+        assert_eq!(schema["type"], json!(["integer", "null"]));
+        assert!(schema["description"].as_str().unwrap().contains("in whole\nseconds (1 to 1799)."), "{schema}");
+    }
 }

@@ -10,9 +10,9 @@
 //! The list follows the listing conventions of every collection (`page`, `page_size`,
 //! `sort`/`order`, `_filter_<field>[__<lookup>]`, unknown fields refused). It joins the
 //! store's segments with the in-memory registry, so it is filtered, sorted and paged in
-//! memory, after the same parser as the SQL-backed collections.
+//! memory, by [`crate::listing::select`], with the same parser and meaning as the
+//! SQL-backed collections.
 
-use std::cmp::Ordering;
 use std::sync::Arc;
 
 use axum::Json;
@@ -28,9 +28,9 @@ use super::listing::{ListingDoc, Params};
 use super::openapi::Routes;
 use super::render::{self, AutomationProxyBody, Failure, ListBody, Saved, WorkerBody};
 use crate::Broker;
+use crate::listing::{self, Listed};
 use crate::registry::WorkerInfo;
-use crate::store::StoreError;
-use crate::store::listing::{Collection, Condition, Field, Kind, ListQuery, MAX_UNPAGED, Order, Value};
+use crate::store::listing::{Collection, Field, Kind, Value};
 
 pub fn routes(routes: Routes) -> Routes {
     routes.add(__path_list, list).add(__path_create, create).add(__path_read, read)
@@ -51,7 +51,8 @@ pub struct AutomationProxyRequest {
     proxy_type: Option<String>,
 }
 
-fn worker(broker: &Broker, w: &WorkerInfo) -> WorkerBody {
+/// A listed worker; only alive ones are listed, so its `status` is always `active`.
+fn worker(w: &WorkerInfo) -> WorkerBody {
     let hb = &w.heartbeat;
     WorkerBody {
         node_guid: hb.node_guid.clone(),
@@ -61,7 +62,7 @@ fn worker(broker: &Broker, w: &WorkerInfo) -> WorkerBody {
         in_flight: hb.in_flight,
         completed: hb.completed,
         draining: hb.draining,
-        status: if broker.registry.is_alive(w) { "active" } else { "inactive" }.into(),
+        status: "active".into(),
         last_seen: render::iso(w.last_seen_ms),
         started: render::iso(hb.started_unix_ms),
     }
@@ -75,8 +76,8 @@ struct Entry {
     created_ms: Option<i64>,
 }
 
-fn segment(broker: &Broker, id: Option<i64>, name: &str, created_ms: Option<i64>) -> Entry {
-    let alive = broker.registry.alive_in_segment(name);
+/// A segment's entry, from its alive workers (by node_guid).
+fn segment(broker: &Broker, id: Option<i64>, name: &str, created_ms: Option<i64>, alive: Vec<WorkerInfo>) -> Entry {
     let live: Vec<&WorkerInfo> = alive.iter().filter(|w| broker.registry.is_live(w)).collect();
     let last_seen_ms = alive.iter().map(|w| w.last_seen_ms).max();
     let body = AutomationProxyBody {
@@ -88,7 +89,7 @@ fn segment(broker: &Broker, id: Option<i64>, name: &str, created_ms: Option<i64>
         last_seen_time: render::iso_opt(last_seen_ms),
         create_time: render::iso_opt(created_ms),
         worker_count: live.len() as u64,
-        workers: alive.iter().map(|w| worker(broker, w)).collect(),
+        workers: alive.iter().map(worker).collect(),
     };
     Entry { body, last_seen_ms, created_ms }
 }
@@ -96,7 +97,7 @@ fn segment(broker: &Broker, id: Option<i64>, name: &str, created_ms: Option<i64>
 /// What automation brokers may be filtered and sorted on: the body's scalar fields.
 pub static AUTOMATION_PROXIES: Collection = Collection {
     what: "automation brokers",
-    // Listed in memory ([`select`]): no table, no SQL.
+    // Listed in memory ([`listing::select`]): no table, no SQL.
     table: "",
     base: "",
     fields: &[
@@ -112,7 +113,7 @@ pub static AUTOMATION_PROXIES: Collection = Collection {
     tiebreak: "id",
 };
 
-impl Entry {
+impl Listed for Entry {
     fn value(&self, field: &str) -> Option<Value> {
         let body = &self.body;
         match field {
@@ -128,62 +129,6 @@ impl Entry {
     }
 }
 
-/// Text compares by bytes, as the SQL-backed collections do on both backends.
-fn compare(a: &Value, b: &Value) -> Option<Ordering> {
-    match (a, b) {
-        (Value::Int(a), Value::Int(b)) => Some(a.cmp(b)),
-        (Value::Text(a), Value::Text(b)) => Some(a.as_bytes().cmp(b.as_bytes())),
-        (Value::Bool(a), Value::Bool(b)) => Some(a.cmp(b)),
-        _ => None,
-    }
-}
-
-fn holds(condition: &Condition, value: Option<&Value>) -> bool {
-    let Some(value) = value else { return matches!(condition, Condition::IsNull(true)) };
-    let is = |wanted: &Value, ok: fn(Ordering) -> bool| compare(value, wanted).is_some_and(ok);
-    match condition {
-        Condition::IsNull(null) => !null,
-        Condition::Eq(wanted) => value == wanted,
-        Condition::In(wanted) => wanted.contains(value),
-        Condition::IContains(text) => {
-            matches!(value, Value::Text(v) if v.to_lowercase().contains(&text.to_lowercase()))
-        }
-        Condition::Gt(wanted) => is(wanted, Ordering::is_gt),
-        Condition::Lt(wanted) => is(wanted, Ordering::is_lt),
-        Condition::Gte(wanted) => is(wanted, Ordering::is_ge),
-        Condition::Lte(wanted) => is(wanted, Ordering::is_le),
-    }
-}
-
-/// Ascending order on one field: nulls last, as the SQL-backed collections sort.
-fn ascending(field: &str, a: &Entry, b: &Entry) -> Ordering {
-    match (a.value(field), b.value(field)) {
-        (Some(a), Some(b)) => compare(&a, &b).unwrap_or(Ordering::Equal),
-        (Some(_), None) => Ordering::Less,
-        (None, Some(_)) => Ordering::Greater,
-        (None, None) => Ordering::Equal,
-    }
-}
-
-/// Applies a listing query: filters, sort (then id, the default segment's null id
-/// first), page. Answers the total count and the page.
-fn select(mut entries: Vec<Entry>, query: &ListQuery) -> Result<(u64, Vec<Entry>), OutpostError> {
-    entries.retain(|e| query.filters.iter().all(|f| holds(&f.condition, e.value(f.field.name).as_ref())));
-    entries.sort_by(|a, b| {
-        let on_field = query.sort.map(|f| ascending(f.name, a, b)).unwrap_or(Ordering::Equal);
-        let ordering = on_field.then(a.body.id.cmp(&b.body.id));
-        if query.order == Order::Desc { ordering.reverse() } else { ordering }
-    });
-    let count = entries.len() as u64;
-    if query.page.page_size == 0 && count > MAX_UNPAGED {
-        return Err(StoreError::TooMany { what: AUTOMATION_PROXIES.what, count, max: MAX_UNPAGED }.into());
-    }
-    let (limit, offset) = query.page.limit_offset();
-    let (limit, offset) = (usize::try_from(limit).unwrap_or(usize::MAX), usize::try_from(offset).unwrap_or(usize::MAX));
-    let page = entries.into_iter().skip(offset).take(limit).collect();
-    Ok((count, page))
-}
-
 /// List automation brokers, the default segment (no id) first.
 #[utoipa::path(get, path = "/rest/automation_proxy", tag = "automation brokers", params(ListingDoc),
     description = super::listing::FILTER_HELP,
@@ -191,10 +136,14 @@ fn select(mut entries: Vec<Entry>, query: &ListQuery) -> Result<(u64, Vec<Entry>
 pub async fn list(State(broker): State<Arc<Broker>>, params: Params) -> ApiResult<Json<ListBody<AutomationProxyBody>>> {
     let query = params.list(&AUTOMATION_PROXIES)?;
     let segments = broker.store.list_segments().await?;
+    let mut alive = broker.registry.alive_by_segment();
+    let mut alive_in = |name: &str| alive.remove(name).unwrap_or_default();
     // The default segment (assets bound to no automation broker) has no id.
-    let mut entries = vec![segment(&broker, None, DEFAULT_SEGMENT, None)];
-    entries.extend(segments.iter().map(|s| segment(&broker, Some(s.id), &s.name, Some(s.created_ms))));
-    let (count, page) = select(entries, &query)?;
+    let mut entries = vec![segment(&broker, None, DEFAULT_SEGMENT, None, alive_in(DEFAULT_SEGMENT))];
+    for s in &segments {
+        entries.push(segment(&broker, Some(s.id), &s.name, Some(s.created_ms), alive_in(&s.name)));
+    }
+    let (count, page) = listing::select(entries, &query)?;
     Ok(Json(ListBody {
         count,
         num_pages: query.page.num_pages(count),
@@ -212,7 +161,8 @@ pub async fn read(State(broker): State<Arc<Broker>>, Path(id): Path<String>) -> 
         .get_segment(id)
         .await?
         .ok_or_else(|| OutpostError::not_found(format!("automation broker {id} not found")))?;
-    Ok(Json(segment(&broker, Some(found.id), &found.name, Some(found.created_ms)).body))
+    let alive = broker.registry.alive_in_segment(&found.name);
+    Ok(Json(segment(&broker, Some(found.id), &found.name, Some(found.created_ms), alive).body))
 }
 
 /// Create an automation broker (a segment); runs for its assets wait in its queue until
@@ -276,8 +226,8 @@ mod tests {
     }
 
     fn names(params: &[(&str, &str)]) -> Result<(u64, Vec<String>), String> {
-        let query = crate::listing::parse(&AUTOMATION_PROXIES, params.iter().copied()).map_err(|e| e.message)?;
-        let (count, page) = select(entries(), &query).map_err(|e| e.message)?;
+        let query = listing::parse(&AUTOMATION_PROXIES, params.iter().copied()).map_err(|e| e.message)?;
+        let (count, page) = listing::select(entries(), &query).map_err(|e| e.message)?;
         Ok((count, page.into_iter().map(|e| e.body.name).collect()))
     }
 

@@ -141,8 +141,16 @@ async fn authenticate(State(broker): State<Arc<Broker>>, mut request: Request, n
         );
         return ApiError(OutpostError::forbidden(message)).into_response();
     }
-    // A malformed query string is the handler's to report.
-    let parameters = axum::extract::Query::<Vec<(String, String)>>::try_from_uri(request.uri()).unwrap_or_default();
+    // Only a route with parameter rules reads the query string here, and it must read it
+    // exactly: what it cannot decode is refused, not waved through.
+    let parameters = if permissions::rest_guards_parameters(request.method(), &route) {
+        match exact_parameters(request.uri().query().unwrap_or_default()) {
+            Ok(parameters) => parameters,
+            Err(error) => return ApiError(error).into_response(),
+        }
+    } else {
+        vec![]
+    };
     for (parameter, _) in parameters.iter() {
         let Some(required) = permissions::rest_parameter_required(request.method(), &route, parameter) else {
             continue;
@@ -168,6 +176,25 @@ async fn authenticate(State(broker): State<Arc<Broker>>, mut request: Request, n
         broker.audit.record_read(&principal, object, &note).await;
     }
     response
+}
+
+/// The pairs of a query string, decoded as HTML forms are (`+` is a space, `%XX` a byte,
+/// split on `&` then on the first `=`, as handlers read them), but exactly: a key or
+/// value that is not UTF-8 once decoded is refused rather than read with replacement
+/// characters.
+fn exact_parameters(query: &str) -> Result<Vec<(String, String)>, OutpostError> {
+    let decode = |part: &str| {
+        percent_encoding::percent_decode_str(&part.replace('+', " ")).decode_utf8().map(|text| text.into_owned())
+    };
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            Ok((decode(key)?, decode(value)?))
+        })
+        .collect::<Result<_, std::str::Utf8Error>>()
+        .map_err(|_| OutpostError::invalid("malformed query string: a parameter is not UTF-8 once percent-decoded"))
 }
 
 /// A successful GET of a container, user or role (or anything under one) is audited as
@@ -202,4 +229,26 @@ async fn method_not_allowed(request: Request) -> Response {
     let body =
         OutpostError::invalid(format!("{} is not allowed on {}", request.method(), request.uri().path())).soar_body();
     (StatusCode::METHOD_NOT_ALLOWED, axum::Json(body)).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameters_are_read_as_handlers_read_them_and_undecodable_ones_are_refused() {
+        for query in ["", "user=1", "user", "a=1&&b=x%20y+z&user=%E2%9C%93", "role=*&format=csv&user=a=b", "us%65r=2"] {
+            let uri: http::Uri = format!("/rest/audit?{query}").parse().unwrap();
+            let axum::extract::Query(lossy) =
+                axum::extract::Query::<Vec<(String, String)>>::try_from_uri(&uri).unwrap();
+            assert_eq!(exact_parameters(query).unwrap(), lossy, "{query}");
+        }
+        for query in ["user=%FF", "us%FFer=1", "a=1&role=%C3"] {
+            let error = exact_parameters(query).unwrap_err();
+            assert_eq!(
+                error.message, "malformed query string: a parameter is not UTF-8 once percent-decoded",
+                "{query}"
+            );
+        }
+    }
 }

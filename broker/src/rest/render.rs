@@ -896,7 +896,8 @@ pub struct WorkerBody {
     pub completed: u64,
     /// Whether it is shutting down and takes no more tasks.
     pub draining: bool,
-    /// `active` while its heartbeats are fresh, else `inactive`.
+    /// SOAR's field: `active`, as every worker listed has fresh heartbeats (a silent
+    /// one leaves the list).
     pub status: String,
     /// When the broker last heard from it.
     #[schema(format = DateTime)]

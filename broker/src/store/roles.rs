@@ -115,11 +115,6 @@ impl Store {
         self.list(query, ROLE_COLUMNS, role_from_row).await
     }
 
-    pub async fn list_roles(&self) -> StoreResult<Vec<Role>> {
-        let rows = self.db.fetch_all(&format!("SELECT {ROLE_COLUMNS} FROM roles ORDER BY id"), args![]).await?;
-        rows.iter().map(role_from_row).collect()
-    }
-
     /// The ids of the roles a user holds (active or not).
     pub async fn user_role_ids(&self, user_id: i64) -> StoreResult<Vec<i64>> {
         let rows = self

@@ -166,18 +166,6 @@ impl Store {
         token_from_row(&row)
     }
 
-    /// A user's tokens, newest first, revoked ones included.
-    pub async fn list_tokens(&self, user_id: i64) -> StoreResult<Vec<Token>> {
-        let rows = self
-            .db
-            .fetch_all(
-                &format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE user_id = $1 ORDER BY id DESC"),
-                args![user_id],
-            )
-            .await?;
-        rows.iter().map(token_from_row).collect()
-    }
-
     /// Revokes every live token of a user; answers how many.
     pub async fn revoke_all_tokens(&self, user_id: i64) -> StoreResult<u64> {
         Ok(self

@@ -19,13 +19,11 @@ use super::harness::{
 /// `evil:fs/files@1.0.0`.
 const FOREIGN_IMPORT: &str = include_str!("../../../apps/hostile/foreign-import.wat");
 
-/// The fixture as a component, with or without its foreign import.
-fn foreign_import_component(with_import: bool) -> Vec<u8> {
-    let text: String = FOREIGN_IMPORT
-        .lines()
-        .filter(|line| with_import || !line.contains("(import \"evil:fs/files@1.0.0\""))
-        .map(|line| format!("{line}\n"))
-        .collect();
+/// `apps/hostile/handler-only.wat`: the same component without that import.
+const HANDLER_ONLY: &str = include_str!("../../../apps/hostile/handler-only.wat");
+
+/// A fixture as a component.
+fn fixture(text: &str) -> Vec<u8> {
     wat::parse_str(text).expect("the fixture is valid component text")
 }
 
@@ -197,7 +195,7 @@ async fn known_versions_hold_every_other_version_after_upgrades_reinstalls_and_d
     rest.created("/rest/app", &bundle("2.0.0", &qa)).await;
     assert_eq!(known(id).await, ("2.0.0".into(), json!(["1.0.0"])), "upgrade");
     // The same version again with another component (a rebuild): no other version.
-    let rebuilt = foreign_import_component(false);
+    let rebuilt = fixture(HANDLER_ONLY);
     let reinstalled = rest.created("/rest/app", &bundle("2.0.0", &rebuilt)).await;
     assert_eq!(reinstalled["message"], "app 'Lookup' upgraded to 2.0.0", "{reinstalled}");
     assert_eq!(known(id).await, ("2.0.0".into(), json!(["1.0.0"])), "re-install of the same version");
@@ -222,7 +220,7 @@ async fn bundles_refused_through_rest_say_precisely_why() {
     let manifest = lookup_manifest("1.0.0").to_string();
     let manifest = manifest.as_bytes();
 
-    let foreign = foreign_import_component(true);
+    let foreign = fixture(FOREIGN_IMPORT);
     assert_soar_error(
         &install(tgz(&[("lookup.json", manifest), ("lookup.wasm", &foreign)])).await,
         400,

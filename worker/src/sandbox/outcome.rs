@@ -2,6 +2,7 @@
 
 use std::time::{Duration, Instant};
 
+use outpost_proto::size::human_bytes;
 use wasmtime::Trap;
 
 use super::bindings::{ActionResult, WitStatus};
@@ -168,22 +169,6 @@ impl Outcome {
 
 fn is_json_object(text: &str) -> bool {
     matches!(serde_json::from_str::<serde_json::Value>(text), Ok(serde_json::Value::Object(_)))
-}
-
-/// `4 MiB`, `1.5 MiB`, `512 bytes`: sizes as an operator writes them.
-pub fn human_bytes(bytes: u64) -> String {
-    const UNITS: [(&str, u64); 3] = [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
-    for (unit, size) in UNITS {
-        if bytes >= size {
-            let value = bytes as f64 / size as f64;
-            return if bytes.is_multiple_of(size) {
-                format!("{} {unit}", bytes / size)
-            } else {
-                format!("{:.1} {unit}", value)
-            };
-        }
-    }
-    format!("{bytes} bytes")
 }
 
 /// `30 s`, `2.5 s`, `500 ms`.

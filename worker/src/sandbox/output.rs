@@ -37,10 +37,10 @@ pub struct LogSink {
 
 #[derive(Default)]
 struct Inner {
+    /// Lines logged, at most `max_lines`.
     lines: u32,
+    /// Lines past `max_lines`: one is enough to fail the run.
     dropped: u32,
-    /// A line past `max_lines` was written: the run fails.
-    exceeded: bool,
     stdout: Partial,
     stderr: Partial,
     stderr_tail: VecDeque<u8>,
@@ -76,7 +76,7 @@ impl LogSink {
 
     /// Whether the connector wrote more lines than it may.
     pub fn exceeded(&self) -> bool {
-        self.lock().exceeded
+        self.lock().exceeded()
     }
 
     /// The most lines a run may write.
@@ -136,7 +136,7 @@ impl LogSink {
                 self.emit(&mut inner, source, &partial.bytes, partial.truncated);
             }
         }
-        if inner.dropped > 0 {
+        if inner.exceeded() {
             tracing::warn!(task_id = %self.task_id, action_run_id = self.action_run_id,
                 kept = inner.lines, dropped = inner.dropped, "connector stopped past its log line limit");
         }
@@ -161,7 +161,6 @@ impl LogSink {
     fn emit(&self, inner: &mut Inner, source: Source, line: &[u8], truncated: bool) {
         if inner.lines >= self.max_lines {
             inner.dropped = inner.dropped.saturating_add(1);
-            inner.exceeded = true;
             return;
         }
         inner.lines += 1;
@@ -190,8 +189,13 @@ impl LogSink {
 }
 
 impl Inner {
+    /// A line past `max_lines` was written: the run fails.
+    fn exceeded(&self) -> bool {
+        self.dropped > 0
+    }
+
     fn check(&self) -> Result<(), LogLimit> {
-        if self.exceeded { Err(LogLimit) } else { Ok(()) }
+        if self.exceeded() { Err(LogLimit) } else { Ok(()) }
     }
 }
 

@@ -203,7 +203,7 @@ impl host::Host for RunState {
             return Err(format!(
                 "state is {} bytes, more than the {} allowed",
                 state.len(),
-                super::outcome::human_bytes(MAX_STATE_BYTES as u64)
+                outpost_proto::size::human_bytes(MAX_STATE_BYTES as u64)
             ));
         }
         match serde_json::from_str::<serde_json::Value>(&state) {
