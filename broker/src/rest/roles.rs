@@ -131,10 +131,10 @@ async fn check_admin_members(
 
 /// Roles as shown, with `_pretty_users` when `pretty`.
 async fn show(broker: &Broker, roles: &[Role], pretty: bool) -> ApiResult<Vec<RoleBody>> {
-    let mut shown = vec![];
-    for r in roles {
-        shown.push(render::role(r, &broker.store.role_member_ids(r.id).await?));
-    }
+    let ids: Vec<i64> = roles.iter().map(|r| r.id).collect();
+    let members = broker.store.members_of_roles(&ids).await?;
+    let mut shown: Vec<RoleBody> =
+        roles.iter().map(|r| render::role(r, members.get(&r.id).map_or(&[][..], Vec::as_slice))).collect();
     if pretty {
         let names = broker.store.names(Named::User, shown.iter().flat_map(|body| body.users.clone())).await?;
         for body in &mut shown {

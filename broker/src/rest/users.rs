@@ -162,10 +162,10 @@ async fn is_administrator_role(broker: &Broker, role_ids: &[i64]) -> Result<bool
 
 /// Users as shown, with `_pretty_roles` when `pretty`.
 async fn show(broker: &Broker, users: &[User], pretty: bool) -> ApiResult<Vec<UserBody>> {
-    let mut shown = vec![];
-    for u in users {
-        shown.push(render::user(u, &broker.store.user_role_ids(u.id).await?));
-    }
+    let ids: Vec<i64> = users.iter().map(|u| u.id).collect();
+    let roles = broker.store.roles_of_users(&ids).await?;
+    let mut shown: Vec<UserBody> =
+        users.iter().map(|u| render::user(u, roles.get(&u.id).map_or(&[][..], Vec::as_slice))).collect();
     if pretty {
         let names = broker.store.names(Named::Role, shown.iter().flat_map(|body| body.roles.clone())).await?;
         for body in &mut shown {

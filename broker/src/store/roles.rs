@@ -1,10 +1,12 @@
 //! Roles and which users hold them. The three built-in roles are rows like any other;
 //! their permissions come from code ([`crate::permissions`]), not from the row.
 
+use std::collections::BTreeMap;
+
 use outpost_proto::time::now_ms;
 
 use super::listing::ListQuery;
-use super::{Listing, Row, Store, StoreResult, parse_json};
+use super::{Arg, Listing, Row, Store, StoreResult, parse_json};
 use crate::args;
 use crate::permissions::Grants;
 
@@ -131,6 +133,34 @@ impl Store {
             .fetch_all("SELECT user_id FROM user_roles WHERE role_id = $1 ORDER BY user_id", args![role_id])
             .await?;
         ids_from_rows(&rows, "user_id")
+    }
+
+    /// The roles of several users at once, by user (a page of `/rest/ph_user`).
+    pub async fn roles_of_users(&self, user_ids: &[i64]) -> StoreResult<BTreeMap<i64, Vec<i64>>> {
+        self.memberships("user_id", "role_id", user_ids).await
+    }
+
+    /// The members of several roles at once, by role (a page of `/rest/role`).
+    pub async fn members_of_roles(&self, role_ids: &[i64]) -> StoreResult<BTreeMap<i64, Vec<i64>>> {
+        self.memberships("role_id", "user_id", role_ids).await
+    }
+
+    /// `user_roles` grouped by `key` for the given keys: one statement per chunk of ids,
+    /// well below both backends' bind-parameter limits. Every key is in the answer.
+    async fn memberships(&self, key: &str, value: &str, ids: &[i64]) -> StoreResult<BTreeMap<i64, Vec<i64>>> {
+        let mut grouped: BTreeMap<i64, Vec<i64>> = ids.iter().map(|id| (*id, vec![])).collect();
+        for chunk in ids.chunks(500) {
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
+            let sql = format!(
+                "SELECT {key}, {value} FROM user_roles WHERE {key} IN ({}) ORDER BY {key}, {value}",
+                placeholders.join(", ")
+            );
+            let rows = self.db.fetch_all(&sql, chunk.iter().map(|id| Arg::from(*id)).collect()).await?;
+            for row in &rows {
+                grouped.entry(row.i64(key)?).or_default().push(row.i64(value)?);
+            }
+        }
+        Ok(grouped)
     }
 
     /// Makes `role_ids` exactly the roles a user holds.
