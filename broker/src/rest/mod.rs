@@ -46,8 +46,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::Broker;
 use crate::audit::AuditObject;
+use crate::auth::Principal;
 use crate::bundle::MAX_BUNDLE_BYTES;
-use crate::permissions;
+use crate::permissions::{self, Required};
 
 /// Largest request body: an app bundle, base64-encoded, in JSON.
 pub const MAX_BODY_BYTES: usize = MAX_BUNDLE_BYTES / 3 * 4 + 64 * 1024;
@@ -131,15 +132,7 @@ async fn authenticate(State(broker): State<Arc<Broker>>, mut request: Request, n
         }
     };
     if !principal.grants.allows(required) {
-        broker.audit.record_denied(&principal, required.name()).await;
-        let message = format!(
-            "user '{}' may not {} {}: it needs '{}'",
-            principal.username,
-            request.method(),
-            request.uri().path(),
-            required.name()
-        );
-        return ApiError(OutpostError::forbidden(message)).into_response();
+        return deny(&broker, &principal, required, &format!("{} {}", request.method(), request.uri().path())).await;
     }
     // Only a route with parameter rules reads the query string here, and it must read it
     // exactly: what it cannot decode is refused, not waved through.
@@ -156,15 +149,8 @@ async fn authenticate(State(broker): State<Arc<Broker>>, mut request: Request, n
             continue;
         };
         if !principal.grants.allows(required) {
-            broker.audit.record_denied(&principal, required.name()).await;
-            let message = format!(
-                "user '{}' may not use '{parameter}' on {} {}: it needs '{}'",
-                principal.username,
-                request.method(),
-                request.uri().path(),
-                required.name()
-            );
-            return ApiError(OutpostError::forbidden(message)).into_response();
+            let what = format!("use '{parameter}' on {} {}", request.method(), request.uri().path());
+            return deny(&broker, &principal, required, &what).await;
         }
     }
     let read = audited_read(&request, &route);
@@ -218,6 +204,13 @@ fn audited_read(request: &Request, route: &str) -> Option<(AuditObject, String)>
     };
     let target = request.uri().path_and_query().map(|p| p.as_str()).unwrap_or(request.uri().path());
     Some((object, format!("GET:{target}")))
+}
+
+/// Refuses what `principal` may not do (`what`, e.g. `GET /rest/audit`), audited.
+async fn deny(broker: &Broker, principal: &Principal, required: Required, what: &str) -> Response {
+    broker.audit.record_denied(principal, required.name()).await;
+    let message = format!("user '{}' may not {what}: it needs '{}'", principal.username, required.name());
+    ApiError(OutpostError::forbidden(message)).into_response()
 }
 
 async fn unknown_route(request: Request) -> Response {
