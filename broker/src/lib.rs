@@ -27,28 +27,15 @@
 //! - [`grpc`]: the gRPC API (tonic).
 //! - [`keys`]: the store and bus keys.
 
-pub mod apps;
-pub mod artifacts;
-pub mod assemble;
-pub mod assets;
-pub mod audit;
-pub mod auth;
-pub mod bundle;
+pub mod access;
+pub mod catalog;
 pub mod config;
-pub mod connectivity;
-pub mod containers;
-pub mod dispatch;
 pub mod grpc;
-pub mod health;
-pub mod ingest;
-pub mod keys;
 pub mod listing;
-pub mod outbox;
-pub mod permissions;
-pub mod registry;
 pub mod rest;
+pub mod runs;
 pub mod store;
-pub mod watch;
+pub mod workers;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -63,9 +50,11 @@ use tokio_util::sync::CancellationToken;
 
 pub use config::BrokerConfig;
 
-use crate::registry::Registry;
+use crate::access::{audit, auth, keys};
+use crate::runs::watch::Watch;
+use crate::runs::{ingest, outbox};
 use crate::store::Store;
-use crate::watch::Watch;
+use crate::workers::registry::{self, Registry};
 
 /// Everything the broker's parts share.
 pub struct Broker {

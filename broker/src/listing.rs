@@ -13,7 +13,7 @@
 //! ISO 8601 strings.
 //!
 //! Fields are the record's JSON names; each collection whitelists the ones it allows
-//! ([`crate::store::listing`]), and anything else is refused with the allowed names.
+//! ([`crate::store::collections`]), and anything else is refused with the allowed names.
 //!
 //! The store turns a parsed query into SQL; [`select`] applies one in memory, with the
 //! same meaning, to what the store cannot list (segments joined with the worker
@@ -23,8 +23,8 @@ use std::cmp::Ordering;
 
 use outpost_proto::OutpostError;
 
-pub use crate::store::listing::MAX_UNPAGED;
-use crate::store::listing::{Collection, Condition, Filter, Kind, ListQuery, Order, Value};
+pub use crate::store::collections::MAX_UNPAGED;
+use crate::store::collections::{Collection, Condition, Filter, Kind, ListQuery, Order, Value};
 use crate::store::{Page, StoreError};
 
 /// Largest `page_size` a client may ask for.
@@ -215,7 +215,7 @@ fn typed(kind: Kind, literal: Literal) -> Result<Value, String> {
             _ => Err(wrong(&Literal::Quoted(s.clone()))),
         },
         (Kind::Time, Literal::Quoted(s) | Literal::Bare(s)) => {
-            crate::containers::parse_time(&s).map(Value::Int).ok_or_else(|| wrong(&Literal::Quoted(s.clone())))
+            crate::catalog::containers::parse_time(&s).map(Value::Int).ok_or_else(|| wrong(&Literal::Quoted(s.clone())))
         }
         (_, literal) => Err(wrong(&literal)),
     }
@@ -378,7 +378,7 @@ fn nulls_first(a: Option<Value>, b: Option<Value>) -> Ordering {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::listing::{ACTION_RUNS, APP_RUNS, CONTAINERS, Field};
+    use crate::store::collections::{ACTION_RUNS, APP_RUNS, CONTAINERS, Field};
 
     fn q(collection: &'static Collection, params: &[(&str, &str)]) -> Result<ListQuery, String> {
         parse(collection, params.iter().copied()).map_err(|e| e.message)

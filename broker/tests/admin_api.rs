@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use outpost_broker::permissions::REST;
+use outpost_broker::access::permissions::REST;
 use outpost_broker::{BrokerConfig, RunningBroker};
 use outpost_bus::{Bus, InProcessBus};
 use outpost_proto::time::now_ms;
@@ -568,7 +568,7 @@ async fn a_locks_refusals_are_recorded_soon_after_it_ends_without_another_sign_i
     let h = Harness::start(|_| {}).await;
     h.user("frank", "frank-password", &["Observer"]).await;
     let wrong = Auth::Basic("frank".into(), "not-his-password".into());
-    for _ in 0..outpost_broker::auth::FREE_FAILURES_PER_USER {
+    for _ in 0..outpost_broker::access::auth::FREE_FAILURES_PER_USER {
         assert_eq!(h.get("/rest/version", &wrong).await.status, StatusCode::UNAUTHORIZED);
     }
     for _ in 0..7 {
@@ -576,8 +576,11 @@ async fn a_locks_refusals_are_recorded_soon_after_it_ends_without_another_sign_i
     }
     // Nobody signs in afterwards: the broker's own sweep records the refusals.
     let store = &h.running.broker.store;
-    let query =
-        outpost_broker::store::audit::AuditQuery { end_ms: i64::MAX, authentication: true, ..Default::default() };
+    let query = outpost_broker::store::audit_records::AuditQuery {
+        end_ms: i64::MAX,
+        authentication: true,
+        ..Default::default()
+    };
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
         let records = store.query_audit(&query).await.unwrap();
@@ -595,7 +598,7 @@ async fn repeated_failed_sign_ins_are_slowed_down_and_audited() {
     let h = Harness::start(|_| {}).await;
     let (erin, _) = h.user("erin", "erin-password", &["Observer"]).await;
     let wrong = Auth::Basic("erin".into(), "not-her-password".into());
-    for _ in 0..outpost_broker::auth::FREE_FAILURES_PER_USER {
+    for _ in 0..outpost_broker::access::auth::FREE_FAILURES_PER_USER {
         let reply = h.get("/rest/version", &wrong).await;
         assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{}", reply.text);
         assert_eq!(reply.body["message"], "invalid user name or password");
@@ -634,7 +637,7 @@ async fn repeated_failed_sign_ins_are_slowed_down_and_audited() {
     );
 
     // Guessing across names from one address locks the address.
-    for i in 0..outpost_broker::auth::FREE_FAILURES_PER_SOURCE {
+    for i in 0..outpost_broker::access::auth::FREE_FAILURES_PER_SOURCE {
         h.get("/rest/version", &Auth::Basic(format!("ghost{i}"), "x".into())).await;
     }
     let address = h.get("/rest/version", &Auth::Basic("someone".into(), "x".into())).await;
@@ -685,7 +688,7 @@ fn from_json(v: &Value) -> Rec {
 fn from_csv(text: &str) -> Vec<Rec> {
     let mut reader = csv::Reader::from_reader(text.as_bytes());
     let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_string).collect();
-    assert_eq!(header, outpost_broker::audit::CSV_COLUMNS);
+    assert_eq!(header, outpost_broker::access::audit::CSV_COLUMNS);
     reader
         .records()
         .map(|r| {
@@ -1556,7 +1559,7 @@ async fn every_role_meets_every_grpc_method() {
     }
     let mut checked = 0;
     for method in &methods {
-        let required = outpost_broker::permissions::grpc_required(method);
+        let required = outpost_broker::access::permissions::grpc_required(method);
         for (who, auth) in &principals {
             let code = call_empty(&channel, method, auth).await;
             let context = format!("{who:?} {method} ({required:?}): {code:?}");
@@ -1844,7 +1847,7 @@ async fn app_installs_and_upgrades_are_audited_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retention_deletes_old_records_on_its_interval() {
-    use outpost_broker::store::audit::AuditRecord;
+    use outpost_broker::store::audit_records::AuditRecord;
     let h = Harness::start(|c| c.audit_retention_days = 1).await;
     let broker = h.running.broker.clone();
     let old = |note: &str, days_ago: i64| AuditRecord {
@@ -1866,7 +1869,7 @@ async fn retention_deletes_old_records_on_its_interval() {
     };
     broker.store.append_audit(&[old("three days old", 3), old("recent", 0)]).await.unwrap();
     let loop_stop = h.shutdown.child_token();
-    let retention = tokio::spawn(outpost_broker::audit::run_retention_every(
+    let retention = tokio::spawn(outpost_broker::access::audit::run_retention_every(
         broker.clone(),
         loop_stop.clone(),
         Duration::from_millis(50),

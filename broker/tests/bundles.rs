@@ -26,7 +26,7 @@ fn every_sample_bundle_passes_the_install_checks() {
         ("hostile.tgz", "Hostile", vec!["spin", "recurse", "grow memory", "snoop"]),
     ] {
         let bytes = std::fs::read(dist().join(file)).unwrap();
-        let bundle = outpost_broker::bundle::read(&bytes).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let bundle = outpost_broker::catalog::bundle::read(&bytes).unwrap_or_else(|e| panic!("{file}: {e}"));
         assert_eq!(bundle.abi_version, "0.1.0", "{file}");
         assert!(bundle.manifest.name.eq_ignore_ascii_case(name), "{file} is named {}", bundle.manifest.name);
         for action in actions {
@@ -80,7 +80,7 @@ const MANIFEST: &str = r#"{"appid": "6e2c3d0a-8f1b-4c5e-9a7d-2b4f6e8a0c1d", "nam
 
 /// The refusal of a bundle, as `POST /rest/app` words it.
 fn refusal(bundle: &[u8]) -> String {
-    outpost_broker::bundle::read(bundle).expect_err("the bundle is refused").to_string()
+    outpost_broker::catalog::bundle::read(bundle).expect_err("the bundle is refused").to_string()
 }
 
 /// `apps/hostile/foreign-import.wat`: a correct handler that also imports
@@ -103,7 +103,7 @@ fn a_component_importing_outside_the_world_is_refused_naming_the_import() {
     );
     // Without that import the same component is a valid connector.
     let clean = wat::parse_str(HANDLER_ONLY).unwrap();
-    let bundle = outpost_broker::bundle::read(&tgz(&[
+    let bundle = outpost_broker::catalog::bundle::read(&tgz(&[
         Entry::File("t.json", MANIFEST.as_bytes()),
         Entry::File("t.wasm", &clean),
     ]))
@@ -146,7 +146,7 @@ fn more_than_256_entries_are_refused_folders_included() {
 #[test]
 fn an_oversized_bundle_is_refused_before_it_is_read() {
     assert_eq!(
-        refusal(&vec![0x1f; outpost_broker::bundle::MAX_BUNDLE_BYTES + 1]),
+        refusal(&vec![0x1f; outpost_broker::catalog::bundle::MAX_BUNDLE_BYTES + 1]),
         "invalid app bundle: the bundle is 67108865 bytes, more than the 64 MiB allowed"
     );
 }

@@ -4,10 +4,10 @@
 //! PostgreSQL cases use a fresh database on the machine's server (trust auth), dropped
 //! at the end of each case, as `store.rs` does.
 
-use outpost_broker::permissions::{Permission, Required};
-use outpost_broker::store::audit::{AuditQuery, AuditRecord, Selection};
+use outpost_broker::access::permissions::{Permission, Required};
+use outpost_broker::store::audit_records::{AuditQuery, AuditRecord, Selection};
+use outpost_broker::store::collections::{APP_STATUSES, Collection, ListQuery, Order, ROLES, TOKENS, USERS, Value};
 use outpost_broker::store::containers::ContainerFields;
-use outpost_broker::store::listing::{APP_STATUSES, Collection, ListQuery, Order, ROLES, TOKENS, USERS, Value};
 use outpost_broker::store::roles::RoleFields;
 use outpost_broker::store::runs::{NewActionRun, NewAppRun};
 use outpost_broker::store::system::ActionRunFilter;

@@ -20,7 +20,7 @@ use anyhow::{Context, bail};
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use outpost_broker::BrokerConfig;
-use outpost_broker::dispatch::{RunAction, Target};
+use outpost_broker::runs::dispatch::{RunAction, Target};
 use outpost_broker::store::assets::NewAsset;
 use outpost_broker::store::containers::ContainerFields;
 use outpost_bus::amqp::{AmqpBus, AmqpConfig};
@@ -282,7 +282,7 @@ async fn end_to_end(args: &BenchArgs, bus: Arc<dyn Bus>) -> anyhow::Result<f64> 
     let mut config = BrokerConfig::new(&data_dir);
     config.rest_addr = "127.0.0.1:0".parse()?;
     config.grpc_addr = "127.0.0.1:0".parse()?;
-    config.admin_password = Some(outpost_broker::auth::new_token());
+    config.admin_password = Some(outpost_broker::access::auth::new_token());
     config.bundles = vec![args.apps_dir.join("qa.tgz")];
     let running = outpost_broker::start(config, bus.clone(), shutdown.clone()).await?;
     let broker = running.broker.clone();

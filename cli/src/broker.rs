@@ -54,7 +54,7 @@ pub async fn run(args: BrokerArgs) -> anyhow::Result<()> {
     println!("  REST: http://{}/rest   gRPC: http://{}", crate::up::local_target(broker.rest_addr), broker.grpc_addr);
     println!(
         "  workers need a copy of the bus key {} (as <worker data dir>/bus.key, or --bus-key-file)",
-        args.data_dir.join(outpost_broker::keys::BUS_KEY_FILE).display()
+        args.data_dir.join(outpost_broker::access::keys::BUS_KEY_FILE).display()
     );
     if !bus.is_connected() {
         println!(

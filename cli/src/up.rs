@@ -96,11 +96,11 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     match &broker.generated_admin_password {
         Some(password) => println!(
             "  sign in as 'admin' with password {password} (shown once; kept in {})",
-            args.data_dir.join(outpost_broker::auth::ADMIN_PASSWORD_FILE).display()
+            args.data_dir.join(outpost_broker::access::auth::ADMIN_PASSWORD_FILE).display()
         ),
         None => println!(
             "  sign in as 'admin' (password: OUTPOST_ADMIN_PASSWORD, or the file {})",
-            args.data_dir.join(outpost_broker::auth::ADMIN_PASSWORD_FILE).display()
+            args.data_dir.join(outpost_broker::access::auth::ADMIN_PASSWORD_FILE).display()
         ),
     }
     println!("  e.g. curl -u admin:<password> {rest_url}/rest/app");

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use outpost_broker::keys::BUS_KEY_FILE;
+use outpost_broker::access::keys::BUS_KEY_FILE;
 use outpost_bus::Bus;
 use outpost_proto::seal::SealKey;
 use outpost_worker::WorkerConfig;
@@ -96,7 +96,7 @@ fn load_bus_key(path: &Path) -> anyhow::Result<SealKey> {
         ),
         Err(e) => anyhow::bail!("cannot read the bus key at {}: {e}", path.display()),
     }
-    outpost_broker::keys::load(path).map_err(|e| anyhow::anyhow!(e.message))
+    outpost_broker::access::keys::load(path).map_err(|e| anyhow::anyhow!(e.message))
 }
 
 /// The bus key opens every asset's secrets: other users of the machine must not read it.

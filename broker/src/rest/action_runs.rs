@@ -11,15 +11,15 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use super::input::{self, Body, Fields};
-use super::listing::{ExpensiveDoc, ListingDoc, Params, PrettyDoc};
 use super::openapi::Routes;
+use super::params::{ExpensiveDoc, ListingDoc, Params, PrettyDoc};
 use super::render::{self, ActionRunBody, AppRunBody, CancelDone, Failure, ListBody, Names, RunQueued};
 use super::{ApiResult, app_runs};
 use crate::Broker;
-use crate::audit::Actor;
-use crate::auth::Principal;
-use crate::dispatch::{RunAction, Target};
-use crate::store::listing::{ACTION_RUNS, APP_RUNS, Value as FilterValue};
+use crate::access::audit::Actor;
+use crate::access::auth::Principal;
+use crate::runs::dispatch::{RunAction, Target};
+use crate::store::collections::{ACTION_RUNS, APP_RUNS, Value as FilterValue};
 
 pub fn routes(routes: Routes) -> Routes {
     routes
@@ -154,7 +154,7 @@ pub async fn run(
 
 /// List action runs.
 #[utoipa::path(get, path = "/rest/action_run", tag = "action runs", params(ListingDoc),
-    description = super::listing::FILTER_HELP,
+    description = super::params::FILTER_HELP,
     responses((status = 200, body = ListBody<ActionRunBody>), (status = 400, body = Failure)))]
 pub async fn list(State(broker): State<Arc<Broker>>, params: Params) -> ApiResult<Json<ListBody<ActionRunBody>>> {
     let listing = broker.store.list_action_runs(&params.list(&ACTION_RUNS)?).await?;
@@ -207,7 +207,7 @@ pub async fn cancel(
 
 /// List the app runs of an action run.
 #[utoipa::path(get, path = "/rest/action_run/{id}/app_runs", tag = "action runs",
-    params(("id" = i64, Path), ListingDoc, ExpensiveDoc), description = super::listing::FILTER_HELP,
+    params(("id" = i64, Path), ListingDoc, ExpensiveDoc), description = super::params::FILTER_HELP,
     responses((status = 200, body = ListBody<AppRunBody>), (status = 400, body = Failure), (status = 404, body = Failure)))]
 pub async fn app_runs(
     State(broker): State<Arc<Broker>>,

@@ -6,12 +6,12 @@ use axum::Json;
 use axum::extract::{Path, State};
 use outpost_proto::OutpostError;
 
-use super::listing::{ExpensiveDoc, ListingDoc, PageDoc, Params, PrettyDoc};
 use super::openapi::Routes;
+use super::params::{ExpensiveDoc, ListingDoc, PageDoc, Params, PrettyDoc};
 use super::render::{self, ActionResultBody, AppRunBody, Failure, ListBody, Names};
 use super::{ApiResult, input};
 use crate::Broker;
-use crate::store::listing::{ACTION_RESULTS, APP_RUNS, ListQuery, Value as FilterValue};
+use crate::store::collections::{ACTION_RESULTS, APP_RUNS, ListQuery, Value as FilterValue};
 use crate::store::runs::AppRun;
 
 pub fn routes(routes: Routes) -> Routes {
@@ -44,7 +44,7 @@ pub async fn listing(broker: &Broker, query: &ListQuery, params: &Params) -> Api
 
 /// List app runs (`_filter_action_run=5`, `_filter_status="failed"`, ...).
 #[utoipa::path(get, path = "/rest/app_run", tag = "app runs", params(ListingDoc, ExpensiveDoc),
-    description = super::listing::FILTER_HELP,
+    description = super::params::FILTER_HELP,
     responses((status = 200, body = ListBody<AppRunBody>), (status = 400, body = Failure)))]
 pub async fn list(State(broker): State<Arc<Broker>>, params: Params) -> ApiResult<Json<ListBody<AppRunBody>>> {
     let query = params.list(&APP_RUNS)?;

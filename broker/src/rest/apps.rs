@@ -10,14 +10,14 @@ use utoipa::ToSchema;
 
 use super::ApiResult;
 use super::input::{self, Body, Fields};
-use super::listing::{ListingDoc, Params};
 use super::openapi::Routes;
+use super::params::{ListingDoc, Params};
 use super::render::{self, AppBody, AppInstalled, Failure, ListBody};
 use crate::Broker;
-use crate::audit::Actor;
-use crate::auth::Principal;
+use crate::access::audit::Actor;
+use crate::access::auth::Principal;
 use crate::store::apps::Installed;
-use crate::store::listing::APPS;
+use crate::store::collections::APPS;
 
 pub fn routes(routes: Routes) -> Routes {
     routes.add(__path_list, list).add(__path_read, read).add(__path_install, install)
@@ -35,7 +35,7 @@ pub struct InstallAppRequest {
 }
 
 /// List installed apps.
-#[utoipa::path(get, path = "/rest/app", tag = "apps", params(ListingDoc), description = super::listing::FILTER_HELP,
+#[utoipa::path(get, path = "/rest/app", tag = "apps", params(ListingDoc), description = super::params::FILTER_HELP,
     responses((status = 200, body = ListBody<AppBody>), (status = 400, body = Failure)))]
 pub async fn list(State(broker): State<Arc<Broker>>, params: Params) -> ApiResult<Json<ListBody<AppBody>>> {
     let listing = broker.store.list_apps_by(&params.list(&APPS)?).await?;

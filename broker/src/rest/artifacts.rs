@@ -14,15 +14,15 @@ use utoipa::ToSchema;
 
 use super::ApiResult;
 use super::input::{self, Body, Fields};
-use super::listing::{ListingDoc, Params, PrettyDoc};
 use super::openapi::Routes;
+use super::params::{ListingDoc, Params, PrettyDoc};
 use super::render::{self, ArtifactBody, ArtifactExists, Failure, ListBody, Names, Saved};
 use crate::Broker;
-use crate::artifacts::ArtifactInput;
-use crate::audit::Actor;
-use crate::auth::Principal;
+use crate::access::audit::Actor;
+use crate::access::auth::Principal;
+use crate::catalog::artifacts::ArtifactInput;
 use crate::store::artifacts::Created;
-use crate::store::listing::{ARTIFACTS, ListQuery};
+use crate::store::collections::{ARTIFACTS, ListQuery};
 
 pub fn routes(routes: Routes) -> Routes {
     routes.add(__path_create, create).add(__path_list, list).add(__path_read, read)
@@ -147,7 +147,7 @@ pub async fn create(
 }
 
 /// List artifacts (`_filter_container=N` for one container's).
-#[utoipa::path(get, path = "/rest/artifact", tag = "artifacts", params(ListingDoc), description = super::listing::FILTER_HELP,
+#[utoipa::path(get, path = "/rest/artifact", tag = "artifacts", params(ListingDoc), description = super::params::FILTER_HELP,
     responses((status = 200, body = ListBody<ArtifactBody>), (status = 400, body = Failure)))]
 pub async fn list(State(broker): State<Arc<Broker>>, params: Params) -> ApiResult<Json<ListBody<ArtifactBody>>> {
     Ok(Json(listing(&broker, &params.list(&ARTIFACTS)?, params.pretty).await?))

@@ -1,5 +1,5 @@
 //! `/rest/asset`: configured instances of apps. Fields of type `password` are sealed at
-//! rest and never returned in clear; the checks live in [`crate::assets`].
+//! rest and never returned in clear; the checks live in [`crate::catalog::assets`].
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,16 +15,16 @@ use utoipa::openapi::schema::{KnownFormat, Object, ObjectBuilder, SchemaFormat, 
 
 use super::ApiResult;
 use super::input::{self, Body, Fields};
-use super::listing::{ListingDoc, Params, PrettyDoc};
 use super::openapi::Routes;
+use super::params::{ListingDoc, Params, PrettyDoc};
 use super::render::{self, AssetBody, Deleted, Failure, ListBody, Names, Saved, TestStartedBody};
 use crate::Broker;
-use crate::assets::AssetInput;
-use crate::audit::Actor;
-use crate::auth::Principal;
+use crate::access::audit::Actor;
+use crate::access::auth::Principal;
+use crate::catalog::assets::AssetInput;
 use crate::store::apps::App;
 use crate::store::assets::Asset;
-use crate::store::listing::ASSETS;
+use crate::store::collections::ASSETS;
 
 pub fn routes(routes: Routes) -> Routes {
     routes
@@ -184,7 +184,7 @@ pub async fn create(
 }
 
 /// List assets.
-#[utoipa::path(get, path = "/rest/asset", tag = "assets", params(ListingDoc), description = super::listing::FILTER_HELP,
+#[utoipa::path(get, path = "/rest/asset", tag = "assets", params(ListingDoc), description = super::params::FILTER_HELP,
     responses((status = 200, body = ListBody<AssetBody>), (status = 400, body = Failure)))]
 pub async fn list(State(broker): State<Arc<Broker>>, params: Params) -> ApiResult<Json<ListBody<AssetBody>>> {
     let listing = broker.store.list_assets_by(&params.list(&ASSETS)?).await?;

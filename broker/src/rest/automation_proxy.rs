@@ -24,13 +24,13 @@ use utoipa::ToSchema;
 
 use super::ApiResult;
 use super::input::{self, Fields};
-use super::listing::{ListingDoc, Params};
 use super::openapi::Routes;
+use super::params::{ListingDoc, Params};
 use super::render::{self, AutomationProxyBody, Failure, ListBody, Saved, WorkerBody};
 use crate::Broker;
 use crate::listing::{self, Listed};
-use crate::registry::WorkerInfo;
-use crate::store::listing::{Collection, Field, Kind, Value};
+use crate::store::collections::{Collection, Field, Kind, Value};
+use crate::workers::registry::WorkerInfo;
 
 pub fn routes(routes: Routes) -> Routes {
     routes.add(__path_list, list).add(__path_create, create).add(__path_read, read)
@@ -131,7 +131,7 @@ impl Listed for Entry {
 
 /// List automation brokers, the default segment (no id) first.
 #[utoipa::path(get, path = "/rest/automation_proxy", tag = "automation brokers", params(ListingDoc),
-    description = super::listing::FILTER_HELP,
+    description = super::params::FILTER_HELP,
     responses((status = 200, body = ListBody<AutomationProxyBody>), (status = 400, body = Failure)))]
 pub async fn list(State(broker): State<Arc<Broker>>, params: Params) -> ApiResult<Json<ListBody<AutomationProxyBody>>> {
     let query = params.list(&AUTOMATION_PROXIES)?;

@@ -1,5 +1,5 @@
 //! `/rest/container`: the containers action runs operate on (seed 004's schema); the
-//! checks live in [`crate::containers`].
+//! checks live in [`crate::catalog::containers`].
 
 use std::sync::Arc;
 
@@ -11,15 +11,15 @@ use utoipa::ToSchema;
 
 use super::ApiResult;
 use super::input::{self, Body, Fields};
-use super::listing::{ListingDoc, Params, PrettyDoc};
 use super::openapi::Routes;
+use super::params::{ListingDoc, Params, PrettyDoc};
 use super::render::{self, ArtifactBody, ContainerBody, Failure, ListBody, Names, Saved};
 use crate::Broker;
-use crate::audit::Actor;
-use crate::auth::Principal;
-use crate::containers::ContainerInput;
+use crate::access::audit::Actor;
+use crate::access::auth::Principal;
+use crate::catalog::containers::ContainerInput;
+use crate::store::collections::{ARTIFACTS, CONTAINERS, Value as FilterValue};
 use crate::store::containers::Container;
-use crate::store::listing::{ARTIFACTS, CONTAINERS, Value as FilterValue};
 
 pub fn routes(routes: Routes) -> Routes {
     routes
@@ -149,7 +149,7 @@ pub async fn create(
 }
 
 /// List containers.
-#[utoipa::path(get, path = "/rest/container", tag = "containers", params(ListingDoc), description = super::listing::FILTER_HELP,
+#[utoipa::path(get, path = "/rest/container", tag = "containers", params(ListingDoc), description = super::params::FILTER_HELP,
     responses((status = 200, body = ListBody<ContainerBody>), (status = 400, body = Failure)))]
 pub async fn list(State(broker): State<Arc<Broker>>, params: Params) -> ApiResult<Json<ListBody<ContainerBody>>> {
     let listing = broker.store.list_containers(&params.list(&CONTAINERS)?).await?;
@@ -185,7 +185,7 @@ pub async fn update(
 
 /// List the artifacts of a container.
 #[utoipa::path(get, path = "/rest/container/{id}/artifacts", tag = "containers", params(("id" = i64, Path), ListingDoc),
-    description = super::listing::FILTER_HELP,
+    description = super::params::FILTER_HELP,
     responses((status = 200, body = ListBody<ArtifactBody>), (status = 400, body = Failure), (status = 404, body = Failure)))]
 pub async fn artifacts(
     State(broker): State<Arc<Broker>>,

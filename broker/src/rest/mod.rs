@@ -3,31 +3,31 @@
 //! Every response error is SOAR's `{"failed": true, "message": ...}` with the status of
 //! its [`outpost_proto::ErrorCode`]; unknown routes and methods answer the same way.
 //! Authentication (HTTP Basic or `ph-auth-token`) is required on every route, and the
-//! route's permission from [`crate::permissions::REST`] (and of its query parameters,
-//! [`crate::permissions::REST_PARAMETERS`]) is checked in the same middleware: 401
+//! route's permission from [`crate::access::permissions::REST`] (and of its query parameters,
+//! [`crate::access::permissions::REST_PARAMETERS`]) is checked in the same middleware: 401
 //! unauthenticated, 403 not allowed (audited), 429 while sign-ins are locked. Successful
 //! reads of audited objects (`/rest/container/<id>...`, `/rest/ph_user/<id>...`,
 //! `/rest/role/<id>...`) are audited there too.
 //!
 //! # Layout
 //! - [`input`]: reading JSON bodies and fields with precise errors.
-//! - [`listing`]: the query string of reads (paging, sorting, `_filter_`, `pretty`).
+//! - [`params`]: the query string of reads (paging, sorting, `_filter_`, `pretty`).
 //! - [`render`]: the JSON shapes of SOAR's records and timestamps (typed, documented).
 //! - [`openapi`]: the route table and the OpenAPI document built from the same handlers.
 //! - [`action_runs`], [`app_runs`], [`containers`], [`artifacts`], [`assets`], [`apps`],
-//!   [`automation_proxy`], [`system`], [`users`], [`roles`], [`audit`]: the endpoints.
+//!   [`automation_proxy`], [`system`], [`users`], [`roles`], [`audit_reads`]: the endpoints.
 
 pub mod action_runs;
 pub mod app_runs;
 pub mod apps;
 pub mod artifacts;
 pub mod assets;
-pub mod audit;
+pub mod audit_reads;
 pub mod automation_proxy;
 pub mod containers;
 pub mod input;
-pub mod listing;
 pub mod openapi;
+pub mod params;
 pub mod render;
 pub mod roles;
 pub mod system;
@@ -45,10 +45,10 @@ use outpost_proto::OutpostError;
 use tokio_util::sync::CancellationToken;
 
 use crate::Broker;
-use crate::audit::AuditObject;
-use crate::auth::Principal;
-use crate::bundle::MAX_BUNDLE_BYTES;
-use crate::permissions::{self, Required};
+use crate::access::audit::AuditObject;
+use crate::access::auth::Principal;
+use crate::access::permissions::{self, Required};
+use crate::catalog::bundle::MAX_BUNDLE_BYTES;
 
 /// Largest request body: an app bundle, base64-encoded, in JSON.
 pub const MAX_BODY_BYTES: usize = MAX_BUNDLE_BYTES / 3 * 4 + 64 * 1024;
@@ -108,8 +108,8 @@ pub async fn serve(broker: Arc<Broker>, listener: tokio::net::TcpListener, shutd
 }
 
 /// Authenticates the caller, checks the route's permission from the one table
-/// ([`crate::permissions::rest_required`]; a route without a row is Administrator-only),
-/// puts the [`crate::auth::Principal`] in the request's extensions, and audits reads of
+/// ([`crate::access::permissions::rest_required`]; a route without a row is Administrator-only),
+/// puts the [`crate::access::auth::Principal`] in the request's extensions, and audits reads of
 /// audited objects.
 async fn authenticate(State(broker): State<Arc<Broker>>, mut request: Request, next: Next) -> Response {
     let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_default();

@@ -8,7 +8,7 @@
 //!   built outside `rest` (`/rest/health`, audit records) have schemas there that the
 //!   OpenAPI test checks real answers against;
 //! - [`ApiDoc`] lists the same handlers, and a test checks that its paths, the router's
-//!   table and the permission table ([`crate::permissions::REST`]) are the same set;
+//!   table and the permission table ([`crate::access::permissions::REST`]) are the same set;
 //! - each operation says who may call it, from that permission table.
 //!
 //! The document is served to authenticated callers, like everything else under `/rest`.
@@ -26,10 +26,10 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    action_runs, app_runs, apps, artifacts, assets, audit, automation_proxy, containers, roles, system, users,
+    action_runs, app_runs, apps, artifacts, assets, audit_reads, automation_proxy, containers, roles, system, users,
 };
 use crate::Broker;
-use crate::permissions::{self, Required};
+use crate::access::permissions::{self, Required};
 
 /// The router under construction, and the table of what it routes.
 pub struct Routes {
@@ -95,7 +95,7 @@ pub fn routes() -> Routes {
     let routes = system::routes(routes);
     let routes = users::routes(routes);
     let routes = roles::routes(routes);
-    let routes = audit::routes(routes);
+    let routes = audit_reads::routes(routes);
     routes.add(__path_openapi_json, openapi_json)
 }
 
@@ -165,12 +165,12 @@ pub fn route_table() -> Vec<(Method, String)> {
         roles::read,
         roles::update,
         roles::disable,
-        audit::all,
-        audit::of_user,
-        audit::of_user_alias,
-        audit::of_role,
-        audit::of_container,
-        audit::of_playbook,
+        audit_reads::all,
+        audit_reads::of_user,
+        audit_reads::of_user_alias,
+        audit_reads::of_role,
+        audit_reads::of_container,
+        audit_reads::of_playbook,
         openapi_json,
     ),
     modifiers(&Security, &Access),
@@ -199,7 +199,7 @@ impl Modify for Security {
 }
 
 /// Says on every operation who may call it, from the one permission table
-/// ([`crate::permissions::REST`]), adds the errors the authentication middleware answers
+/// ([`crate::access::permissions::REST`]), adds the errors the authentication middleware answers
 /// before any handler runs, and names each operation uniquely by method and path.
 struct Access;
 

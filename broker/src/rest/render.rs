@@ -12,19 +12,19 @@ use serde::{Serialize, Serializer};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use crate::containers::content_hash;
-use crate::permissions::builtin_permissions;
+use crate::access::permissions::builtin_permissions;
+use crate::catalog::containers::content_hash;
 use crate::store::apps::App;
 use crate::store::artifacts::Artifact;
 use crate::store::assets::Asset;
+use crate::store::collections::Named;
 use crate::store::containers::Container;
-use crate::store::listing::Named;
 use crate::store::roles::Role;
 use crate::store::runs::{ActionResult, ActionRun, AppRun};
 use crate::store::users::{Token, User};
 use crate::store::{Listing, Store, StoreResult};
 
-pub use crate::assets::{MASK, masked};
+pub use crate::catalog::assets::{MASK, masked};
 
 /// SOAR's timestamp: `2016-01-15T22:15:58.062000Z`.
 pub fn iso(ms: i64) -> String {
@@ -991,7 +991,7 @@ pub struct LicenseUsage {
     pub containers: i64,
 }
 
-// Documents the body `crate::health::health` builds (outside `rest`); the OpenAPI test
+// Documents the body `crate::workers::health::health` builds (outside `rest`); the OpenAPI test
 // checks real answers against it. The shapes below down to `ServiceSnapshot` likewise.
 /// `GET /rest/health` (seed 003): real readings of the machine and of Outpost's services.
 #[derive(Debug, ToSchema)]
@@ -1388,7 +1388,7 @@ pub fn role(r: &Role, member_ids: &[i64]) -> RoleBody {
     }
 }
 
-// Documents the record `crate::audit::record_json` builds (outside `rest`); the OpenAPI
+// Documents the record `crate::access::audit::record_json` builds (outside `rest`); the OpenAPI
 // test checks real answers against it.
 /// An audit record (seed 002). With `format=csv` the same records come as CSV with the
 /// seed's columns.

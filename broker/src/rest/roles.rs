@@ -2,7 +2,7 @@
 //!
 //! The built-in roles (Administrator, Automation, Observer) keep their names and
 //! permissions; only their members (`users`) and description change. Custom roles hold
-//! permission names from [`crate::permissions::Permission`]. `DELETE` disables a role:
+//! permission names from [`crate::access::permissions::Permission`]. `DELETE` disables a role:
 //! it then grants nothing, and keeps its members for re-enabling.
 
 use std::sync::Arc;
@@ -16,15 +16,15 @@ use utoipa::ToSchema;
 
 use super::ApiResult;
 use super::input::{self, Fields};
-use super::listing::{ListingDoc, Params, PrettyDoc};
 use super::openapi::Routes;
+use super::params::{ListingDoc, Params, PrettyDoc};
 use super::render::{self, Deleted, Failure, ListBody, RoleBody, Saved};
 use super::users::keep_an_administrator;
 use crate::Broker;
-use crate::audit::{self, AuditObject};
-use crate::auth::Principal;
-use crate::permissions::{ADMINISTRATOR, Permission};
-use crate::store::listing::{Named, ROLES};
+use crate::access::audit::{self, AuditObject};
+use crate::access::auth::Principal;
+use crate::access::permissions::{ADMINISTRATOR, Permission};
+use crate::store::collections::{Named, ROLES};
 use crate::store::roles::{Role, RoleFields};
 
 pub fn routes(routes: Routes) -> Routes {
@@ -145,7 +145,7 @@ async fn show(broker: &Broker, roles: &[Role], pretty: bool) -> ApiResult<Vec<Ro
 }
 
 /// List roles, built-in ones included, filtered and sorted as every collection is.
-#[utoipa::path(get, path = "/rest/role", tag = "roles", params(ListingDoc), description = super::listing::FILTER_HELP,
+#[utoipa::path(get, path = "/rest/role", tag = "roles", params(ListingDoc), description = super::params::FILTER_HELP,
     responses((status = 200, body = ListBody<RoleBody>), (status = 400, body = Failure)))]
 pub async fn list(State(broker): State<Arc<Broker>>, params: Params) -> ApiResult<Json<ListBody<RoleBody>>> {
     let listing = broker.store.list_roles_by(&params.list(&ROLES)?).await?;

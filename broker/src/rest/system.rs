@@ -15,8 +15,8 @@ use serde_json::{Map, Value, json};
 use utoipa::{IntoParams, ToSchema};
 
 use super::input::{self, Fields};
-use super::listing::{ListingDoc, Params};
 use super::openapi::Routes;
+use super::params::{ListingDoc, Params};
 use super::render::{
     ActionUse, AppStatusBody, AppStatusList, DayCount, Failure, HealthBody, LicenseBody, LicenseInfo, LicenseUsage,
     PlaybooksActionsStats, SettingsChanged, SystemInfoBody, TestStartedBody, TopPlaybooksActions, VersionBody,
@@ -24,9 +24,9 @@ use super::render::{
 };
 use super::{ApiResult, render};
 use crate::Broker;
-use crate::audit::{Actor, AuditObject};
-use crate::auth::Principal;
-use crate::store::listing::APP_STATUSES;
+use crate::access::audit::{Actor, AuditObject};
+use crate::access::auth::Principal;
+use crate::store::collections::APP_STATUSES;
 use crate::store::system::{ActionRunFilter, AppStatus};
 
 /// The routes of seed 003, runtime settings and test connectivity.
@@ -190,7 +190,7 @@ pub async fn license(State(broker): State<Arc<Broker>>) -> ApiResult<Json<Licens
 /// Readings of the machine and of Outpost's services, workers included (seed 003).
 #[utoipa::path(get, path = "/rest/health", tag = "system", responses((status = 200, body = HealthBody)))]
 pub async fn health(State(broker): State<Arc<Broker>>) -> Json<Value> {
-    Json(crate::health::health(&broker).await)
+    Json(crate::workers::health::health(&broker).await)
 }
 
 /// "13 minutes ago", as SOAR's `_pretty_*` times read.
@@ -229,7 +229,7 @@ fn render_status(s: &AppStatus, pretty: bool, now: i64) -> AppStatusBody {
 /// The latest connectivity test of each asset (seed 003), by asset unless sorted
 /// otherwise; the standard query parameters and filters apply.
 #[utoipa::path(get, path = "/rest/app_status", tag = "system", params(ListingDoc),
-    description = super::listing::FILTER_HELP,
+    description = super::params::FILTER_HELP,
     responses((status = 200, body = AppStatusList), (status = 400, body = Failure)))]
 pub async fn app_status(State(broker): State<Arc<Broker>>, params: Params) -> ApiResult<Json<AppStatusList>> {
     let listing = broker.store.app_statuses(&params.list(&APP_STATUSES)?).await?;
@@ -290,7 +290,7 @@ impl WidgetQuery {
     fn filter(&self, now: i64) -> Result<ActionRunFilter, OutpostError> {
         let (start_ms, end_ms) = match (&self.start_time, &self.end_time) {
             (Some(s), Some(e)) => {
-                (super::audit::parse_when("start_time", s)?, super::audit::parse_when("end_time", e)?)
+                (super::audit_reads::parse_when("start_time", s)?, super::audit_reads::parse_when("end_time", e)?)
             }
             (None, None) => (now - 7 * 24 * 3600 * 1000, now + 1),
             _ => {
@@ -425,7 +425,7 @@ pub async fn test_asset(
 }
 
 /// The answer to a started connectivity test.
-pub fn test_started(started: &crate::connectivity::TestStarted) -> TestStartedBody {
+pub fn test_started(started: &crate::runs::connectivity::TestStarted) -> TestStartedBody {
     TestStartedBody {
         success: true,
         action_run_id: started.action_run_id,

@@ -21,14 +21,14 @@ use utoipa::ToSchema;
 
 use super::ApiResult;
 use super::input::{self, Fields};
-use super::listing::{ListingDoc, Params, PrettyDoc};
 use super::openapi::Routes;
+use super::params::{ListingDoc, Params, PrettyDoc};
 use super::render::{self, Deleted, Failure, ListBody, Saved, TokenBody, TokenIssued, TokensRevoked, UserBody};
 use crate::Broker;
-use crate::audit::{self, AuditObject};
-use crate::auth::{self, Principal};
-use crate::permissions::ADMINISTRATOR;
-use crate::store::listing::{Named, TOKENS, USERS, Value as FilterValue};
+use crate::access::audit::{self, AuditObject};
+use crate::access::auth::{self, Principal};
+use crate::access::permissions::ADMINISTRATOR;
+use crate::store::collections::{Named, TOKENS, USERS, Value as FilterValue};
 use crate::store::users::{User, UserFields};
 
 pub fn routes(routes: Routes) -> Routes {
@@ -176,7 +176,7 @@ async fn show(broker: &Broker, users: &[User], pretty: bool) -> ApiResult<Vec<Us
 }
 
 /// List users, filtered and sorted as every collection is; never a password.
-#[utoipa::path(get, path = "/rest/ph_user", tag = "users", params(ListingDoc), description = super::listing::FILTER_HELP,
+#[utoipa::path(get, path = "/rest/ph_user", tag = "users", params(ListingDoc), description = super::params::FILTER_HELP,
     responses((status = 200, body = ListBody<UserBody>), (status = 400, body = Failure)))]
 pub async fn list(State(broker): State<Arc<Broker>>, params: Params) -> ApiResult<Json<ListBody<UserBody>>> {
     let listing = broker.store.list_users(&params.list(&USERS)?).await?;
@@ -366,7 +366,7 @@ pub async fn disable(
 /// List a user's tokens, revoked and expired ones included, filtered and sorted as every
 /// collection is; never the tokens themselves.
 #[utoipa::path(get, path = "/rest/ph_user/{id}/token", tag = "users", params(("id" = i64, Path), ListingDoc),
-    description = super::listing::FILTER_HELP,
+    description = super::params::FILTER_HELP,
     responses((status = 200, body = ListBody<TokenBody>), (status = 400, body = Failure), (status = 404, body = Failure)))]
 pub async fn tokens(
     State(broker): State<Arc<Broker>>,

@@ -4,7 +4,7 @@
 use outpost_proto::manifest::Manifest;
 use outpost_proto::time::now_ms;
 
-use super::listing::{APPS, ListQuery};
+use super::collections::{APPS, ListQuery};
 use super::{Listing, Row, Store, StoreError, StoreResult, parse_json};
 use crate::args;
 

@@ -5,7 +5,7 @@
 use outpost_proto::time::now_ms;
 use serde_json::Value;
 
-use super::listing::{ARTIFACTS, ListQuery};
+use super::collections::{ARTIFACTS, ListQuery};
 use super::{Listing, Row, Store, StoreResult, parse_json};
 use crate::args;
 

@@ -6,7 +6,7 @@
 use outpost_proto::time::now_ms;
 use serde_json::{Map, Value};
 
-use super::listing::{ASSETS, ListQuery};
+use super::collections::{ASSETS, ListQuery};
 use super::{Listing, Row, Store, StoreError, StoreResult, parse_json};
 use crate::args;
 

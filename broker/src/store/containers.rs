@@ -3,7 +3,7 @@
 use outpost_proto::time::now_ms;
 use serde_json::Value;
 
-use super::listing::{CONTAINERS, ListQuery};
+use super::collections::{CONTAINERS, ListQuery};
 use super::{Listing, Row, Store, StoreResult, parse_json};
 use crate::args;
 

@@ -21,10 +21,10 @@
 pub mod apps;
 pub mod artifacts;
 pub mod assets;
-pub mod audit;
+pub mod audit_records;
+pub mod collections;
 pub mod containers;
 pub mod db;
-pub mod listing;
 pub mod roles;
 pub mod runs;
 pub mod segments;

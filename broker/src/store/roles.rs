@@ -1,14 +1,14 @@
 //! Roles and which users hold them. The three built-in roles are rows like any other;
-//! their permissions come from code ([`crate::permissions`]), not from the row.
+//! their permissions come from code ([`crate::access::permissions`]), not from the row.
 
 use std::collections::BTreeMap;
 
 use outpost_proto::time::now_ms;
 
-use super::listing::ListQuery;
+use super::collections::ListQuery;
 use super::{Arg, Listing, Row, Store, StoreResult, parse_json};
+use crate::access::permissions::Grants;
 use crate::args;
-use crate::permissions::Grants;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Role {
@@ -37,7 +37,7 @@ pub struct RoleFields {
     pub name: String,
     /// Says what the role is for.
     pub description: String,
-    /// Permission names, checked against [`crate::permissions::Permission`].
+    /// Permission names, checked against [`crate::access::permissions::Permission`].
     pub permissions: Vec<String>,
     /// False disables the role.
     pub is_active: bool,
@@ -112,7 +112,7 @@ impl Store {
         row.as_ref().map(role_from_row).transpose()
     }
 
-    /// A page of roles, filtered and sorted ([`super::listing::ROLES`]).
+    /// A page of roles, filtered and sorted ([`super::collections::ROLES`]).
     pub async fn list_roles_by(&self, query: &ListQuery) -> StoreResult<Listing<Role>> {
         self.list(query, ROLE_COLUMNS, role_from_row).await
     }

@@ -12,10 +12,10 @@ use outpost_proto::v1::{ResultStatus, Task, TaskResult};
 use prost::Message;
 use serde_json::Value;
 
-use super::listing::{ACTION_RESULTS, ACTION_RUNS, APP_RUNS, ListQuery, Value as FilterValue};
+use super::collections::{ACTION_RESULTS, ACTION_RUNS, APP_RUNS, ListQuery, Value as FilterValue};
 use super::{Arg, Listing, Page, Row, Store, StoreError, StoreResult, Tx, parse_json};
 use crate::args;
-use crate::assemble::{self, ParameterOutcome, Status};
+use crate::runs::assemble::{self, ParameterOutcome, Status};
 
 /// An action run as stored.
 #[derive(Debug, Clone)]

@@ -3,7 +3,7 @@
 
 use outpost_proto::time::now_ms;
 
-use super::listing::ListQuery;
+use super::collections::ListQuery;
 use super::{Dialect, Listing, Store, StoreResult};
 use crate::args;
 
@@ -91,7 +91,7 @@ impl Store {
     }
 
     /// The latest connectivity test of each asset, filtered and sorted
-    /// ([`super::listing::APP_STATUSES`]; by asset id unless told otherwise).
+    /// ([`super::collections::APP_STATUSES`]; by asset id unless told otherwise).
     pub async fn app_statuses(&self, query: &ListQuery) -> StoreResult<Listing<AppStatus>> {
         let columns = "id, app_id, app_name, asset_id, asset_name, action_run_id, create_ms, status, result_message";
         self.list(query, columns, |row| {

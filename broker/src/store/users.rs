@@ -3,7 +3,7 @@
 
 use outpost_proto::time::now_ms;
 
-use super::listing::ListQuery;
+use super::collections::ListQuery;
 use super::{Listing, Row, Store, StoreResult};
 use crate::args;
 
@@ -225,12 +225,12 @@ impl Store {
         row.as_ref().map(user_from_row).transpose()
     }
 
-    /// A page of users, filtered and sorted ([`super::listing::USERS`]).
+    /// A page of users, filtered and sorted ([`super::collections::USERS`]).
     pub async fn list_users(&self, query: &ListQuery) -> StoreResult<Listing<User>> {
         self.list(query, USER_COLUMNS, user_from_row).await
     }
 
-    /// A page of tokens, filtered and sorted ([`super::listing::TOKENS`]; a user's are
+    /// A page of tokens, filtered and sorted ([`super::collections::TOKENS`]; a user's are
     /// `with_eq("user", ..)`).
     pub async fn list_tokens_by(&self, query: &ListQuery) -> StoreResult<Listing<Token>> {
         self.list(query, TOKEN_COLUMNS, token_from_row).await

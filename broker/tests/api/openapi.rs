@@ -2,10 +2,10 @@
 
 use std::collections::BTreeSet;
 
-use outpost_broker::permissions::REST;
+use outpost_broker::access::permissions::REST;
 use outpost_broker::rest::openapi::route_table;
 use outpost_broker::rest::{
-    action_runs, apps, artifacts, assets, audit, automation_proxy, containers, roles, system, users,
+    action_runs, apps, artifacts, assets, audit_reads, automation_proxy, containers, roles, system, users,
 };
 use outpost_proto::time::now_ms;
 use outpost_proto::v1::Heartbeat;
@@ -285,7 +285,10 @@ async fn the_document_matches_the_router_and_real_responses() {
     assert_eq!(request_fields(&doc, "/rest/role", "post"), set(roles::FIELDS));
     assert_eq!(request_fields(&doc, "/rest/role/{id}", "post"), set(roles::FIELDS));
     // Query parameters too, where the parser lists the ones it accepts.
-    assert_eq!(query_parameters(&doc, "/rest/audit", "get"), set(&[audit::COMMON, audit::SELECTIONS].concat()));
+    assert_eq!(
+        query_parameters(&doc, "/rest/audit", "get"),
+        set(&[audit_reads::COMMON, audit_reads::SELECTIONS].concat())
+    );
     for path in [
         "/rest/ph_user/{id}/audit",
         "/rest/user/{id}/audit",
@@ -293,7 +296,7 @@ async fn the_document_matches_the_router_and_real_responses() {
         "/rest/container/{id}/audit",
         "/rest/playbook/{id}/audit",
     ] {
-        assert_eq!(query_parameters(&doc, path, "get"), set(audit::COMMON), "{path}");
+        assert_eq!(query_parameters(&doc, path, "get"), set(audit_reads::COMMON), "{path}");
         let content = &doc["paths"][path]["get"]["responses"]["200"]["content"];
         assert!(content["application/json"].is_object() && content["text/csv"].is_object(), "{path}: {content}");
     }

@@ -2,7 +2,7 @@
 //! validation error, and the listing conventions on every collection.
 
 use base64::Engine;
-use outpost_broker::bundle::MAX_BUNDLE_BYTES;
+use outpost_broker::catalog::bundle::MAX_BUNDLE_BYTES;
 use outpost_proto::ErrorCode;
 use serde_json::{Value, json};
 
@@ -928,7 +928,7 @@ async fn apps_install_upgrade_and_refuse_bad_bundles() {
     // Oversized bundles: refused before any unpacking, with 413's code.
     let oversized = outpost
         .broker
-        .install_app(&outpost_broker::audit::Actor::system(), &vec![0x1f; MAX_BUNDLE_BYTES + 1])
+        .install_app(&outpost_broker::access::audit::Actor::system(), &vec![0x1f; MAX_BUNDLE_BYTES + 1])
         .await
         .unwrap_err();
     assert_eq!(oversized.code, ErrorCode::PayloadTooLarge);
@@ -947,8 +947,8 @@ async fn errors_keep_soar_shape_everywhere() {
         401,
         "invalid, expired or revoked ph-auth-token",
     );
-    let token = outpost_broker::auth::new_token();
-    outpost.broker.store.add_token(1, &outpost_broker::auth::token_hash(&token), "tests").await.unwrap();
+    let token = outpost_broker::access::auth::new_token();
+    outpost.broker.store.add_token(1, &outpost_broker::access::auth::token_hash(&token), "tests").await.unwrap();
     assert_eq!(rest.with_token(&token).get("/rest/app").await.0, 200);
     assert_soar_error(&rest.get("/rest/no_such_thing").await, 404, "no endpoint GET /rest/no_such_thing");
     assert_soar_error(

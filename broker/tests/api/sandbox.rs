@@ -227,7 +227,7 @@ async fn bundles_refused_through_rest_say_precisely_why() {
         "invalid app bundle: the component imports 'evil:fs/files@1.0.0', which is outside the outpost:connector world",
     );
 
-    let oversized = vec![0x1f; outpost_broker::bundle::MAX_BUNDLE_BYTES + 1];
+    let oversized = vec![0x1f; outpost_broker::catalog::bundle::MAX_BUNDLE_BYTES + 1];
     assert_soar_error(
         &install(oversized).await,
         413,

@@ -10,16 +10,16 @@ use serde_json::Value;
 use tonic::{Request, Response, Status};
 
 use super::{Api, from_timestamp, list_query, timestamp, timestamp_opt};
-use crate::artifacts::ArtifactInput;
-use crate::assets::{AssetInput, masked};
-use crate::audit::{Actor, AuditObject};
-use crate::auth::Principal;
-use crate::containers::{ContainerInput, content_hash};
+use crate::access::audit::{Actor, AuditObject};
+use crate::access::auth::Principal;
+use crate::catalog::artifacts::ArtifactInput;
+use crate::catalog::assets::{AssetInput, masked};
+use crate::catalog::containers::{ContainerInput, content_hash};
 use crate::store::apps::{App, Installed};
 use crate::store::artifacts::{Artifact, Created};
 use crate::store::assets::Asset;
+use crate::store::collections::{APPS, ARTIFACTS, ASSETS, CONTAINERS, Named, Value as FilterValue};
 use crate::store::containers::Container;
-use crate::store::listing::{APPS, ARTIFACTS, ASSETS, CONTAINERS, Named, Value as FilterValue};
 
 fn store_error(e: crate::store::StoreError) -> Status {
     OutpostError::from(e).into()

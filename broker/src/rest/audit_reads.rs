@@ -15,7 +15,7 @@
 //! answer and two successive reads differ.
 //!
 //! Users and roles are for readers holding `users_roles:view`: without it, `user` and
-//! `role` answer 403 ([`crate::permissions::REST_PARAMETERS`]) and records about users
+//! `role` answer 403 ([`crate::access::permissions::REST_PARAMETERS`]) and records about users
 //! and roles, and other users' sign-ins, are left out of every answer.
 
 use std::sync::Arc;
@@ -35,10 +35,10 @@ use super::openapi::Routes;
 use super::render::{AuditRecordBody, Failure};
 use super::{ApiError, ApiResult, input};
 use crate::Broker;
-use crate::audit::{self, AuditObject};
-use crate::auth::Principal;
-use crate::permissions;
-use crate::store::audit::{AuditQuery, Selection};
+use crate::access::audit::{self, AuditObject};
+use crate::access::auth::Principal;
+use crate::access::permissions;
+use crate::store::audit_records::{AuditQuery, Selection};
 
 pub fn routes(routes: Routes) -> Routes {
     routes

@@ -20,8 +20,8 @@ use outpost_proto::{ErrorCode, OutpostError};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
-use crate::audit::{Actor, Audit, AuditObject};
-use crate::permissions::{ADMINISTRATOR, Grants};
+use crate::access::audit::{Actor, Audit, AuditObject};
+use crate::access::permissions::{ADMINISTRATOR, Grants};
 use crate::store::Store;
 use crate::store::users::User;
 

@@ -8,7 +8,7 @@ use std::path::Path;
 use outpost_proto::OutpostError;
 use outpost_proto::seal::SealKey;
 
-use crate::auth::write_secret_file;
+use crate::access::auth::write_secret_file;
 
 pub const STORE_KEY_FILE: &str = "store.key";
 pub const BUS_KEY_FILE: &str = "bus.key";

@@ -9,8 +9,8 @@
 use outpost_proto::OutpostError;
 
 use crate::Broker;
-use crate::audit::{self, Actor, AuditObject};
-use crate::dispatch::{RunAction, Target};
+use crate::access::audit::{self, Actor, AuditObject};
+use crate::runs::dispatch::{RunAction, Target};
 use crate::store::containers::ContainerFields;
 
 pub const SYSTEM_CONTAINER_NAME: &str = "outpost system checks";

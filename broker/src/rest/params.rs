@@ -8,7 +8,7 @@ use utoipa::IntoParams;
 
 use super::ApiError;
 use crate::store::Page;
-use crate::store::listing::{Collection, ListQuery};
+use crate::store::collections::{Collection, ListQuery};
 
 /// Every query parameter of a request, decoded, in order.
 #[derive(Debug, Clone, Default)]

@@ -4,7 +4,7 @@
 //! Machine figures are megabytes as the seed says. A worker silent for longer than
 //! `worker_stale_after` is `stopped` and turns `all_running` false; one that said it was
 //! draining and then went quiet has shut down cleanly and is left out. Workers silent
-//! for longer than [`FORGET_AFTER`](crate::registry::FORGET_AFTER) are not here: the
+//! for longer than [`FORGET_AFTER`](crate::workers::registry::FORGET_AFTER) are not here: the
 //! registry has forgotten them.
 
 use std::path::{Path, PathBuf};

@@ -1,6 +1,6 @@
 //! The gRPC API: `ActionService` (the typed twin of `/rest/action_run` and
 //! `/rest/app_run`), `RegistryService` (apps, assets, containers, artifacts; see
-//! [`registry`]), `AppService` (component distribution to workers), the standard health
+//! [`catalog`]), `AppService` (component distribution to workers), the standard health
 //! service and reflection. Lists take a `ListQuery` in REST's listing language.
 //!
 //! Clients authenticate with the same credentials as REST, sent as metadata
@@ -8,7 +8,7 @@
 //! worker token derived from the bus key (`outpost-worker-token`).
 //!
 //! One layer in front of every service ([`Guard`]) authenticates and checks the
-//! method's permission from [`crate::permissions::GRPC`] (a method without a row is
+//! method's permission from [`crate::access::permissions::GRPC`] (a method without a row is
 //! Administrator-only): `Unauthenticated` or `PermissionDenied` otherwise. Handlers find
 //! the caller in the request's extensions ([`Api::principal`]).
 
@@ -17,7 +17,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-mod registry;
+mod catalog;
 
 use futures::Stream;
 use outpost_proto::OutpostError;
@@ -32,12 +32,12 @@ use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
 use crate::Broker;
-use crate::audit::Actor;
-use crate::auth::Principal;
-use crate::bundle::MAX_BUNDLE_BYTES;
-use crate::dispatch::{RunAction, Target};
-use crate::permissions::{self, Required};
-use crate::store::listing::{ACTION_RESULTS, ACTION_RUNS, APP_RUNS, Collection, ListQuery, Value as FilterValue};
+use crate::access::audit::Actor;
+use crate::access::auth::Principal;
+use crate::access::permissions::{self, Required};
+use crate::catalog::bundle::MAX_BUNDLE_BYTES;
+use crate::runs::dispatch::{RunAction, Target};
+use crate::store::collections::{ACTION_RESULTS, ACTION_RUNS, APP_RUNS, Collection, ListQuery, Value as FilterValue};
 use crate::store::runs::{ActionResult, ActionRun, AppRun, Change};
 
 /// Metadata key a worker presents to fetch components.

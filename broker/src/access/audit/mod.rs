@@ -31,12 +31,12 @@ use serde_json::{Map, Value, json};
 use tokio_util::sync::CancellationToken;
 
 use crate::Broker;
-use crate::auth::Principal;
+use crate::access::auth::Principal;
 use crate::rest::render::{MASK, iso};
 use crate::store::Store;
 use crate::store::apps::{App, Installed};
 use crate::store::assets::Asset;
-use crate::store::audit::{AuditRecord, SOURCE_ACTION_RUN, SOURCE_AUDIT};
+use crate::store::audit_records::{AuditRecord, SOURCE_ACTION_RUN, SOURCE_AUDIT};
 use crate::store::containers::Container;
 use crate::store::roles::Role;
 use crate::store::users::User;

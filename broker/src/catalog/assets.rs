@@ -18,7 +18,7 @@ use outpost_proto::topology::MAX_TASK_TIMEOUT_SECS;
 use serde_json::{Map, Value};
 
 use crate::Broker;
-use crate::audit::{self, Actor, AuditObject};
+use crate::access::audit::{self, Actor, AuditObject};
 use crate::store::apps::App;
 use crate::store::assets::{Asset, NewAsset};
 

@@ -6,7 +6,7 @@ use outpost_proto::OutpostError;
 use serde_json::{Value, json};
 
 use crate::Broker;
-use crate::audit::{self, Actor, AuditObject};
+use crate::access::audit::{self, Actor, AuditObject};
 use crate::store::containers::{Container, ContainerFields};
 
 /// The statuses a container may have.
@@ -71,7 +71,7 @@ pub fn parse_time(text: &str) -> Option<i64> {
 /// ingestion uses to spot duplicates.
 pub fn content_hash(value: &Value) -> String {
     use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(crate::assemble::sorted_json(value).as_bytes());
+    let digest = Sha256::digest(crate::runs::assemble::sorted_json(value).as_bytes());
     hex::encode(&digest[..16])
 }
 

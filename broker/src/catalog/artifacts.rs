@@ -6,8 +6,8 @@ use outpost_proto::manifest::json_type;
 use serde_json::{Value, json};
 
 use crate::Broker;
-use crate::audit::{Actor, AuditObject};
-use crate::containers::SEVERITIES;
+use crate::access::audit::{Actor, AuditObject};
+use crate::catalog::containers::SEVERITIES;
 use crate::store::artifacts::{Created, NewArtifact};
 
 /// An artifact's fields as a client gave them; `None`: not given.

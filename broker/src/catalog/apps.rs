@@ -4,8 +4,8 @@
 use outpost_proto::OutpostError;
 
 use crate::Broker;
-use crate::audit::Actor;
-use crate::bundle;
+use crate::access::audit::Actor;
+use crate::catalog::bundle;
 use crate::store::apps::{App, Installed};
 
 impl Broker {
