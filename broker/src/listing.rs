@@ -215,7 +215,7 @@ fn typed(kind: Kind, literal: Literal) -> Result<Value, String> {
             _ => Err(wrong(&Literal::Quoted(s.clone()))),
         },
         (Kind::Time, Literal::Quoted(s) | Literal::Bare(s)) => {
-            crate::catalog::containers::parse_time(&s).map(Value::Int).ok_or_else(|| wrong(&Literal::Quoted(s.clone())))
+            outpost_proto::time::parse_iso(&s).map(Value::Int).ok_or_else(|| wrong(&Literal::Quoted(s.clone())))
         }
         (_, literal) => Err(wrong(&literal)),
     }

@@ -9,7 +9,8 @@
 //! - [`manifest`]: the SOAR-format app manifest (`<app>.json`) and its validation.
 //! - [`seal`]: authenticated encryption of asset configuration for transport and storage.
 //! - [`size`]: byte sizes as an operator writes them (`64 MiB`), for limits in messages.
-//! - [`time`]: the Unix-millisecond clock every record uses.
+//! - [`time`]: the Unix-millisecond clock every record uses, and every time format REST
+//!   and gRPC show.
 
 pub mod abi;
 pub mod error;

@@ -56,17 +56,6 @@ pub struct ContainerInput {
     pub end_ms: Option<Option<i64>>,
 }
 
-/// Parses an ISO 8601 date-time (`2016-01-16T19:18:00Z`; offsets, a space instead of `T`
-/// and seed 004's `+00` accepted) into Unix ms.
-pub fn parse_time(text: &str) -> Option<i64> {
-    let text = text.trim();
-    let spaced = text.replacen(' ', "T", 1);
-    [text.to_string(), format!("{text}:00"), spaced.clone(), format!("{spaced}:00")]
-        .iter()
-        .find_map(|c| chrono::DateTime::parse_from_rfc3339(c).ok())
-        .map(|t| t.timestamp_millis())
-}
-
 /// A digest of JSON content (keys sorted): a container's or artifact's `hash`, which
 /// ingestion uses to spot duplicates.
 pub fn content_hash(value: &Value) -> String {
@@ -220,7 +209,7 @@ mod tests {
             name: Some("my_test_incident".into()),
             label: Some("Incident".into()),
             tags: Some(vec!["a".into()]),
-            due_ms: Some(parse_time("2016-01-16T19:18:00Z")),
+            due_ms: Some(outpost_proto::time::parse_iso("2016-01-16T19:18:00Z")),
             ..Default::default()
         })
         .unwrap();
@@ -250,8 +239,7 @@ mod tests {
                 .unwrap_err()
                 .contains("before")
         );
-        assert_eq!(parse_time("2016-01-16 07:18:46.631897+00"), Some(1_452_928_726_631));
-        assert_eq!(parse_time("tomorrow"), None);
+        assert_eq!(outpost_proto::time::parse_iso("2016-01-16 07:18:46.631897+00"), Some(1_452_928_726_631));
     }
 
     #[test]

@@ -9,7 +9,9 @@ use outpost_proto::v1::{self as pb, registry_service_server::RegistryService};
 use serde_json::Value;
 use tonic::{Request, Response, Status};
 
-use super::{Api, from_timestamp, list_query, timestamp, timestamp_opt};
+use outpost_proto::time::{from_timestamp, timestamp, timestamp_opt};
+
+use super::{Api, list_query};
 use crate::access::audit::{Actor, AuditObject};
 use crate::access::auth::Principal;
 use crate::catalog::artifacts::ArtifactInput;

@@ -21,6 +21,7 @@ mod catalog;
 
 use futures::Stream;
 use outpost_proto::OutpostError;
+use outpost_proto::time::{timestamp, timestamp_opt};
 use outpost_proto::v1::action_service_server::{ActionService, ActionServiceServer};
 use outpost_proto::v1::app_service_server::{AppService, AppServiceServer};
 use outpost_proto::v1::registry_service_server::RegistryServiceServer;
@@ -179,18 +180,6 @@ impl Api {
             .map_err(OutpostError::from)?
             .ok_or_else(|| OutpostError::not_found(format!("action run {id} not found")).into())
     }
-}
-
-fn timestamp(ms: i64) -> prost_types::Timestamp {
-    prost_types::Timestamp { seconds: ms.div_euclid(1000), nanos: (ms.rem_euclid(1000) * 1_000_000) as i32 }
-}
-
-fn timestamp_opt(ms: Option<i64>) -> Option<prost_types::Timestamp> {
-    ms.map(timestamp)
-}
-
-fn from_timestamp(t: &prost_types::Timestamp) -> i64 {
-    t.seconds.saturating_mul(1000).saturating_add(i64::from(t.nanos) / 1_000_000)
 }
 
 /// A `ListQuery` message in REST's listing language, checked against a collection.

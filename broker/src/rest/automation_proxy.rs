@@ -26,7 +26,7 @@ use super::ApiResult;
 use super::input::{self, Fields};
 use super::openapi::Routes;
 use super::params::{ListingDoc, Params};
-use super::render::{self, AutomationProxyBody, Failure, ListBody, Saved, WorkerBody};
+use super::render::{AutomationProxyBody, Failure, ListBody, Saved, WorkerBody};
 use crate::Broker;
 use crate::listing::{self, Listed};
 use crate::store::collections::{Collection, Field, Kind, Value};
@@ -63,8 +63,8 @@ fn worker(w: &WorkerInfo) -> WorkerBody {
         completed: hb.completed,
         draining: hb.draining,
         status: "active".into(),
-        last_seen: render::iso(w.last_seen_ms),
-        started: render::iso(hb.started_unix_ms),
+        last_seen: outpost_proto::time::iso(w.last_seen_ms),
+        started: outpost_proto::time::iso(hb.started_unix_ms),
     }
 }
 
@@ -86,8 +86,8 @@ fn segment(broker: &Broker, id: Option<i64>, name: &str, created_ms: Option<i64>
         proxy_type: "ACTION_BROKER".into(),
         version: live.iter().map(|w| w.heartbeat.version.clone()).max(),
         last_seen_status: if live.is_empty() { "inactive" } else { "active" }.into(),
-        last_seen_time: render::iso_opt(last_seen_ms),
-        create_time: render::iso_opt(created_ms),
+        last_seen_time: outpost_proto::time::iso_opt(last_seen_ms),
+        create_time: outpost_proto::time::iso_opt(created_ms),
         worker_count: live.len() as u64,
         workers: alive.iter().map(worker).collect(),
     };
@@ -207,7 +207,7 @@ mod tests {
                 version: None,
                 last_seen_status: if live > 0 { "active" } else { "inactive" }.into(),
                 last_seen_time: None,
-                create_time: render::iso_opt(created_ms),
+                create_time: outpost_proto::time::iso_opt(created_ms),
                 worker_count: live,
                 workers: vec![],
             },

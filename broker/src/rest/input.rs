@@ -170,11 +170,9 @@ impl<'a> Fields<'a> {
             None => Ok(None),
             Some(Value::Null) => Ok(Some(None)),
             Some(Value::String(s)) if s.trim().is_empty() => Ok(Some(None)),
-            Some(Value::String(s)) => {
-                crate::catalog::containers::parse_time(s).map(|ms| Some(Some(ms))).ok_or_else(|| {
-                    OutpostError::invalid(format!("'{field}' must be an ISO 8601 date-time, got '{}'", s.trim()))
-                })
-            }
+            Some(Value::String(s)) => outpost_proto::time::parse_iso(s).map(|ms| Some(Some(ms))).ok_or_else(|| {
+                OutpostError::invalid(format!("'{field}' must be an ISO 8601 date-time, got '{}'", s.trim()))
+            }),
             Some(other) => Err(wrong(field, "an ISO 8601 date-time string", other)),
         }
     }

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
+use outpost_proto::time::{iso, iso_opt};
 use serde::{Serialize, Serializer};
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -25,16 +25,6 @@ use crate::store::users::{Token, User};
 use crate::store::{Listing, Store, StoreResult};
 
 pub use crate::catalog::assets::{MASK, masked};
-
-/// SOAR's timestamp: `2016-01-15T22:15:58.062000Z`.
-pub fn iso(ms: i64) -> String {
-    DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default().format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
-}
-
-/// A timestamp that may be unset: `null` when it is.
-pub fn iso_opt(ms: Option<i64>) -> Option<String> {
-    ms.map(iso)
-}
 
 /// SOAR's list envelope.
 #[derive(Debug, Serialize, ToSchema)]
@@ -1460,12 +1450,6 @@ pub enum AuditObjectId {
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn timestamps_are_soar_iso() {
-        assert_eq!(iso(1_452_896_158_062), "2016-01-15T22:15:58.062000Z");
-        assert_eq!(iso_opt(None), None);
-    }
 
     #[test]
     fn secrets_are_masked() {

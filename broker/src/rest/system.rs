@@ -8,12 +8,13 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::{Extension, Json};
-use chrono::{DateTime, Duration as Days, Utc};
+use chrono::Duration as Days;
 use outpost_proto::OutpostError;
 use outpost_proto::time::now_ms;
 use serde_json::{Map, Value, json};
 use utoipa::{IntoParams, ToSchema};
 
+use super::ApiResult;
 use super::input::{self, Fields};
 use super::openapi::Routes;
 use super::params::{ListingDoc, Params};
@@ -22,7 +23,6 @@ use super::render::{
     PlaybooksActionsStats, SettingsChanged, SystemInfoBody, TestStartedBody, TopPlaybooksActions, VersionBody,
     WidgetBody, WidgetDataBody,
 };
-use super::{ApiResult, render};
 use crate::Broker;
 use crate::access::audit::{Actor, AuditObject};
 use crate::access::auth::Principal;
@@ -219,7 +219,7 @@ fn render_status(s: &AppStatus, pretty: bool, now: i64) -> AppStatusBody {
         pretty_icon: when_pretty(String::new()),
         app: s.app_id,
         asset: s.asset_id,
-        create_time: render::iso(s.create_ms),
+        create_time: outpost_proto::time::iso(s.create_ms),
         id: s.id,
         message: format!("Testing asset connectivity for '{}' using app '{}' {tail}", s.asset_name, s.app_name),
         status: s.status.clone(),
@@ -343,7 +343,7 @@ async fn top_playbooks_actions(broker: &Broker, q: &WidgetQuery) -> Result<TopPl
 async fn playbooks_actions_stats(broker: &Broker, q: &WidgetQuery) -> Result<PlaybooksActionsStats, OutpostError> {
     let filter = q.filter(now_ms())?;
     let times = broker.store.action_run_times(&filter).await?;
-    let day = |ms: i64| DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default().date_naive();
+    let day = outpost_proto::time::day;
     let (first, last) = (day(filter.start_ms), day(filter.end_ms - 1));
     let mut days = vec![];
     let mut d = first;
@@ -353,8 +353,8 @@ async fn playbooks_actions_stats(broker: &Broker, q: &WidgetQuery) -> Result<Pla
         d += Days::days(1);
     }
     Ok(PlaybooksActionsStats {
-        start_time: render::iso(filter.start_ms),
-        end_time: render::iso(filter.end_ms),
+        start_time: outpost_proto::time::iso(filter.start_ms),
+        end_time: outpost_proto::time::iso(filter.end_ms),
         total_playbooks: 0,
         total_actions: times.len() as u64,
         days,

@@ -444,7 +444,7 @@ pub async fn issue(
         success: true,
         id: token.id,
         key,
-        expires_on: render::iso_opt(token.expires_ms),
+        expires_on: outpost_proto::time::iso_opt(token.expires_ms),
         message: "keep the key now: it is not shown again".into(),
     }))
 }

@@ -16,7 +16,7 @@ use serde_json::{Map, Value, json};
 use sysinfo::{Disks, ProcessRefreshKind, ProcessesToUpdate, System};
 
 use crate::Broker;
-use crate::rest::render::iso;
+use outpost_proto::time::iso;
 
 const MB: u64 = 1024 * 1024;
 /// How long `/rest/health` waits for the store before calling it stopped.

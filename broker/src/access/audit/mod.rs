@@ -25,14 +25,13 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use outpost_proto::time::now_ms;
 use serde_json::{Map, Value, json};
 use tokio_util::sync::CancellationToken;
 
 use crate::Broker;
 use crate::access::auth::Principal;
-use crate::rest::render::{MASK, iso};
+use crate::rest::render::MASK;
 use crate::store::Store;
 use crate::store::apps::{App, Installed};
 use crate::store::assets::Asset;
@@ -40,6 +39,7 @@ use crate::store::audit_records::{AuditRecord, SOURCE_ACTION_RUN, SOURCE_AUDIT};
 use crate::store::containers::Container;
 use crate::store::roles::Role;
 use crate::store::users::User;
+use outpost_proto::time::{csv_time, iso};
 
 /// Who an audit record names.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -592,11 +592,6 @@ pub fn record_json(r: &AuditRecord) -> Value {
     m.insert("USER".into(), json!(r.username));
     m.insert("USER ID".into(), r.user_id.map(Value::from).unwrap_or(Value::Null));
     Value::Object(m)
-}
-
-/// The seed's CSV time: `2017-07-06 03:06:04.086355+00:00`.
-pub fn csv_time(ms: i64) -> String {
-    DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default().format("%Y-%m-%d %H:%M:%S%.6f+00:00").to_string()
 }
 
 /// Records as the seed's CSV: a header row, then one row per record.
