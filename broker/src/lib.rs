@@ -151,7 +151,7 @@ pub async fn start(
     tasks.spawn(ingest::run(broker.clone(), shutdown.clone()));
     tasks.spawn(ingest::run_dead_letters(broker.clone(), shutdown.clone()));
     tasks.spawn(registry::run(broker.clone(), shutdown.clone()));
-    tasks.spawn(audit::run_retention(broker.clone(), shutdown.clone()));
+    tasks.spawn(audit::retention::run_retention(broker.clone(), shutdown.clone()));
     tasks.spawn(auth::run_refusal_records(broker.clone(), shutdown.clone()));
     tracing::info!(%rest_addr, %grpc_addr, "broker started");
     Ok(RunningBroker { broker, rest_addr, grpc_addr, generated_admin_password, tasks })

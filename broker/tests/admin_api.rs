@@ -688,7 +688,7 @@ fn from_json(v: &Value) -> Rec {
 fn from_csv(text: &str) -> Vec<Rec> {
     let mut reader = csv::Reader::from_reader(text.as_bytes());
     let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_string).collect();
-    assert_eq!(header, outpost_broker::access::audit::CSV_COLUMNS);
+    assert_eq!(header, outpost_broker::rest::render::CSV_COLUMNS);
     reader
         .records()
         .map(|r| {
@@ -1869,7 +1869,7 @@ async fn retention_deletes_old_records_on_its_interval() {
     };
     broker.store.append_audit(&[old("three days old", 3), old("recent", 0)]).await.unwrap();
     let loop_stop = h.shutdown.child_token();
-    let retention = tokio::spawn(outpost_broker::access::audit::run_retention_every(
+    let retention = tokio::spawn(outpost_broker::access::audit::retention::run_retention_every(
         broker.clone(),
         loop_stop.clone(),
         Duration::from_millis(50),

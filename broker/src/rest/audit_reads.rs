@@ -28,14 +28,13 @@ use axum::{Extension, Json};
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
 use outpost_proto::OutpostError;
 use outpost_proto::time::now_ms;
-use serde_json::Value;
 use utoipa::IntoParams;
 
 use super::openapi::Routes;
-use super::render::{AuditRecordBody, Failure};
+use super::render::{AuditRecordBody, Failure, records_csv};
 use super::{ApiError, ApiResult, input};
 use crate::Broker;
-use crate::access::audit::{self, AuditObject};
+use crate::access::audit::AuditObject;
 use crate::access::auth::Principal;
 use crate::access::permissions;
 use crate::store::audit_records::{AuditQuery, Selection};
@@ -313,13 +312,12 @@ async fn answer(
     }
     let records = broker.store.query_audit(&query).await?;
     if request.csv {
-        let body =
-            audit::records_csv(&records).map_err(|e| OutpostError::internal(format!("csv rendering failed: {e}")))?;
+        let body = records_csv(&records).map_err(|e| OutpostError::internal(format!("csv rendering failed: {e}")))?;
         let mut response = body.into_response();
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
         return Ok(response);
     }
-    Ok(Json(Value::Array(records.iter().map(audit::record_json).collect())).into_response())
+    Ok(Json(records.iter().map(AuditRecordBody::from).collect::<Vec<_>>()).into_response())
 }
 
 /// Audit records of everything, or of the selected objects and categories (seed 002).

@@ -12,26 +12,32 @@
 //! `OLD VALUE` and `NEW VALUE`; nested objects are compared field by field
 //! (`configuration.apikey`). Secret values are masked: an asset's configuration fields
 //! of type `password` (from its app's manifest) and any field named like a password or
-//! token. Pass values **unmasked** (e.g. [`asset_fields`]) so a changed secret is still
+//! token. Pass values **unmasked** (e.g. [`diff::asset_fields`]) so a changed secret is still
 //! noticed; only the mask is written. Audit writes never fail the request: a store error
 //! is logged.
 //!
 //! Records of source `Audit` have their own ids; each action run leaves one record of
 //! source `Action Run` whose AUDIT ID is the action run's id. `(AUDIT SOURCE, AUDIT ID)`
 //! is unique. Records are never changed through the API and are deleted only by
-//! retention ([`run_retention`]).
+//! retention ([`retention::run_retention`]).
+//!
+//! # Layout
+//! This file holds who and what a record names, and the writer ([`Audit`]);
+//! [`diff`] turns a change into one record per field, secrets masked; [`retention`]
+//! deletes old records.
+
+mod diff;
+pub mod retention;
 
 use std::net::IpAddr;
-use std::sync::Arc;
-use std::time::Duration;
 
 use outpost_proto::time::now_ms;
-use serde_json::{Map, Value, json};
-use tokio_util::sync::CancellationToken;
+use serde_json::Value;
+
+pub use diff::{app_fields, asset_fields, change_records, container_fields, role_fields, user_fields};
 
 use crate::Broker;
 use crate::access::auth::Principal;
-use crate::rest::render::MASK;
 use crate::store::Store;
 use crate::store::apps::{App, Installed};
 use crate::store::assets::Asset;
@@ -39,7 +45,6 @@ use crate::store::audit_records::{AuditRecord, SOURCE_ACTION_RUN, SOURCE_AUDIT};
 use crate::store::containers::Container;
 use crate::store::roles::Role;
 use crate::store::users::User;
-use outpost_proto::time::{csv_time, iso};
 
 /// Who an audit record names.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -238,22 +243,6 @@ impl Broker {
     }
 }
 
-/// Leaf names whose values are always masked, whatever the object.
-const ALWAYS_SECRET: &[&str] =
-    &["password", "password_hash", "token", "token_hash", "key", "secret", "api_key", "apikey"];
-/// Fields that change on every write and say nothing about what changed.
-const IGNORED: &[&str] = &[
-    "id",
-    "version",
-    "update_time",
-    "updated_ms",
-    "create_time",
-    "created_ms",
-    "container_update_time",
-    "hash",
-    "artifact_update_time",
-];
-
 /// Writes audit records; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Audit {
@@ -396,368 +385,5 @@ impl Audit {
                 vec!["configuration.*".into()]
             }
         }
-    }
-}
-
-/// Objects flattened to dotted leaf names, in the order given.
-fn flatten(prefix: &str, value: &Value, out: &mut Vec<(String, Value)>) {
-    match value {
-        Value::Object(map) if !map.is_empty() || prefix.is_empty() => {
-            for (k, v) in map {
-                let name = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
-                flatten(&name, v, out);
-            }
-        }
-        other => out.push((prefix.to_string(), other.clone())),
-    }
-}
-
-/// A value as the seed shows it: strings bare, others as compact JSON, null as none.
-fn text(value: &Value) -> Option<String> {
-    match value {
-        Value::Null => None,
-        Value::String(s) => Some(s.clone()),
-        other => Some(other.to_string()),
-    }
-}
-
-fn is_empty(value: &Value) -> bool {
-    match value {
-        Value::Null => true,
-        Value::String(s) => s.is_empty(),
-        Value::Array(a) => a.is_empty(),
-        Value::Object(o) => o.is_empty(),
-        _ => false,
-    }
-}
-
-fn is_secret(field: &str, secrets: &[String]) -> bool {
-    let leaf = field.rsplit('.').next().unwrap_or(field).to_lowercase();
-    ALWAYS_SECRET.contains(&leaf.as_str())
-        || secrets.iter().any(|s| s == field || s.strip_suffix('*').is_some_and(|prefix| field.starts_with(prefix)))
-}
-
-fn shown(field: &str, value: &Value, secrets: &[String]) -> Option<String> {
-    if is_secret(field, secrets) { text(value).map(|_| MASK.to_string()) } else { text(value) }
-}
-
-/// The records of one change (see [`Audit::record_change`]).
-pub fn change_records(
-    who: &Actor,
-    object: &AuditObject,
-    old: Option<&Value>,
-    new: Option<&Value>,
-    secrets: &[String],
-) -> Vec<AuditRecord> {
-    let name = object.name().to_string();
-    let verb = match (old, new) {
-        (None, Some(_)) => "created",
-        (Some(_), None) => "deleted",
-        _ => "updated",
-    };
-    if new.is_none() {
-        return vec![base(who, object, format!("{name}:{verb}"))];
-    }
-    let mut before = vec![];
-    let mut after = vec![];
-    flatten("", old.unwrap_or(&Value::Null), &mut before);
-    flatten("", new.unwrap_or(&Value::Null), &mut after);
-    before.retain(|(k, _)| !k.is_empty());
-    after.retain(|(k, _)| !k.is_empty());
-    let ignored = |field: &str| IGNORED.contains(&field.split('.').next().unwrap_or(field));
-    let mut fields: Vec<&str> = after.iter().map(|(k, _)| k.as_str()).collect();
-    fields.extend(before.iter().map(|(k, _)| k.as_str()).filter(|k| !after.iter().any(|(a, _)| a == k)));
-    let lookup = |list: &[(String, Value)], field: &str| {
-        list.iter().find(|(k, _)| k == field).map(|(_, v)| v.clone()).unwrap_or(Value::Null)
-    };
-    let mut records = vec![];
-    for field in fields {
-        if ignored(field) {
-            continue;
-        }
-        let (was, now) = (lookup(&before, field), lookup(&after, field));
-        let changed = if old.is_none() { !is_empty(&now) } else { was != now };
-        if !changed {
-            continue;
-        }
-        let mut record = base(who, object, format!("{name}:{verb}"));
-        record.changed_field = field.to_string();
-        record.old_value = if old.is_none() { None } else { shown(field, &was, secrets) };
-        record.new_value = shown(field, &now, secrets);
-        records.push(record);
-    }
-    records
-}
-
-/// An asset as audit compares it: configuration unmasked (the audit masks it).
-pub fn asset_fields(a: &Asset) -> Value {
-    json!({
-        "name": a.name,
-        "app": a.app_id,
-        "description": a.description,
-        "configuration": a.configuration,
-        "automation_broker_id": a.automation_broker_id,
-        "timeout_secs": a.timeout_secs,
-        "tags": a.tags,
-    })
-}
-
-/// A container as audit compares it: its writable fields.
-pub fn container_fields(c: &Container) -> Value {
-    let time = |ms: Option<i64>| ms.map(iso).unwrap_or_default();
-    json!({
-        "name": c.name,
-        "label": c.label,
-        "description": c.description,
-        "status": c.status,
-        "severity": c.severity,
-        "sensitivity": c.sensitivity,
-        "source_data_identifier": c.source_data_identifier,
-        "owner_id": c.owner_id,
-        "tags": c.tags,
-        "data": c.data,
-        "kill_chain": c.kill_chain,
-        "asset_id": c.asset_id,
-        "ingest_app_id": c.ingest_app_id,
-        "custom_fields": c.custom_fields,
-        "due_time": time(c.due_ms),
-        "start_time": iso(c.start_ms),
-        "end_time": time(c.end_ms),
-    })
-}
-
-/// A user as audit compares it (never the password).
-pub fn user_fields(u: &User, role_ids: &[i64]) -> Value {
-    json!({
-        "username": u.username,
-        "email": u.email,
-        "first_name": u.first_name,
-        "last_name": u.last_name,
-        "type": u.user_type,
-        "is_active": u.is_active,
-        "roles": role_ids,
-    })
-}
-
-/// A role as audit compares it.
-pub fn role_fields(r: &Role, member_ids: &[i64]) -> Value {
-    json!({
-        "name": r.name,
-        "description": r.description,
-        "permissions": r.permissions,
-        "is_active": r.is_active,
-        "users": member_ids,
-    })
-}
-
-/// An app as audit compares it.
-pub fn app_fields(a: &App) -> Value {
-    json!({"name": a.name, "appid": a.appid, "app_version": a.app_version, "digest": a.digest})
-}
-
-/// The seed's CSV column order.
-pub const CSV_COLUMNS: &[&str] = &[
-    "AUDIT SOURCE",
-    "AUDIT ID",
-    "TIME",
-    "USER ID",
-    "USER",
-    "IP ADDRESS",
-    "OBJECT ID",
-    "OBJECT TYPE",
-    "RELATED OBJECT TYPE",
-    "RELATED OBJECT ID",
-    "NOTE",
-    "CHANGED FIELD",
-    "OLD VALUE",
-    "NEW VALUE",
-];
-
-/// A record as the seed's JSON shows it, keys in the seed's order.
-pub fn record_json(r: &AuditRecord) -> Value {
-    let mut m = Map::new();
-    let opt = |v: &Option<String>| v.clone().map(Value::String).unwrap_or(Value::Null);
-    m.insert("AUDIT ID".into(), json!(r.audit_id));
-    m.insert("AUDIT SOURCE".into(), json!(r.source));
-    m.insert("CHANGED FIELD".into(), json!(r.changed_field));
-    m.insert("IP ADDRESS".into(), json!(r.ip));
-    m.insert("NEW VALUE".into(), opt(&r.new_value));
-    m.insert("NOTE".into(), json!(r.note));
-    m.insert("OBJECT ID".into(), r.object_id.map(Value::from).unwrap_or_else(|| json!("")));
-    m.insert("OBJECT TYPE".into(), json!(r.object_type));
-    m.insert("OLD VALUE".into(), opt(&r.old_value));
-    m.insert("RELATED OBJECT ID".into(), r.related_id.map(Value::from).unwrap_or(Value::Null));
-    m.insert("RELATED OBJECT TYPE".into(), opt(&r.related_type));
-    m.insert("TIME".into(), json!(iso(r.time_ms)));
-    m.insert("USER".into(), json!(r.username));
-    m.insert("USER ID".into(), r.user_id.map(Value::from).unwrap_or(Value::Null));
-    Value::Object(m)
-}
-
-/// Records as the seed's CSV: a header row, then one row per record.
-pub fn records_csv(records: &[AuditRecord]) -> Result<String, csv::Error> {
-    let mut out = csv::Writer::from_writer(vec![]);
-    out.write_record(CSV_COLUMNS)?;
-    for r in records {
-        let id = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
-        out.write_record([
-            r.source.clone(),
-            r.audit_id.to_string(),
-            csv_time(r.time_ms),
-            id(r.user_id),
-            r.username.clone(),
-            r.ip.clone(),
-            id(r.object_id),
-            r.object_type.clone(),
-            r.related_type.clone().unwrap_or_default(),
-            id(r.related_id),
-            r.note.clone(),
-            r.changed_field.clone(),
-            r.old_value.clone().unwrap_or_default(),
-            r.new_value.clone().unwrap_or_default(),
-        ])?;
-    }
-    let bytes = out.into_inner().map_err(|e| e.into_error())?;
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
-}
-
-/// How often retention runs.
-const RETENTION_EVERY: Duration = Duration::from_secs(3600);
-
-/// Deletes records older than `audit_retention_days` (0 keeps everything), at start and
-/// hourly; each purge is itself an administration record.
-pub async fn run_retention(broker: Arc<Broker>, shutdown: CancellationToken) {
-    run_retention_every(broker, shutdown, RETENTION_EVERY).await;
-}
-
-/// [`run_retention`], purging every `every` instead of hourly (tests run it fast).
-pub async fn run_retention_every(broker: Arc<Broker>, shutdown: CancellationToken, every: Duration) {
-    let days = broker.config.audit_retention_days;
-    if days == 0 {
-        return;
-    }
-    loop {
-        let before = now_ms() - i64::from(days) * 24 * 3600 * 1000;
-        match broker.store.purge_audit(before).await {
-            Ok(0) => {}
-            Ok(n) => {
-                tracing::info!(purged = n, days, "audit retention");
-                let note = format!("retention:purged {n} records older than {days} days");
-                broker.audit.record_administration(Actor::system(), AuditObject::Audit, &note).await;
-            }
-            Err(e) => tracing::warn!(error = %e, "audit retention failed; retrying later"),
-        }
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(every) => {}
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn who() -> Actor {
-        Actor { user_id: Some(1), username: "admin".into(), ip: "10.0.0.1".into() }
-    }
-
-    #[test]
-    fn updates_record_each_changed_field_with_secrets_masked() {
-        let object = AuditObject::Asset { id: 4, name: "geo".into() };
-        let old = json!({"name": "geo", "configuration": {"url": "https://a", "apikey": "old-secret", "pw": "x"}, "tags": []});
-        let new = json!({"name": "geo", "configuration": {"url": "https://b", "apikey": "new-secret", "pw": "y"}, "tags": ["t"]});
-        let records = change_records(&who(), &object, Some(&old), Some(&new), &["configuration.pw".into()]);
-        let fields: Vec<_> = records
-            .iter()
-            .map(|r| (r.changed_field.as_str(), r.old_value.as_deref(), r.new_value.as_deref()))
-            .collect();
-        assert_eq!(
-            fields,
-            vec![
-                ("configuration.url", Some("https://a"), Some("https://b")),
-                ("configuration.apikey", Some(MASK), Some(MASK)),
-                ("configuration.pw", Some(MASK), Some(MASK)),
-                ("tags", Some("[]"), Some("[\"t\"]")),
-            ]
-        );
-        assert!(
-            records
-                .iter()
-                .all(|r| r.note == "geo:updated" && r.object_type == "asset" && r.category == "administration")
-        );
-        let rendered = serde_json::to_string(&records.iter().map(record_json).collect::<Vec<_>>()).unwrap();
-        assert!(!rendered.contains("secret"), "{rendered}");
-    }
-
-    #[test]
-    fn creates_list_set_fields_and_deletes_one_record() {
-        let object = AuditObject::Container { id: 9, name: "c".into() };
-        let new = json!({"name": "c", "description": "", "severity": "high", "owner_id": null, "version": 1});
-        let records = change_records(&who(), &object, None, Some(&new), &[]);
-        let fields: Vec<_> =
-            records.iter().map(|r| (r.changed_field.as_str(), r.old_value.clone(), r.new_value.clone())).collect();
-        assert_eq!(fields, vec![("name", None, Some("c".into())), ("severity", None, Some("high".into()))]);
-        let deleted = change_records(&who(), &object, Some(&new), None, &[]);
-        assert_eq!(deleted.len(), 1);
-        assert_eq!(deleted[0].note, "c:deleted");
-        assert!(change_records(&who(), &object, Some(&new), Some(&new), &[]).is_empty(), "no change, no record");
-    }
-
-    #[test]
-    fn a_whole_configuration_can_be_masked() {
-        let object = AuditObject::Asset { id: 4, name: "geo".into() };
-        let new = json!({"configuration": {"anything": "s3cret"}});
-        let records = change_records(&who(), &object, None, Some(&new), &["configuration.*".into()]);
-        assert_eq!(records[0].new_value.as_deref(), Some(MASK));
-    }
-
-    #[test]
-    fn json_and_csv_follow_the_seed() {
-        let record = AuditRecord {
-            source: "Audit".into(),
-            audit_id: 62,
-            time_ms: 1_499_310_364_086,
-            user_id: Some(3),
-            username: "herman".into(),
-            ip: "10.10.0.240".into(),
-            category: "authentication".into(),
-            object_type: "authorization".into(),
-            object_id: None,
-            related_type: None,
-            related_id: None,
-            note: "users_roles:view:Failed".into(),
-            changed_field: String::new(),
-            old_value: None,
-            new_value: None,
-        };
-        let keys: Vec<String> = record_json(&record).as_object().unwrap().keys().cloned().collect();
-        assert_eq!(
-            keys,
-            [
-                "AUDIT ID",
-                "AUDIT SOURCE",
-                "CHANGED FIELD",
-                "IP ADDRESS",
-                "NEW VALUE",
-                "NOTE",
-                "OBJECT ID",
-                "OBJECT TYPE",
-                "OLD VALUE",
-                "RELATED OBJECT ID",
-                "RELATED OBJECT TYPE",
-                "TIME",
-                "USER",
-                "USER ID"
-            ]
-        );
-        assert_eq!(record_json(&record)["OBJECT ID"], "");
-        assert_eq!(record_json(&record)["NEW VALUE"], Value::Null);
-        let csv = records_csv(&[record]).unwrap();
-        assert_eq!(
-            csv,
-            "AUDIT SOURCE,AUDIT ID,TIME,USER ID,USER,IP ADDRESS,OBJECT ID,OBJECT TYPE,RELATED OBJECT TYPE,RELATED OBJECT ID,NOTE,CHANGED FIELD,OLD VALUE,NEW VALUE\n\
-             Audit,62,2017-07-06 03:06:04.086000+00:00,3,herman,10.10.0.240,,authorization,,,users_roles:view:Failed,,,\n"
-        );
     }
 }
