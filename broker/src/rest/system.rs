@@ -189,8 +189,8 @@ pub async fn license(State(broker): State<Arc<Broker>>) -> ApiResult<Json<Licens
 
 /// Readings of the machine and of Outpost's services, workers included (seed 003).
 #[utoipa::path(get, path = "/rest/health", tag = "system", responses((status = 200, body = HealthBody)))]
-pub async fn health(State(broker): State<Arc<Broker>>) -> Json<Value> {
-    Json(crate::workers::health::health(&broker).await)
+pub async fn health(State(broker): State<Arc<Broker>>) -> Json<HealthBody> {
+    Json(HealthBody::from(&crate::workers::health::health(&broker).await))
 }
 
 /// "13 minutes ago", as SOAR's `_pretty_*` times read.

@@ -1,5 +1,6 @@
-//! `/rest/health` (seed 003): real readings of the machine and of Outpost's own
-//! services — the REST front door, the store, the bus, and every worker by `node_guid`.
+//! The readings `/rest/health` shows (seed 003): the machine and Outpost's own services —
+//! the REST front door, the store, the bus, and every worker by `node_guid` — as typed
+//! values; `rest/` renders them.
 //!
 //! Machine figures are megabytes as the seed says. A worker silent for longer than
 //! `worker_stale_after` is `stopped` and turns `all_running` false; one that said it was
@@ -12,11 +13,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use outpost_proto::time::now_ms;
-use serde_json::{Map, Value, json};
 use sysinfo::{Disks, ProcessRefreshKind, ProcessesToUpdate, System};
 
 use crate::Broker;
-use outpost_proto::time::iso;
+use crate::workers::registry::WorkerInfo;
 
 const MB: u64 = 1024 * 1024;
 /// How long `/rest/health` waits for the store before calling it stopped.
@@ -109,71 +109,135 @@ pub fn read_machine(data_dir: &Path, db_file: Option<&Path>) -> Machine {
     }
 }
 
-fn free_used(pair: Option<[u64; 2]>) -> Value {
-    match pair {
-        Some([free, used]) => json!([{"label": "Free", "value": free}, {"label": "Used", "value": used}]),
-        None => json!([{"label": "Free", "value": null}, {"label": "Used", "value": null}]),
+/// Figures of a service running inside this process.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProcessFigures {
+    /// This process's id.
+    pub pid: u32,
+    /// Resident memory, KB (0 when unreadable).
+    pub rss_kb: u64,
+    /// Virtual memory, KB (0 when unreadable).
+    pub vm_kb: u64,
+    /// User and system CPU time in clock ticks, when readable.
+    pub ticks: Option<(u64, u64)>,
+}
+
+/// What a service adds to its snapshot.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ServiceDetail {
+    /// The REST front door: nothing beyond the process figures.
+    BrokerApi,
+    /// The store: its backend and how long a ping took.
+    Store {
+        /// `sqlite` or `postgres`.
+        backend: &'static str,
+        /// Milliseconds, two decimals.
+        ping_ms: f64,
+    },
+    /// The bus: whether the broker is connected to it.
+    Bus {
+        /// As the bus itself says.
+        connected: bool,
+    },
+    /// A worker, as its last heartbeat showed it.
+    Worker(Box<WorkerInfo>),
+}
+
+/// One service's snapshot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Service {
+    /// `broker_api`, `store`, `bus`, or a worker's `node_guid`.
+    pub name: String,
+    /// Running, or stopped (which turns the whole reading red).
+    pub running: bool,
+    /// Numbers each snapshot, as the seed's `id`.
+    pub snapshot: u64,
+    /// When the snapshot was taken (a worker's: its last heartbeat), Unix ms.
+    pub time_ms: i64,
+    /// This process's figures; `None` for services outside it.
+    pub process: Option<ProcessFigures>,
+    /// What this kind of service adds.
+    pub detail: ServiceDetail,
+}
+
+/// How big the store is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StoreSize {
+    /// Free and used MB of the partition holding the SQLite file (`None`: unreadable).
+    Disk(Option<[u64; 2]>),
+    /// PostgreSQL's disk is not ours to read: the database's size in MB, if it answered.
+    Database(Option<u64>),
+}
+
+/// The readings `/rest/health` shows (seed 003).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Health {
+    /// When the readings were taken, Unix ms.
+    pub taken_ms: i64,
+    /// The machine, when it could be read.
+    pub machine: Option<Machine>,
+    /// The broker's services, then every worker heard from, by `node_guid`.
+    pub services: Vec<Service>,
+    /// How big the store is.
+    pub store_size: StoreSize,
+}
+
+impl Health {
+    /// Whether every service is running.
+    pub fn all_running(&self) -> bool {
+        self.services.iter().all(|s| s.running)
     }
 }
 
-/// A service entry for something outside this process: no process figures to read.
-fn remote(name: &str, now: i64) -> Value {
-    let id = SNAPSHOTS.fetch_add(1, Ordering::Relaxed) + 1;
-    json!({"id": id, "name": name, "num_instances": 1, "pid": 0, "rs_kb": null, "stime": null, "time": iso(now), "utime": null, "vm_kb": null})
-}
-
-/// The seed's `/rest/health` body.
-pub async fn health(broker: &Broker) -> Value {
+/// Reads the machine and every service (seed 003's `/rest/health`).
+pub async fn health(broker: &Broker) -> Health {
     let data_dir = broker.config.data_dir.clone();
     let db_file = sqlite_path(&broker.config.database_url());
     let db_file_for_read = db_file.clone();
     let machine = tokio::task::spawn_blocking(move || read_machine(&data_dir, db_file_for_read.as_deref())).await.ok();
     let now = now_ms();
     let snapshot = || SNAPSHOTS.fetch_add(1, Ordering::Relaxed) + 1;
-    let mut services = Map::new();
-    let mut status = Map::new();
-    let mut all_running = true;
-    let mut put = |name: &str, running: bool, entry: Value| {
-        all_running &= running;
-        status.insert(name.into(), json!(if running { "running" } else { "stopped" }));
-        services.insert(name.into(), json!([entry]));
+    let own = match &machine {
+        Some(m) => ProcessFigures { pid: m.pid, rss_kb: m.rss_kb, vm_kb: m.vm_kb, ticks: m.ticks },
+        None => ProcessFigures { pid: std::process::id(), rss_kb: 0, vm_kb: 0, ticks: None },
     };
-
-    let (ticks, rss, vm, pid) = match &machine {
-        Some(m) => (m.ticks, m.rss_kb, m.vm_kb, m.pid),
-        None => (None, 0, 0, std::process::id()),
-    };
-    let own = |name: &str| {
-        json!({
-            "id": snapshot(),
-            "name": name,
-            "num_instances": 1,
-            "pid": pid,
-            "rs_kb": rss,
-            "stime": ticks.map(|t| t.1),
-            "time": iso(now),
-            "utime": ticks.map(|t| t.0),
-            "vm_kb": vm,
-        })
-    };
-    put("broker_api", true, own("broker_api"));
+    let mut services = vec![Service {
+        name: "broker_api".into(),
+        running: true,
+        snapshot: snapshot(),
+        time_ms: now,
+        process: Some(own.clone()),
+        detail: ServiceDetail::BrokerApi,
+    }];
 
     let started = Instant::now();
     // A store that does not answer within the probe's patience counts as stopped.
     let store_up = tokio::time::timeout(PROBE_TIMEOUT, broker.store.ping()).await.unwrap_or(false);
     let ping_ms = started.elapsed().as_secs_f64() * 1000.0;
-    // SQLite runs inside this process; PostgreSQL is another machine's.
-    let mut store = if db_file.is_some() { own("store") } else { remote("store", now) };
-    store["backend"] = json!(if db_file.is_some() { "sqlite" } else { "postgres" });
-    store["ping_ms"] = json!((ping_ms * 100.0).round() / 100.0);
-    put("store", store_up, store);
+    services.push(Service {
+        name: "store".into(),
+        running: store_up,
+        snapshot: snapshot(),
+        time_ms: now,
+        // SQLite runs inside this process; PostgreSQL is another machine's.
+        process: db_file.is_some().then(|| own.clone()),
+        detail: ServiceDetail::Store {
+            backend: if db_file.is_some() { "sqlite" } else { "postgres" },
+            ping_ms: (ping_ms * 100.0).round() / 100.0,
+        },
+    });
 
     // The bus may be in this process or a RabbitMQ cluster: only its connection is ours
     // to read.
-    let bus_up = broker.bus.is_connected();
-    let mut bus = remote("bus", now);
-    bus["connected"] = json!(bus_up);
-    put("bus", bus_up, bus);
+    let connected = broker.bus.is_connected();
+    services.push(Service {
+        name: "bus".into(),
+        running: connected,
+        snapshot: snapshot(),
+        time_ms: now,
+        process: None,
+        detail: ServiceDetail::Bus { connected },
+    });
 
     for (guid, info) in broker.registry.workers() {
         let silent = Duration::from_millis(now.saturating_sub(info.last_seen_ms).max(0) as u64);
@@ -181,56 +245,26 @@ pub async fn health(broker: &Broker) -> Value {
         if stale && info.heartbeat.draining {
             continue;
         }
-        let running = !stale && !info.heartbeat.draining;
-        let hb = &info.heartbeat;
         // A remote process: what its heartbeat says, not process figures.
-        let mut entry = remote(&guid, info.last_seen_ms);
-        let details = json!({
-            "last_heartbeat": iso(info.last_seen_ms),
-            "segment": hb.segment,
-            "hostname": hb.hostname,
-            "version": hb.version,
-            "concurrency": hb.concurrency,
-            "in_flight": hb.in_flight,
-            "completed": hb.completed,
-            "draining": hb.draining,
-            "started": iso(hb.started_unix_ms),
+        services.push(Service {
+            name: guid,
+            running: !stale && !info.heartbeat.draining,
+            snapshot: snapshot(),
+            time_ms: info.last_seen_ms,
+            process: None,
+            detail: ServiceDetail::Worker(Box::new(info)),
         });
-        if let (Some(entry), Value::Object(details)) = (entry.as_object_mut(), details) {
-            entry.extend(details);
-        }
-        put(&guid, running, entry);
     }
 
-    let db_data = match &machine {
-        Some(m) if db_file.is_some() => free_used(m.db_disk),
+    let store_size = match &machine {
+        Some(m) if db_file.is_some() => StoreSize::Disk(m.db_disk),
         // PostgreSQL's disk is not ours to read: its size is what we can tell.
         _ => {
             let size = tokio::time::timeout(PROBE_TIMEOUT, broker.store.store_bytes()).await;
-            let used = size.ok().and_then(Result::ok).flatten().map(|b| b as u64 / MB);
-            json!([{"label": "Free", "value": null}, {"label": "Used", "value": used}])
+            StoreSize::Database(size.ok().and_then(Result::ok).flatten().map(|b| b as u64 / MB))
         }
     };
-    let m = machine.as_ref();
-    json!({
-        "all_running": all_running,
-        "db_data": db_data,
-        "last_snapshot_time": iso(now),
-        "load_data": m.map(|m| json!([
-            {"load": (m.load[0] * 100.0).round() / 100.0, "time": "1 minute"},
-            {"load": (m.load[1] * 100.0).round() / 100.0, "time": "5 minutes"},
-            {"load": (m.load[2] * 100.0).round() / 100.0, "time": "15 minutes"},
-        ])).unwrap_or_else(|| json!([])),
-        "memory_data": m.map(|m| json!([
-            {"label": "Free", "value": m.memory[0]},
-            {"label": "Used", "value": m.memory[1]},
-            {"label": "Cached", "value": m.memory[2]},
-        ])).unwrap_or_else(|| json!([])),
-        "services": services,
-        "status": status,
-        "swap_data": m.map(|m| free_used(Some(m.swap))).unwrap_or_else(|| json!([])),
-        "vault_data": free_used(m.and_then(|m| m.data_disk)),
-    })
+    Health { taken_ms: now, machine, services, store_size }
 }
 
 #[cfg(test)]
