@@ -4,14 +4,13 @@
 //! at the end of each case.
 
 use outpost_broker::listing;
+use outpost_broker::listing::{ListQuery, MAX_UNPAGED};
 use outpost_broker::store::Page;
 use outpost_broker::store::Store;
 use outpost_broker::store::apps::Installed;
 use outpost_broker::store::artifacts::{Created, NewArtifact};
 use outpost_broker::store::assets::NewAsset;
-use outpost_broker::store::collections::{
-    APP_RUNS, APPS, ARTIFACTS, CONTAINERS, Collection, ListQuery, MAX_UNPAGED, Named,
-};
+use outpost_broker::store::collections::{APP_RUNS, APPS, ARTIFACTS, CONTAINERS, Collection, Named};
 use outpost_broker::store::containers::ContainerFields;
 use outpost_broker::store::runs::{Cancelled, Change, NewActionRun, NewAppRun};
 use outpost_proto::manifest::Manifest;

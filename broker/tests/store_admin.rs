@@ -5,8 +5,9 @@
 //! at the end of each case, as `store.rs` does.
 
 use outpost_broker::access::permissions::{Permission, Required};
+use outpost_broker::listing::{ListQuery, Order, Value};
 use outpost_broker::store::audit_records::{AuditQuery, AuditRecord, Selection};
-use outpost_broker::store::collections::{APP_STATUSES, Collection, ListQuery, Order, ROLES, TOKENS, USERS, Value};
+use outpost_broker::store::collections::{APP_STATUSES, Collection, ROLES, TOKENS, USERS};
 use outpost_broker::store::containers::ContainerFields;
 use outpost_broker::store::roles::RoleFields;
 use outpost_broker::store::runs::{NewActionRun, NewAppRun};

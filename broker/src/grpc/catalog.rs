@@ -17,10 +17,11 @@ use crate::access::auth::Principal;
 use crate::catalog::artifacts::ArtifactInput;
 use crate::catalog::assets::{AssetInput, masked};
 use crate::catalog::containers::{ContainerInput, content_hash};
+use crate::listing::Value as FilterValue;
 use crate::store::apps::{App, Installed};
 use crate::store::artifacts::{Artifact, Created};
 use crate::store::assets::Asset;
-use crate::store::collections::{APPS, ARTIFACTS, ASSETS, CONTAINERS, Named, Value as FilterValue};
+use crate::store::collections::{APPS, ARTIFACTS, ASSETS, CONTAINERS, Named};
 use crate::store::containers::Container;
 
 fn store_error(e: crate::store::StoreError) -> Status {

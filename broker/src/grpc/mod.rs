@@ -37,8 +37,9 @@ use crate::access::audit::Actor;
 use crate::access::auth::Principal;
 use crate::access::permissions::{self, Required};
 use crate::catalog::bundle::MAX_BUNDLE_BYTES;
+use crate::listing::{ListQuery, Value as FilterValue};
 use crate::runs::dispatch::{RunAction, Target};
-use crate::store::collections::{ACTION_RESULTS, ACTION_RUNS, APP_RUNS, Collection, ListQuery, Value as FilterValue};
+use crate::store::collections::{ACTION_RESULTS, ACTION_RUNS, APP_RUNS, Collection};
 use crate::store::runs::{ActionResult, ActionRun, AppRun, Change};
 
 /// Metadata key a worker presents to fetch components.

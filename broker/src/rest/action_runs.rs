@@ -18,8 +18,9 @@ use super::{ApiResult, app_runs};
 use crate::Broker;
 use crate::access::audit::Actor;
 use crate::access::auth::Principal;
+use crate::listing::Value as FilterValue;
 use crate::runs::dispatch::{RunAction, Target};
-use crate::store::collections::{ACTION_RUNS, APP_RUNS, Value as FilterValue};
+use crate::store::collections::{ACTION_RUNS, APP_RUNS};
 
 pub fn routes(routes: Routes) -> Routes {
     routes

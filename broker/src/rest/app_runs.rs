@@ -11,7 +11,8 @@ use super::params::{ExpensiveDoc, ListingDoc, PageDoc, Params, PrettyDoc};
 use super::render::{self, ActionResultBody, AppRunBody, Failure, ListBody, Names};
 use super::{ApiResult, input};
 use crate::Broker;
-use crate::store::collections::{ACTION_RESULTS, APP_RUNS, ListQuery, Value as FilterValue};
+use crate::listing::{ListQuery, Value as FilterValue};
+use crate::store::collections::{ACTION_RESULTS, APP_RUNS};
 use crate::store::runs::AppRun;
 
 pub fn routes(routes: Routes) -> Routes {

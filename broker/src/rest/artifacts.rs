@@ -21,8 +21,9 @@ use crate::Broker;
 use crate::access::audit::Actor;
 use crate::access::auth::Principal;
 use crate::catalog::artifacts::ArtifactInput;
+use crate::listing::ListQuery;
 use crate::store::artifacts::Created;
-use crate::store::collections::{ARTIFACTS, ListQuery};
+use crate::store::collections::ARTIFACTS;
 
 pub fn routes(routes: Routes) -> Routes {
     routes.add(__path_create, create).add(__path_list, list).add(__path_read, read)

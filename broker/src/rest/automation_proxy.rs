@@ -29,7 +29,8 @@ use super::params::{ListingDoc, Params};
 use super::render::{AutomationProxyBody, Failure, ListBody, Saved, WorkerBody};
 use crate::Broker;
 use crate::listing::{self, Listed};
-use crate::store::collections::{Collection, Field, Kind, Value};
+use crate::listing::{Kind, Value};
+use crate::store::collections::{Collection, Field};
 use crate::workers::registry::WorkerInfo;
 
 pub fn routes(routes: Routes) -> Routes {

@@ -18,7 +18,8 @@ use crate::Broker;
 use crate::access::audit::Actor;
 use crate::access::auth::Principal;
 use crate::catalog::containers::ContainerInput;
-use crate::store::collections::{ARTIFACTS, CONTAINERS, Value as FilterValue};
+use crate::listing::Value as FilterValue;
+use crate::store::collections::{ARTIFACTS, CONTAINERS};
 use crate::store::containers::Container;
 
 pub fn routes(routes: Routes) -> Routes {

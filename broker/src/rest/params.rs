@@ -7,8 +7,9 @@ use outpost_proto::OutpostError;
 use utoipa::IntoParams;
 
 use super::ApiError;
+use crate::listing::ListQuery;
 use crate::store::Page;
-use crate::store::collections::{Collection, ListQuery};
+use crate::store::collections::Collection;
 
 /// Every query parameter of a request, decoded, in order.
 #[derive(Debug, Clone, Default)]

@@ -28,7 +28,8 @@ use crate::Broker;
 use crate::access::audit::{self, AuditObject};
 use crate::access::auth::{self, Principal};
 use crate::access::permissions::ADMINISTRATOR;
-use crate::store::collections::{Named, TOKENS, USERS, Value as FilterValue};
+use crate::listing::Value as FilterValue;
+use crate::store::collections::{Named, TOKENS, USERS};
 use crate::store::users::{User, UserFields};
 
 pub fn routes(routes: Routes) -> Routes {

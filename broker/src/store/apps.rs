@@ -4,9 +4,10 @@
 use outpost_proto::manifest::Manifest;
 use outpost_proto::time::now_ms;
 
-use super::collections::{APPS, ListQuery};
+use super::collections::APPS;
 use super::{Listing, Row, Store, StoreError, StoreResult, parse_json};
 use crate::args;
+use crate::listing::ListQuery;
 
 /// An installed app.
 #[derive(Debug, Clone)]

@@ -5,9 +5,10 @@
 use outpost_proto::time::now_ms;
 use serde_json::Value;
 
-use super::collections::{ARTIFACTS, ListQuery};
+use super::collections::ARTIFACTS;
 use super::{Listing, Row, Store, StoreResult, parse_json};
 use crate::args;
+use crate::listing::ListQuery;
 
 /// An artifact as stored.
 #[derive(Debug, Clone, PartialEq)]

@@ -6,9 +6,10 @@
 use outpost_proto::time::now_ms;
 use serde_json::{Map, Value};
 
-use super::collections::{ASSETS, ListQuery};
+use super::collections::ASSETS;
 use super::{Listing, Row, Store, StoreError, StoreResult, parse_json};
 use crate::args;
+use crate::listing::ListQuery;
 
 /// An asset with its configuration opened.
 #[derive(Debug, Clone)]

@@ -11,33 +11,9 @@
 
 use std::collections::HashMap;
 
-use super::{Arg, Dialect, Listing, Page, Row, Store, StoreError, StoreResult};
+use super::{Arg, Dialect, Listing, Row, Store, StoreError, StoreResult};
 use crate::args;
-
-/// What a field holds, which decides the values and lookups it accepts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// An integer (ids, counts).
-    Int,
-    /// Text; the only kind `__icontains` works on.
-    Text,
-    /// `true` or `false`.
-    Bool,
-    /// A timestamp, stored as Unix milliseconds and written by clients as ISO 8601.
-    Time,
-}
-
-impl Kind {
-    /// How error messages describe a value of this kind.
-    pub fn describe(self) -> &'static str {
-        match self {
-            Kind::Int => "an integer",
-            Kind::Text => "a string",
-            Kind::Bool => "true or false",
-            Kind::Time => "an ISO 8601 date-time",
-        }
-    }
-}
+use crate::listing::{Condition, Filter, Kind, ListQuery, MAX_UNPAGED, Order, Value};
 
 /// A field clients may filter and sort on.
 #[derive(Debug)]
@@ -83,137 +59,52 @@ impl Collection {
     }
 }
 
-/// A typed value of a condition, already checked against its field's kind.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Value {
-    Int(i64),
-    Text(String),
-    Bool(bool),
+/// The `WHERE` clause, binding values into `args`.
+fn where_sql(query: &ListQuery, dialect: Dialect, args: &mut Vec<Arg>) -> String {
+    let mut parts: Vec<String> = vec![];
+    if !query.collection.base.is_empty() {
+        parts.push(query.collection.base.to_string());
+    }
+    for filter in &query.filters {
+        parts.push(filter_sql(filter, dialect, args));
+    }
+    if parts.is_empty() { String::new() } else { format!("WHERE {}", parts.join(" AND ")) }
 }
 
-impl Value {
-    fn arg(&self) -> Arg {
-        match self {
-            Value::Int(v) => Arg::I64(Some(*v)),
-            Value::Text(v) => Arg::Text(Some(v.clone())),
-            Value::Bool(v) => Arg::Bool(*v),
-        }
+/// The `ORDER BY` list: the sort field, then the tie-breaker, in one direction.
+fn order_sql(query: &ListQuery, dialect: Dialect) -> String {
+    let dir = order_direction(query.order);
+    let tiebreak = query.collection.tiebreak;
+    let field = query.sort.or_else(|| query.collection.default_sort.and_then(|name| query.collection.field(name)));
+    let Some(field) = field.filter(|f| f.sql != tiebreak) else {
+        return format!("{tiebreak} {dir}");
+    };
+    let mut sql = String::new();
+    if field.nullable {
+        sql.push_str(&format!("({} IS NULL) {dir}, ", field.sql));
+    }
+    sql.push_str(field.sql);
+    // PostgreSQL sorts text by the database's locale, SQLite by bytes: sort by bytes on both.
+    if field.kind == Kind::Text && dialect == Dialect::Postgres {
+        sql.push_str(" COLLATE \"C\"");
+    }
+    format!("{sql} {dir}, {tiebreak} {dir}")
+}
+
+/// `ASC` or `DESC`.
+fn order_direction(order: Order) -> &'static str {
+    match order {
+        Order::Asc => "ASC",
+        Order::Desc => "DESC",
     }
 }
 
-/// One `_filter_` lookup, typed.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Condition {
-    /// `_filter_f=v`.
-    Eq(Value),
-    /// `_filter_f__isnull=true|false`, and `_filter_f=null` (`IsNull(true)`).
-    IsNull(bool),
-    /// `_filter_f__in=[..]`; an empty list matches nothing.
-    In(Vec<Value>),
-    /// `_filter_f__icontains="x"`: case-insensitive substring (ASCII case on SQLite,
-    /// Unicode on PostgreSQL).
-    IContains(String),
-    Gt(Value),
-    Lt(Value),
-    Gte(Value),
-    Lte(Value),
-}
-
-/// A condition on one whitelisted field.
-#[derive(Debug, Clone)]
-pub struct Filter {
-    /// The field the condition is on (from the collection's whitelist).
-    pub field: &'static Field,
-    /// The lookup and its value(s).
-    pub condition: Condition,
-}
-
-/// Sort direction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Order {
-    Asc,
-    Desc,
-}
-
-impl Order {
-    fn sql(self) -> &'static str {
-        match self {
-            Order::Asc => "ASC",
-            Order::Desc => "DESC",
-        }
-    }
-}
-
-/// Most items `page_size=0` (everything) answers; more is refused so a client pages instead.
-pub const MAX_UNPAGED: u64 = 10_000;
-
-/// Which items of a collection to answer, in which order.
-#[derive(Debug, Clone)]
-pub struct ListQuery {
-    /// The collection listed; the filters' fields belong to it.
-    pub collection: &'static Collection,
-    /// Conditions, all of which must hold.
-    pub filters: Vec<Filter>,
-    /// The field sorted on; `None` sorts on the collection's default.
-    pub sort: Option<&'static Field>,
-    /// The direction of the sort (and of the tie-breaker).
-    pub order: Order,
-    /// The slice answered.
-    pub page: Page,
-}
-
-impl ListQuery {
-    /// Everything of a collection, default order, first page of 10.
-    pub fn new(collection: &'static Collection) -> Self {
-        ListQuery { collection, filters: vec![], sort: None, order: Order::Asc, page: Page::default() }
-    }
-
-    /// Adds `field = value` (for nested routes such as `/rest/action_run/<id>/app_runs`).
-    ///
-    /// # Panics
-    /// When the collection has no such field: that is a bug in the caller, not input.
-    pub fn with_eq(mut self, field: &str, value: Value) -> Self {
-        let field =
-            self.collection.field(field).unwrap_or_else(|| panic!("{} has no field {field}", self.collection.what));
-        self.filters.push(Filter { field, condition: Condition::Eq(value) });
-        self
-    }
-
-    pub fn with_page(mut self, page: Page) -> Self {
-        self.page = page;
-        self
-    }
-
-    /// The `WHERE` clause, binding values into `args`.
-    fn where_sql(&self, dialect: Dialect, args: &mut Vec<Arg>) -> String {
-        let mut parts: Vec<String> = vec![];
-        if !self.collection.base.is_empty() {
-            parts.push(self.collection.base.to_string());
-        }
-        for filter in &self.filters {
-            parts.push(filter_sql(filter, dialect, args));
-        }
-        if parts.is_empty() { String::new() } else { format!("WHERE {}", parts.join(" AND ")) }
-    }
-
-    /// The `ORDER BY` list: the sort field, then the tie-breaker, in one direction.
-    fn order_sql(&self, dialect: Dialect) -> String {
-        let dir = self.order.sql();
-        let tiebreak = self.collection.tiebreak;
-        let field = self.sort.or_else(|| self.collection.default_sort.and_then(|name| self.collection.field(name)));
-        let Some(field) = field.filter(|f| f.sql != tiebreak) else {
-            return format!("{tiebreak} {dir}");
-        };
-        let mut sql = String::new();
-        if field.nullable {
-            sql.push_str(&format!("({} IS NULL) {dir}, ", field.sql));
-        }
-        sql.push_str(field.sql);
-        // PostgreSQL sorts text by the database's locale, SQLite by bytes: sort by bytes on both.
-        if field.kind == Kind::Text && dialect == Dialect::Postgres {
-            sql.push_str(" COLLATE \"C\"");
-        }
-        format!("{sql} {dir}, {tiebreak} {dir}")
+/// A condition's value as a bound argument.
+fn arg(value: &Value) -> Arg {
+    match value {
+        Value::Int(v) => Arg::I64(Some(*v)),
+        Value::Text(v) => Arg::Text(Some(v.clone())),
+        Value::Bool(v) => Arg::Bool(*v),
     }
 }
 
@@ -241,14 +132,14 @@ fn filter_sql(filter: &Filter, dialect: Dialect, args: &mut Vec<Arg>) -> String 
     // Text compares by bytes on both backends, as it sorts.
     let collate = if filter.field.kind == Kind::Text && dialect == Dialect::Postgres { " COLLATE \"C\"" } else { "" };
     let compare =
-        |op: &str, value: &Value, args: &mut Vec<Arg>| format!("{col}{collate} {op} {}", bind(args, value.arg()));
+        |op: &str, value: &Value, args: &mut Vec<Arg>| format!("{col}{collate} {op} {}", bind(args, arg(value)));
     match &filter.condition {
-        Condition::Eq(value) => format!("{col} = {}", bind(args, value.arg())),
+        Condition::Eq(value) => format!("{col} = {}", bind(args, arg(value))),
         Condition::IsNull(true) => format!("{col} IS NULL"),
         Condition::IsNull(false) => format!("{col} IS NOT NULL"),
         Condition::In(values) if values.is_empty() => "1 = 0".into(),
         Condition::In(values) => {
-            let placeholders: Vec<String> = values.iter().map(|v| bind(args, v.arg())).collect();
+            let placeholders: Vec<String> = values.iter().map(|v| bind(args, arg(v))).collect();
             format!("{col} IN ({})", placeholders.join(", "))
         }
         Condition::IContains(text) => {
@@ -272,7 +163,7 @@ impl Store {
     ) -> StoreResult<Listing<T>> {
         let table = query.collection.table;
         let mut args = vec![];
-        let filter = query.where_sql(self.db.dialect(), &mut args);
+        let filter = where_sql(query, self.db.dialect(), &mut args);
         let count =
             self.db.fetch_one(&format!("SELECT COUNT(*) AS n FROM {table} {filter}"), args.clone()).await?.i64("n")?;
         let count = count.max(0) as u64;
@@ -283,7 +174,7 @@ impl Store {
         let data = if offset as u64 >= count {
             vec![]
         } else {
-            let order = query.order_sql(self.db.dialect());
+            let order = order_sql(query, self.db.dialect());
             let limit = bind(&mut args, Arg::I64(Some(limit)));
             let offset = bind(&mut args, Arg::I64(Some(offset)));
             let sql = format!("SELECT {columns} FROM {table} {filter} ORDER BY {order} LIMIT {limit} OFFSET {offset}");
@@ -635,7 +526,7 @@ mod tests {
             condition: Condition::In(vec![Value::Int(1), Value::Int(2)]),
         });
         let mut args = vec![];
-        let sql = q.where_sql(Dialect::Sqlite, &mut args);
+        let sql = where_sql(&q, Dialect::Sqlite, &mut args);
         assert_eq!(sql, "WHERE name = $1 AND LOWER(action) LIKE LOWER($2) ESCAPE '\\' AND id IN ($3, $4)");
         assert!(!sql.contains("DROP"));
         assert!(matches!(&args[1], Arg::Text(Some(p)) if p == "%50\\%\\_off%"));
@@ -644,21 +535,21 @@ mod tests {
     #[test]
     fn ordering_is_stable_and_backend_neutral() {
         let mut q = ListQuery::new(&ACTION_RUNS);
-        assert_eq!(q.order_sql(Dialect::Sqlite), "id ASC");
+        assert_eq!(order_sql(&q, Dialect::Sqlite), "id ASC");
         q.sort = ACTION_RUNS.field("close_time");
         q.order = Order::Desc;
-        assert_eq!(q.order_sql(Dialect::Sqlite), "(close_ms IS NULL) DESC, close_ms DESC, id DESC");
+        assert_eq!(order_sql(&q, Dialect::Sqlite), "(close_ms IS NULL) DESC, close_ms DESC, id DESC");
         q.sort = ACTION_RUNS.field("name");
         q.order = Order::Asc;
-        assert_eq!(q.order_sql(Dialect::Postgres), "name COLLATE \"C\" ASC, id ASC");
+        assert_eq!(order_sql(&q, Dialect::Postgres), "name COLLATE \"C\" ASC, id ASC");
         let results = ListQuery::new(&ACTION_RESULTS);
         let mut args = vec![];
-        assert_eq!(results.where_sql(Dialect::Postgres, &mut args), "WHERE status IS NOT NULL");
+        assert_eq!(where_sql(&results, Dialect::Postgres, &mut args), "WHERE status IS NOT NULL");
         let mut q = ListQuery::new(&ACTION_RUNS);
         let name = ACTION_RUNS.field("name").unwrap();
         q.filters.push(Filter { field: name, condition: Condition::Gt(Value::Text("m".into())) });
-        assert_eq!(q.where_sql(Dialect::Postgres, &mut args), "WHERE name COLLATE \"C\" > $1");
-        assert_eq!(results.order_sql(Dialect::Sqlite), "parameter_index ASC");
+        assert_eq!(where_sql(&q, Dialect::Postgres, &mut args), "WHERE name COLLATE \"C\" > $1");
+        assert_eq!(order_sql(&results, Dialect::Sqlite), "parameter_index ASC");
     }
 
     #[test]

@@ -3,9 +3,10 @@
 use outpost_proto::time::now_ms;
 use serde_json::Value;
 
-use super::collections::{CONTAINERS, ListQuery};
+use super::collections::CONTAINERS;
 use super::{Listing, Row, Store, StoreResult, parse_json};
 use crate::args;
+use crate::listing::ListQuery;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Container {

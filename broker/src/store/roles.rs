@@ -5,10 +5,10 @@ use std::collections::BTreeMap;
 
 use outpost_proto::time::now_ms;
 
-use super::collections::ListQuery;
 use super::{Arg, Listing, Row, Store, StoreResult, parse_json};
 use crate::access::permissions::Grants;
 use crate::args;
+use crate::listing::ListQuery;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Role {

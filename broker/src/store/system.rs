@@ -3,9 +3,9 @@
 
 use outpost_proto::time::now_ms;
 
-use super::collections::ListQuery;
 use super::{Dialect, Listing, Store, StoreResult};
 use crate::args;
+use crate::listing::ListQuery;
 
 /// The latest `test connectivity` run of one asset (`/rest/app_status`).
 #[derive(Debug, Clone, PartialEq)]

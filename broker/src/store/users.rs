@@ -3,9 +3,9 @@
 
 use outpost_proto::time::now_ms;
 
-use super::collections::ListQuery;
 use super::{Listing, Row, Store, StoreResult};
 use crate::args;
+use crate::listing::ListQuery;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {

@@ -7,7 +7,8 @@ use super::{
     app_run_from_row, result_from_row,
 };
 use crate::args;
-use crate::store::collections::{ACTION_RESULTS, ACTION_RUNS, APP_RUNS, ListQuery, Value as FilterValue};
+use crate::listing::{ListQuery, Value as FilterValue};
+use crate::store::collections::{ACTION_RESULTS, ACTION_RUNS, APP_RUNS};
 use crate::store::{Listing, Page, Store, StoreResult};
 
 impl Store {
