@@ -5,6 +5,8 @@
 
 use outpost_broker::listing;
 use outpost_broker::listing::{ListQuery, MAX_UNPAGED};
+use outpost_broker::runs::settle::{self, Cancelled};
+use outpost_broker::runs::watch::Change;
 use outpost_broker::store::Page;
 use outpost_broker::store::Store;
 use outpost_broker::store::apps::Installed;
@@ -12,7 +14,7 @@ use outpost_broker::store::artifacts::{Created, NewArtifact};
 use outpost_broker::store::assets::NewAsset;
 use outpost_broker::store::collections::{APP_RUNS, APPS, ARTIFACTS, CONTAINERS, Collection, Named};
 use outpost_broker::store::containers::ContainerFields;
-use outpost_broker::store::runs::{Cancelled, Change, NewActionRun, NewAppRun};
+use outpost_broker::store::runs::{NewActionRun, NewAppRun};
 use outpost_proto::manifest::Manifest;
 use outpost_proto::time::now_ms;
 use outpost_proto::v1::{HttpExchange, ResultStatus, Task, TaskResult};
@@ -210,12 +212,13 @@ async fn an_action_run_is_queued_run_and_assembled_once(store: Store) {
     assert!(store.due_tasks(now_ms(), 100).await.unwrap().is_empty(), "sent tasks are not sent again");
 
     let results: Vec<TaskResult> = due.iter().map(|t| result_for(&t.task, true, "Country: United States")).collect();
-    let changes = store.ingest_results(&results[..2]).await.unwrap();
+    let changes = settle::record_results(&store, &results[..2]).await.unwrap();
     assert!(changes.contains(&Change::Started { action_run_id: id }));
     let run = store.get_action_run(id).await.unwrap().unwrap();
     assert_eq!(run.status.as_str(), "running");
     // The same result twice, and the last one: only the last counts.
-    let changes = store.ingest_results(&[results[0].clone(), results[2].clone(), results[2].clone()]).await.unwrap();
+    let changes =
+        settle::record_results(&store, &[results[0].clone(), results[2].clone(), results[2].clone()]).await.unwrap();
     assert!(changes.contains(&Change::ActionRunDone { action_run_id: id }), "{changes:?}");
     let run = store.get_action_run(id).await.unwrap().unwrap();
     assert_eq!(run.status.as_str(), "success");
@@ -235,7 +238,7 @@ async fn an_action_run_is_queued_run_and_assembled_once(store: Store) {
     assert_eq!(listed.data[1].parameter["ip"], "1.1.1.1");
     assert_eq!(listed.data[0].data, json!([{"country_iso_code": "US"}]));
     // A result after the run closed changes nothing.
-    assert!(store.ingest_results(&results).await.unwrap().is_empty());
+    assert!(settle::record_results(&store, &results).await.unwrap().is_empty());
 }
 
 async fn delayed_tasks_wait_in_the_store(store: Store) {
@@ -252,8 +255,8 @@ async fn cancel_keeps_finished_results_and_ignores_late_ones(store: Store) {
     let id = store.create_action_run(&new_run(&f, &["1", "2", "3"], 0)).await.unwrap();
     let due = store.due_tasks(now_ms(), 10).await.unwrap();
     store.mark_sent(&[due[0].row_id]).await.unwrap();
-    store.ingest_results(&[result_for(&due[0].task, true, "done")]).await.unwrap();
-    assert_eq!(store.cancel_action_run(id, "cancelled by admin").await.unwrap(), Some(Cancelled::Done { stopped: 2 }));
+    settle::record_results(&store, &[result_for(&due[0].task, true, "done")]).await.unwrap();
+    assert_eq!(settle::cancel(&store, id, "cancelled by admin").await.unwrap(), Some(Cancelled::Done { stopped: 2 }));
     assert!(store.due_tasks(now_ms(), 10).await.unwrap().is_empty(), "unsent tasks of a cancelled run never go out");
     let run = store.get_action_run(id).await.unwrap().unwrap();
     assert_eq!(run.status.as_str(), "failed");
@@ -262,22 +265,22 @@ async fn cancel_keeps_finished_results_and_ignores_late_ones(store: Store) {
     let results = store.list_results(app_run.id, Page { page: 0, page_size: 0 }).await.unwrap();
     assert_eq!(results.data[0].message, "done", "finished results are kept");
     assert_eq!(results.data[1].status.as_str(), "failed");
-    assert!(store.ingest_results(&[result_for(&due[1].task, true, "late")]).await.unwrap().is_empty());
+    assert!(settle::record_results(&store, &[result_for(&due[1].task, true, "late")]).await.unwrap().is_empty());
     assert_eq!(
         store.list_results(app_run.id, Page { page: 0, page_size: 0 }).await.unwrap().data[1].message,
         "Cancelled: cancelled by admin"
     );
-    assert!(matches!(store.cancel_action_run(id, "again").await.unwrap(), Some(Cancelled::AlreadyFinished(_))));
-    assert_eq!(store.cancel_action_run(999_999, "x").await.unwrap(), None);
+    assert!(matches!(settle::cancel(&store, id, "again").await.unwrap(), Some(Cancelled::AlreadyFinished(_))));
+    assert_eq!(settle::cancel(&store, 999_999, "x").await.unwrap(), None);
 }
 
 async fn progress_marks_runs_running(store: Store) {
     let f = fixture(&store).await;
     let id = store.create_action_run(&new_run(&f, &["1"], 0)).await.unwrap();
     let due = store.due_tasks(now_ms(), 10).await.unwrap();
-    let changes = store.record_progress(due[0].task.app_run_id, 0, "", now_ms()).await.unwrap();
+    let changes = settle::record_progress(&store, due[0].task.app_run_id, 0, "", now_ms()).await.unwrap();
     assert_eq!(changes, vec![Change::Started { action_run_id: id }]);
-    let changes = store.record_progress(due[0].task.app_run_id, 0, "half way", now_ms()).await.unwrap();
+    let changes = settle::record_progress(&store, due[0].task.app_run_id, 0, "half way", now_ms()).await.unwrap();
     assert!(matches!(&changes[..], [Change::Progress { message, .. }] if message == "half way"));
     let run = store.get_action_run(id).await.unwrap().unwrap();
     assert_eq!((run.status.as_str(), run.message.as_str()), ("running", "half way"));
@@ -300,8 +303,8 @@ async fn state_is_last_writer_wins_with_versions(store: Store) {
     }];
     let mut second = result_for(&due[1].task, true, "b");
     second.saved_state_json = Some(json!({"n": 2}).to_string());
-    store.ingest_results(&[first]).await.unwrap();
-    store.ingest_results(&[second]).await.unwrap();
+    settle::record_results(&store, &[first]).await.unwrap();
+    settle::record_results(&store, &[second]).await.unwrap();
     let state = store.asset_state(f.app_id, f.asset_id).await.unwrap();
     assert_eq!(state.version, 2);
     assert_eq!(serde_json::from_str::<Value>(&state.json).unwrap(), json!({"n": 2}));
@@ -314,7 +317,7 @@ async fn paging_lists_results(store: Store) {
     store.create_action_run(&new_run(&f, &["1", "2", "3", "4", "5"], 0)).await.unwrap();
     let due = store.due_tasks(now_ms(), 10).await.unwrap();
     let results: Vec<_> = due.iter().map(|t| result_for(&t.task, true, "ok")).collect();
-    store.ingest_results(&results).await.unwrap();
+    settle::record_results(&store, &results).await.unwrap();
     let app_run_id = due[0].task.app_run_id;
     let page = store.list_results(app_run_id, Page { page: 1, page_size: 2 }).await.unwrap();
     assert_eq!((page.count, page.num_pages, page.data.len()), (5, 3, 2));
@@ -511,7 +514,7 @@ async fn app_runs_filter_on_status_and_run(store: Store) {
     let due = store.due_tasks(now_ms(), 10).await.unwrap();
     let done: Vec<_> =
         due.iter().filter(|t| t.task.action_run_id == first).map(|t| result_for(&t.task, false, "boom")).collect();
-    store.ingest_results(&done).await.unwrap();
+    settle::record_results(&store, &done).await.unwrap();
 
     let app_runs = |params: Vec<(&'static str, String)>| {
         let store = store.clone();

@@ -402,7 +402,7 @@ async fn settings_connectivity_statuses_and_figures(store: Store) {
             ..Default::default()
         })
         .collect();
-    store.ingest_results(&results[1..]).await.unwrap();
+    outpost_broker::runs::settle::record_results(&store, &results[1..]).await.unwrap();
 
     let statuses = store.app_statuses(&ListQuery::new(&APP_STATUSES)).await.unwrap();
     assert_eq!(statuses.count, 2, "one per asset: the latest test");

@@ -20,9 +20,10 @@ use anyhow::{Context, bail};
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use outpost_broker::BrokerConfig;
+use outpost_broker::access::audit::Actor;
+use outpost_broker::catalog::assets::AssetInput;
+use outpost_broker::catalog::containers::ContainerInput;
 use outpost_broker::runs::dispatch::{RunAction, Target};
-use outpost_broker::store::assets::NewAsset;
-use outpost_broker::store::containers::ContainerFields;
 use outpost_bus::amqp::{AmqpBus, AmqpConfig};
 use outpost_bus::{Bus, InProcessBus};
 use outpost_proto::topology::Topology;
@@ -295,21 +296,18 @@ async fn end_to_end(args: &BenchArgs, bus: Arc<dyn Bus>) -> anyhow::Result<f64> 
         workers.push(outpost_worker::start(worker, bus.clone(), source, shutdown.clone()).await?);
     }
     let app = broker.store.find_app("98ef88a4-33f3-41d9-9581-f88b0f15d7cf").await?.context("qa installed")?;
+    let bench = Actor::system();
     let asset = broker
-        .store
-        .create_asset(&NewAsset {
-            name: "bench".into(),
-            app_id: app.id,
-            description: String::new(),
-            configuration: Default::default(),
-            automation_broker_id: None,
-            tags: vec![],
-            timeout_secs: None,
-        })
+        .create_asset(
+            &bench,
+            AssetInput { name: Some("bench".into()), app: Some(app.id.to_string()), ..Default::default() },
+        )
         .await?;
     let container = broker
-        .store
-        .create_container(&ContainerFields { name: "bench".into(), status: "new".into(), ..Default::default() })
+        .create_container(
+            &bench,
+            ContainerInput { name: Some("bench".into()), status: Some("new".into()), ..Default::default() },
+        )
         .await?;
     let run = |n: usize| RunAction {
         action: "echo".into(),
@@ -323,12 +321,12 @@ async fn end_to_end(args: &BenchArgs, bus: Arc<dyn Bus>) -> anyhow::Result<f64> 
         ..Default::default()
     };
     // Warm-up: compile the component and fill the workers' caches.
-    let warm = broker.run_action(run(args.workers as usize * 4)).await?;
+    let warm = broker.run_action(&bench, run(args.workers as usize * 4)).await?;
     wait_done(&broker, warm, None).await?;
 
     let bar = progress(args.params as u64, "end to end");
     let started = Instant::now();
-    let id = broker.run_action(run(args.params)).await?;
+    let id = broker.run_action(&bench, run(args.params)).await?;
     wait_done(&broker, id, Some(&bar)).await?;
     let elapsed = started.elapsed();
     bar.finish_and_clear();
@@ -364,12 +362,7 @@ async fn wait_done(broker: &outpost_broker::Broker, id: i64, bar: Option<&Progre
 }
 
 async fn recorded(broker: &outpost_broker::Broker, id: i64) -> anyhow::Result<u64> {
-    let row = broker
-        .store
-        .db()
-        .fetch_one("SELECT COUNT(*) AS n FROM tasks WHERE action_run_id = $1 AND status IS NOT NULL", vec![id.into()])
-        .await?;
-    Ok(row.i64("n")? as u64)
+    Ok(broker.store.recorded_results(id).await?)
 }
 
 /// Confirmed publish + consume + ack through lapin alone, on a quorum queue.

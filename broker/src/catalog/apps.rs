@@ -4,7 +4,7 @@
 use outpost_proto::OutpostError;
 
 use crate::Broker;
-use crate::access::audit::Actor;
+use crate::access::audit::{Actor, AuditObject, app_fields};
 use crate::catalog::bundle;
 use crate::store::apps::{App, Installed};
 
@@ -24,5 +24,20 @@ impl Broker {
         let (app, installed) = self.store.install_app(&bundle.manifest, &bundle.digest, &bundle.component).await?;
         self.audit_app_install(who, &app, installed).await;
         Ok((app, installed))
+    }
+
+    /// Records an app install or upgrade (an unchanged re-install records nothing).
+    async fn audit_app_install(&self, who: &Actor, app: &App, installed: Installed) {
+        match installed {
+            Installed::Created => {
+                self.audit.record_change(who, AuditObject::app(app), None, Some(&app_fields(app))).await
+            }
+            Installed::Upgraded => {
+                let previous = app.known_versions.last().map(String::as_str);
+                let object = AuditObject::app(app);
+                self.audit.record_field(who, object, "app_version", previous, Some(&app.app_version), "upgraded").await;
+            }
+            Installed::Unchanged => {}
+        }
     }
 }

@@ -18,8 +18,9 @@ use super::{Api, list_query};
 use crate::access::audit::Actor;
 use crate::listing::Value as FilterValue;
 use crate::runs::dispatch::{RunAction, Target};
+use crate::runs::watch::Change;
 use crate::store::collections::{ACTION_RESULTS, ACTION_RUNS, APP_RUNS};
-use crate::store::runs::{ActionResult, ActionRun, AppRun, Change};
+use crate::store::runs::{ActionResult, ActionRun, AppRun};
 
 fn action_run_pb(run: &ActionRun) -> pb::ActionRun {
     pb::ActionRun {
@@ -109,17 +110,18 @@ impl ActionService for Api {
         }
         let id = self
             .broker
-            .run_action(RunAction {
-                action: r.action,
-                container_id: r.container_id,
-                name: r.name,
-                action_type: Some(r.r#type).filter(|t| !t.is_empty()),
-                exec_delay_secs: r.exec_delay_secs,
-                targets,
-                creator: Some(who.user_id),
-            })
+            .run_action(
+                &Actor::from(&who),
+                RunAction {
+                    action: r.action,
+                    container_id: r.container_id,
+                    name: r.name,
+                    action_type: Some(r.r#type).filter(|t| !t.is_empty()),
+                    exec_delay_secs: r.exec_delay_secs,
+                    targets,
+                },
+            )
             .await?;
-        self.broker.audit_action_run(&Actor::from(&who), id).await;
         Ok(Response::new(pb::RunActionResponse { action_run_id: id, message: "New action queued.".into() }))
     }
 
@@ -152,8 +154,7 @@ impl ActionService for Api {
     ) -> Result<Response<pb::CancelActionRunResponse>, Status> {
         let who = self.principal(&request).await?;
         let id = request.get_ref().id;
-        let stopped = self.broker.cancel_action_run(id, &who.username).await?;
-        self.broker.audit_cancel(&Actor::from(&who), id).await;
+        let stopped = self.broker.cancel_action_run(&Actor::from(&who), id).await?;
         Ok(Response::new(pb::CancelActionRunResponse {
             cancelled: true,
             message: format!("action run {id} cancelled; {stopped} parameter sets stopped, finished results kept"),

@@ -87,7 +87,7 @@ fn in_target(at: &str, e: OutpostError) -> OutpostError {
 }
 
 /// Reads SOAR's run-action body.
-pub fn parse_run(body: &[u8], creator: Option<i64>) -> Result<RunAction, OutpostError> {
+pub fn parse_run(body: &[u8]) -> Result<RunAction, OutpostError> {
     let map = input::object(body)?;
     let f = Fields::new(&map);
     f.only(RUN_FIELDS)?;
@@ -135,7 +135,6 @@ pub fn parse_run(body: &[u8], creator: Option<i64>) -> Result<RunAction, Outpost
         action_type: f.string("type")?,
         exec_delay_secs: f.int("exec_delay_secs")?.unwrap_or(0),
         targets: parsed,
-        creator,
     })
 }
 
@@ -147,9 +146,7 @@ pub async fn run(
     Extension(who): Extension<Principal>,
     Body(body): Body,
 ) -> ApiResult<Json<RunQueued>> {
-    let request = parse_run(&body, Some(who.user_id))?;
-    let id = broker.run_action(request).await?;
-    broker.audit_action_run(&Actor::from(&who), id).await;
+    let id = broker.run_action(&Actor::from(&who), parse_run(&body)?).await?;
     Ok(Json(RunQueued { action_run_id: id, message: "New action queued.".into(), success: true }))
 }
 
@@ -198,8 +195,7 @@ pub async fn cancel(
     if f.bool("cancel")? != Some(true) {
         return Err(OutpostError::invalid("only {\"cancel\": true} can be posted to an action run").into());
     }
-    let stopped = broker.cancel_action_run(id, &who.username).await?;
-    broker.audit_cancel(&Actor::from(&who), id).await;
+    let stopped = broker.cancel_action_run(&Actor::from(&who), id).await?;
     Ok(Json(CancelDone {
         cancelled: true,
         message: format!("action run {id} cancelled; {stopped} parameter sets stopped, finished results kept"),
@@ -225,14 +221,14 @@ mod tests {
     use super::*;
 
     fn err(body: &str) -> String {
-        parse_run(body.as_bytes(), None).unwrap_err().message
+        parse_run(body.as_bytes()).unwrap_err().message
     }
 
     #[test]
     fn parses_the_seed_example() {
         let body = r#"{"action": "whois domain", "container_id": 1234, "exec_delay_secs": 30, "name": "test my action delay",
             "targets": [{"app_id": 161, "assets": [2], "parameters": [{"domain": "splunk.com"}]}]}"#;
-        let run = parse_run(body.as_bytes(), Some(1)).unwrap();
+        let run = parse_run(body.as_bytes()).unwrap();
         assert_eq!(run.action, "whois domain");
         assert_eq!(run.container_id, 1234);
         assert_eq!(run.exec_delay_secs, 30);

@@ -83,21 +83,22 @@ impl Broker {
         let container_id = self.system_container().await?;
         let name = format!("test connectivity of asset '{}'", asset.name);
         let action_run_id = self
-            .run_action(RunAction {
-                action: action.action.clone(),
-                container_id,
-                name: name.clone(),
-                action_type: Some("test".into()),
-                exec_delay_secs: 0,
-                targets: vec![Target {
-                    app_id: app.id.to_string(),
-                    assets: vec![asset.id.to_string()],
-                    parameters: vec![],
-                }],
-                creator: who.user_id,
-            })
+            .run_action(
+                who,
+                RunAction {
+                    action: action.action.clone(),
+                    container_id,
+                    name: name.clone(),
+                    action_type: Some("test".into()),
+                    exec_delay_secs: 0,
+                    targets: vec![Target {
+                        app_id: app.id.to_string(),
+                        assets: vec![asset.id.to_string()],
+                        parameters: vec![],
+                    }],
+                },
+            )
             .await?;
-        self.audit.record_action_run(who, action_run_id, &name, container_id).await;
         Ok(TestStarted {
             action_run_id,
             container_id,

@@ -10,8 +10,10 @@ use outpost_proto::topology::DEFAULT_SEGMENT;
 use outpost_proto::v1::{AppRef, Limits, Task};
 use serde_json::{Map, Value, json};
 
+use super::settle::{self, Cancelled};
 use crate::Broker;
-use crate::store::runs::{Cancelled, NewActionRun, NewAppRun};
+use crate::access::audit::{Actor, AuditObject};
+use crate::store::runs::{NewActionRun, NewAppRun};
 
 /// Longest `exec_delay_secs` accepted: 30 days.
 pub const MAX_EXEC_DELAY_SECS: i64 = 30 * 24 * 3600;
@@ -28,8 +30,6 @@ pub struct RunAction {
     pub action_type: Option<String>,
     pub exec_delay_secs: i64,
     pub targets: Vec<Target>,
-    /// The user running it.
-    pub creator: Option<i64>,
 }
 
 /// One entry of `targets`.
@@ -44,8 +44,9 @@ pub struct Target {
 }
 
 impl Broker {
-    /// Validates and persists an action run; answers its id.
-    pub async fn run_action(&self, request: RunAction) -> Result<i64, OutpostError> {
+    /// Validates and persists an action run as `who` (its creator), audited; answers its
+    /// id.
+    pub async fn run_action(&self, who: &Actor, request: RunAction) -> Result<i64, OutpostError> {
         let action = request.action.trim();
         if action.is_empty() {
             return Err(OutpostError::invalid("'action' is required"));
@@ -218,7 +219,7 @@ impl Broker {
             name,
             action_type: action_type.unwrap_or_else(|| "generic".into()),
             container_id: request.container_id,
-            creator: request.creator,
+            creator: who.user_id,
             exec_delay_secs: request.exec_delay_secs,
             targets,
             app_runs,
@@ -226,18 +227,20 @@ impl Broker {
         let id = self.store.create_action_run(&run).await?;
         tracing::info!(action_run_id = id, action, parameter_sets = total, "action run queued");
         self.outbox_wakeup.notify_one();
+        self.audit.record_action_run(who, id, &run.name, run.container_id).await;
         Ok(id)
     }
 
-    /// Cancels a pending or running action run; answers how many parameter sets stopped.
-    pub async fn cancel_action_run(&self, id: i64, by: &str) -> Result<u64, OutpostError> {
-        let reason = format!("cancelled by {by}");
-        match self.store.cancel_action_run(id, &reason).await? {
+    /// Cancels a pending or running action run as `who`, audited; answers how many
+    /// parameter sets stopped.
+    pub async fn cancel_action_run(&self, who: &Actor, id: i64) -> Result<u64, OutpostError> {
+        let reason = format!("cancelled by {}", who.username);
+        match settle::cancel_run(&self.store, id, &reason).await? {
             None => Err(OutpostError::not_found(format!("action run {id} not found"))),
-            Some(Cancelled::AlreadyFinished(status)) => Err(OutpostError::precondition(format!(
+            Some((_, Cancelled::AlreadyFinished(status))) => Err(OutpostError::precondition(format!(
                 "action run {id} has already finished ({status}); nothing to cancel"
             ))),
-            Some(Cancelled::Done { stopped }) => {
+            Some((run, Cancelled::Done { stopped })) => {
                 // Workers skip the run's queued tasks and interrupt running ones. The store
                 // is already final, so a lost broadcast only costs wasted work: late results
                 // are ignored.
@@ -251,7 +254,9 @@ impl Broker {
                     tracing::warn!(action_run_id = id, error = %e, "cancel broadcast failed; workers finish what they hold");
                 }
                 self.watch.publish_done(id);
-                tracing::info!(action_run_id = id, stopped, by, "action run cancelled");
+                tracing::info!(action_run_id = id, stopped, by = %who.username, "action run cancelled");
+                let object = AuditObject::ActionRun { id, name: run.name, container_id: run.container_id };
+                self.audit.record_field(who, object, "cancelled", Some(""), Some(&reason), "cancelled").await;
                 Ok(stopped)
             }
         }

@@ -14,6 +14,7 @@ use outpost_proto::time::now_ms;
 use outpost_proto::v1::{ResultStatus, TaskResult, WorkerEvent, worker_event};
 use tokio_util::sync::CancellationToken;
 
+use super::settle;
 use crate::Broker;
 
 /// Events recorded per transaction, at most.
@@ -62,7 +63,7 @@ async fn record(broker: &Broker, batch: Vec<Delivery<WorkerEvent>>, shutdown: &C
     }
     let mut backoff = Duration::from_millis(50);
     let changes = loop {
-        match broker.store.ingest_results(&results).await {
+        match settle::record_results(&broker.store, &results).await {
             Ok(changes) => break changes,
             Err(e) => {
                 // Not acknowledged, so nothing is lost: retry until the store is back, or
@@ -78,7 +79,7 @@ async fn record(broker: &Broker, batch: Vec<Delivery<WorkerEvent>>, shutdown: &C
     };
     broker.watch.publish(changes);
     for p in progress {
-        match broker.store.record_progress(p.app_run_id, p.parameter_index, &p.message, p.unix_ms).await {
+        match settle::record_progress(&broker.store, p.app_run_id, p.parameter_index, &p.message, p.unix_ms).await {
             Ok(changes) => broker.watch.publish(changes),
             // Progress is informational: losing one is better than blocking results.
             Err(e) => tracing::warn!(task_id = %p.task_id, error = %e, "progress not recorded"),
@@ -121,7 +122,7 @@ pub async fn run_dead_letters(broker: Arc<Broker>, shutdown: CancellationToken) 
         let result = abandoned(&dead_task);
         tracing::error!(task_id = %dead_task.task.task_id, deliveries = dead_task.deliveries, "task dead-lettered");
         loop {
-            match broker.store.ingest_results(std::slice::from_ref(&result)).await {
+            match settle::record_results(&broker.store, std::slice::from_ref(&result)).await {
                 Ok(changes) => {
                     broker.watch.publish(changes);
                     break;

@@ -3,9 +3,32 @@
 
 use tokio::sync::broadcast;
 
-use crate::store::runs::Change;
+/// What changed in a run, for watchers.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// A connector's progress message.
+    Progress { action_run_id: i64, app_run_id: i64, parameter_index: u32, message: String },
+    /// The action run left `pending`.
+    Started { action_run_id: i64 },
+    /// An app run reached its final status.
+    AppRunDone { action_run_id: i64, app_run_id: i64 },
+    /// The action run reached its final status.
+    ActionRunDone { action_run_id: i64 },
+}
 
-/// Fans store changes out to every watcher. Slow watchers skip changes and re-read the
+impl Change {
+    /// The action run the change is about.
+    pub fn action_run_id(&self) -> i64 {
+        match self {
+            Change::Progress { action_run_id, .. }
+            | Change::Started { action_run_id }
+            | Change::AppRunDone { action_run_id, .. }
+            | Change::ActionRunDone { action_run_id } => *action_run_id,
+        }
+    }
+}
+
+/// Fans run changes out to every watcher. Slow watchers skip changes and re-read the
 /// run, so a watcher never holds the broker back.
 #[derive(Clone)]
 pub struct Watch {

@@ -36,10 +36,9 @@ use serde_json::Value;
 
 pub use diff::{app_fields, asset_fields, change_records, container_fields, role_fields, user_fields};
 
-use crate::Broker;
 use crate::access::auth::Principal;
 use crate::store::Store;
-use crate::store::apps::{App, Installed};
+use crate::store::apps::App;
 use crate::store::assets::Asset;
 use crate::store::audit_records::{AuditRecord, SOURCE_ACTION_RUN, SOURCE_AUDIT};
 use crate::store::containers::Container;
@@ -191,54 +190,6 @@ impl AuditObject {
             | AuditObject::ActionRun { name, .. } => name,
             AuditObject::Settings => "system settings",
             AuditObject::Audit => "audit",
-        }
-    }
-}
-
-impl Broker {
-    /// Records an action run just queued (source `Action Run`): reads back its name and
-    /// container, so REST, gRPC and connectivity tests record it alike.
-    pub async fn audit_action_run(&self, who: &Actor, action_run_id: i64) {
-        match self.store.get_action_run(action_run_id).await {
-            Ok(Some(run)) => self.audit.record_action_run(who, run.id, &run.name, run.container_id).await,
-            Ok(None) => tracing::error!(action_run_id, "action run vanished before it was audited"),
-            Err(e) => tracing::error!(action_run_id, error = %e, "action run not audited"),
-        }
-    }
-
-    /// Records a cancel: the run's `cancelled` field, related to its container.
-    pub async fn audit_cancel(&self, who: &Actor, action_run_id: i64) {
-        match self.store.get_action_run(action_run_id).await {
-            Ok(Some(run)) => {
-                let object =
-                    AuditObject::ActionRun { id: run.id, name: run.name.clone(), container_id: run.container_id };
-                self.audit.record_field(who, object, "cancelled", Some(""), Some(&run.cancelled), "cancelled").await;
-            }
-            Ok(None) => tracing::error!(action_run_id, "action run vanished before its cancel was audited"),
-            Err(e) => tracing::error!(action_run_id, error = %e, "cancel not audited"),
-        }
-    }
-
-    /// Records an app install or upgrade (an unchanged re-install records nothing).
-    pub async fn audit_app_install(&self, who: &Actor, app: &App, installed: Installed) {
-        match installed {
-            Installed::Created => {
-                self.audit.record_change(who, AuditObject::app(app), None, Some(&app_fields(app))).await
-            }
-            Installed::Upgraded => {
-                let previous = app.known_versions.last().map(String::as_str);
-                self.audit
-                    .record_field(
-                        who,
-                        AuditObject::app(app),
-                        "app_version",
-                        previous,
-                        Some(&app.app_version),
-                        "upgraded",
-                    )
-                    .await;
-            }
-            Installed::Unchanged => {}
         }
     }
 }

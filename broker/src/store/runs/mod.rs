@@ -19,7 +19,10 @@ mod settle;
 use outpost_proto::v1::{Task, TaskResult};
 use serde_json::Value;
 
-use super::{Row, StoreError, StoreResult, parse_json};
+pub use results::RunHead;
+pub use settle::{ActionRunToSettle, AppRunToSettle, RecordedParameter};
+
+use super::{Row, Store, StoreError, StoreResult, Tx, parse_json};
 use crate::runs::assemble::Status;
 
 /// An action run as stored.
@@ -129,34 +132,27 @@ pub struct OutboxTask {
     pub task: Task,
 }
 
-/// What changed in the store, for watchers.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Change {
-    Progress { action_run_id: i64, app_run_id: i64, parameter_index: u32, message: String },
-    Started { action_run_id: i64 },
-    AppRunDone { action_run_id: i64, app_run_id: i64 },
-    ActionRunDone { action_run_id: i64 },
+/// A write transaction over runs, offering the SQL steps of recording results,
+/// progress and cancels and of settling runs ([`results`], [`settle`]). The runs domain
+/// ([`crate::runs::settle`]) decides which to take; dropped without [`RunsTx::commit`],
+/// nothing is kept.
+pub struct RunsTx {
+    /// The transaction every step runs in.
+    tx: Tx,
 }
 
-impl Change {
-    pub fn action_run_id(&self) -> i64 {
-        match self {
-            Change::Progress { action_run_id, .. }
-            | Change::Started { action_run_id }
-            | Change::AppRunDone { action_run_id, .. }
-            | Change::ActionRunDone { action_run_id } => *action_run_id,
-        }
+impl Store {
+    /// Starts a write transaction over runs.
+    pub async fn begin_runs(&self) -> StoreResult<RunsTx> {
+        Ok(RunsTx { tx: self.db.begin().await? })
     }
 }
 
-/// What a cancel did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Cancelled {
-    /// The run was pending or running and is now closed; this many parameter sets were
-    /// stopped.
-    Done { stopped: u64 },
-    /// The run had finished already.
-    AlreadyFinished(String),
+impl RunsTx {
+    /// Keeps every step taken.
+    pub async fn commit(self) -> StoreResult<()> {
+        Ok(self.tx.commit().await?)
+    }
 }
 
 const ACTION_RUN_COLUMNS: &str = "id, action, name, type, container_id, status, message, cancelled, creator, owner,

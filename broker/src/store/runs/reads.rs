@@ -139,4 +139,16 @@ impl Store {
             .await?;
         rows.iter().map(|r| Ok((r.i64("action_run_id")?, r.text("segment")?))).collect()
     }
+
+    /// How many parameter sets of an action run have a result so far.
+    pub async fn recorded_results(&self, action_run_id: i64) -> StoreResult<u64> {
+        let row = self
+            .db
+            .fetch_one(
+                "SELECT COUNT(*) AS n FROM tasks WHERE action_run_id = $1 AND status IS NOT NULL",
+                args![action_run_id],
+            )
+            .await?;
+        Ok(row.i64("n")?.max(0) as u64)
+    }
 }
