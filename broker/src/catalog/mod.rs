@@ -7,9 +7,13 @@
 //! - [`assets`]: creating and changing assets; masking their secrets.
 //! - [`containers`]: creating and changing containers (seed 004).
 //! - [`artifacts`]: creating artifacts inside containers.
+//! - [`users`]: users and their tokens; an active administrator always remains.
+//! - [`roles`]: roles, their permissions and their members.
 
 pub mod apps;
 pub mod artifacts;
 pub mod assets;
 pub mod bundle;
 pub mod containers;
+pub mod roles;
+pub mod users;

@@ -10,11 +10,11 @@ use outpost_proto::manifest::json_type;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
+use super::ApiResult;
 use super::input::{self, Body, Fields};
 use super::openapi::Routes;
 use super::params::{ExpensiveDoc, ListingDoc, Params, PrettyDoc};
 use super::render::{self, ActionRunBody, AppRunBody, CancelDone, Failure, ListBody, Names, RunQueued};
-use super::{ApiResult, app_runs};
 use crate::Broker;
 use crate::access::audit::Actor;
 use crate::access::auth::Principal;
@@ -213,7 +213,7 @@ pub async fn app_runs(
 ) -> ApiResult<Json<ListBody<AppRunBody>>> {
     let run = action_run(&broker, &id).await?;
     let query = params.list(&APP_RUNS)?.with_eq("action_run", FilterValue::Int(run.id));
-    Ok(Json(app_runs::listing(&broker, &query, &params).await?))
+    Ok(Json(render::app_run_list(&broker.store, &query, params.include_expensive, params.pretty).await?))
 }
 
 #[cfg(test)]

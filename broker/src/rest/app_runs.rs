@@ -11,36 +11,12 @@ use super::params::{ExpensiveDoc, ListingDoc, PageDoc, Params, PrettyDoc};
 use super::render::{self, ActionResultBody, AppRunBody, Failure, ListBody, Names};
 use super::{ApiResult, input};
 use crate::Broker;
-use crate::listing::{ListQuery, Value as FilterValue};
+use crate::listing::Value as FilterValue;
 use crate::store::collections::{ACTION_RESULTS, APP_RUNS};
 use crate::store::runs::AppRun;
 
 pub fn routes(routes: Routes) -> Routes {
     routes.add(__path_list, list).add(__path_read, read).add(__path_results, results)
-}
-
-/// A page of app runs, with `result_data` when `include_expensive` asks for it.
-pub async fn listing(broker: &Broker, query: &ListQuery, params: &Params) -> ApiResult<ListBody<AppRunBody>> {
-    let listing = broker.store.list_app_runs(query).await?;
-    let mut results = if params.include_expensive {
-        let ids: Vec<i64> = listing.data.iter().map(|r| r.id).collect();
-        Some(broker.store.results_of_app_runs(&ids).await?)
-    } else {
-        None
-    };
-    let names = Names::fetch(&broker.store, params.pretty, render::app_run_names(&listing.data)).await?;
-    Ok(ListBody {
-        count: listing.count,
-        num_pages: listing.num_pages,
-        data: listing
-            .data
-            .iter()
-            .map(|run| {
-                let own = results.as_mut().map(|r| r.remove(&run.id).unwrap_or_default());
-                render::app_run(run, own.as_deref(), &names)
-            })
-            .collect(),
-    })
 }
 
 /// List app runs (`_filter_action_run=5`, `_filter_status="failed"`, ...).
@@ -49,7 +25,7 @@ pub async fn listing(broker: &Broker, query: &ListQuery, params: &Params) -> Api
     responses((status = 200, body = ListBody<AppRunBody>), (status = 400, body = Failure)))]
 pub async fn list(State(broker): State<Arc<Broker>>, params: Params) -> ApiResult<Json<ListBody<AppRunBody>>> {
     let query = params.list(&APP_RUNS)?;
-    Ok(Json(listing(&broker, &query, &params).await?))
+    Ok(Json(render::app_run_list(&broker.store, &query, params.include_expensive, params.pretty).await?))
 }
 
 async fn app_run(broker: &Broker, id: &str) -> Result<AppRun, OutpostError> {

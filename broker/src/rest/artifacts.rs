@@ -21,7 +21,6 @@ use crate::Broker;
 use crate::access::audit::Actor;
 use crate::access::auth::Principal;
 use crate::catalog::artifacts::ArtifactInput;
-use crate::listing::ListQuery;
 use crate::store::artifacts::Created;
 use crate::store::collections::ARTIFACTS;
 
@@ -121,13 +120,6 @@ pub fn parse_artifact(body: &[u8]) -> Result<ArtifactInput, OutpostError> {
     })
 }
 
-/// A page of artifacts with their names.
-pub async fn listing(broker: &Broker, query: &ListQuery, pretty: bool) -> ApiResult<ListBody<ArtifactBody>> {
-    let listing = broker.store.list_artifacts(query).await?;
-    let names = Names::fetch(&broker.store, pretty, render::artifact_names(&listing.data)).await?;
-    Ok(ListBody::new(&listing, |a| render::artifact(a, &names)))
-}
-
 /// Create an artifact in a container.
 #[utoipa::path(post, path = "/rest/artifact", tag = "artifacts", request_body = ArtifactRequest,
     responses((status = 200, body = Saved), (status = 400, body = Failure), (status = 404, body = Failure),
@@ -151,7 +143,7 @@ pub async fn create(
 #[utoipa::path(get, path = "/rest/artifact", tag = "artifacts", params(ListingDoc), description = super::params::FILTER_HELP,
     responses((status = 200, body = ListBody<ArtifactBody>), (status = 400, body = Failure)))]
 pub async fn list(State(broker): State<Arc<Broker>>, params: Params) -> ApiResult<Json<ListBody<ArtifactBody>>> {
-    Ok(Json(listing(&broker, &params.list(&ARTIFACTS)?, params.pretty).await?))
+    Ok(Json(render::artifact_list(&broker.store, &params.list(&ARTIFACTS)?, params.pretty).await?))
 }
 
 /// Read an artifact.

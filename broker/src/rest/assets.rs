@@ -1,5 +1,7 @@
 //! `/rest/asset`: configured instances of apps. Fields of type `password` are sealed at
 //! rest and never returned in clear; the checks live in [`crate::catalog::assets`].
+//! `POST /rest/asset/<id>/test` (or SOAR's `{"test_connectivity": true}` on the asset)
+//! starts its connectivity test; `/rest/app_status` shows the outcome.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -33,6 +35,7 @@ pub fn routes(routes: Routes) -> Routes {
         .add(__path_read, read)
         .add(__path_update, update)
         .add(__path_delete, delete)
+        .add(__path_test_asset, test_asset)
 }
 
 /// The fields of an asset body.
@@ -219,11 +222,11 @@ pub async fn update(
     // SOAR runs an asset's connectivity test with `{"test_connectivity": true}` on this
     // same route.
     if let Ok(map) = input::object(&body)
-        && super::system::is_test_connectivity(&map)
+        && is_test_connectivity(&map)
     {
         Fields::new(&map).only(&["test_connectivity"])?;
         let started = broker.test_connectivity(&Actor::from(&who), id).await?;
-        return Ok(Json(AssetUpdated::TestStarted(super::system::test_started(&started))));
+        return Ok(Json(AssetUpdated::TestStarted(TestStartedBody::from(&started))));
     }
     let asset = broker.update_asset(&Actor::from(&who), id, parse_asset(&body)?).await?;
     Ok(Json(AssetUpdated::Saved(Saved::new(asset.id))))
@@ -239,6 +242,25 @@ pub async fn delete(
 ) -> ApiResult<Json<Deleted>> {
     let asset = broker.delete_asset(&Actor::from(&who), input::id(&id, "asset")?).await?;
     Ok(Json(Deleted { success: true, id: asset.id, message: format!("asset '{}' deleted", asset.name) }))
+}
+
+/// Test an asset's connectivity: runs the app's `test connectivity` action on the
+/// system container; `/rest/app_status` shows the outcome.
+#[utoipa::path(post, path = "/rest/asset/{id}/test", tag = "assets", params(("id" = i64, Path)),
+    responses((status = 200, body = TestStartedBody), (status = 400, body = Failure), (status = 404, body = Failure)))]
+pub async fn test_asset(
+    State(broker): State<Arc<Broker>>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<TestStartedBody>> {
+    let id = input::id(&id, "asset")?;
+    let started = broker.test_connectivity(&Actor::from(&who), id).await?;
+    Ok(Json(TestStartedBody::from(&started)))
+}
+
+/// Whether an asset POST body asks for a connectivity test (`{"test_connectivity": true}`).
+pub fn is_test_connectivity(map: &Map<String, Value>) -> bool {
+    map.get("test_connectivity").and_then(Value::as_bool) == Some(true)
 }
 
 #[cfg(test)]

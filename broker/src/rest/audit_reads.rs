@@ -25,12 +25,12 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use chrono::{DateTime, NaiveDate, NaiveDateTime};
 use outpost_proto::OutpostError;
 use outpost_proto::time::now_ms;
 use utoipa::IntoParams;
 
 use super::openapi::Routes;
+use super::params::parse_when;
 use super::render::{AuditRecordBody, Failure, records_csv};
 use super::{ApiError, ApiResult, input};
 use crate::Broker;
@@ -103,35 +103,6 @@ pub struct AuditSelectionDoc {
 }
 /// SOAR's list separator (ASCII record separator, `%1E` in a URL).
 const SEPARATOR: char = '\u{1e}';
-
-/// Parses `start`/`end`: an ISO 8601 date (midnight UTC) or date-time (UTC unless it
-/// says otherwise). A `+` offset that arrived unencoded reads as a space; it is taken
-/// back.
-pub fn parse_when(field: &str, text: &str) -> Result<i64, OutpostError> {
-    let text = text.trim();
-    let mut candidate = text.to_string();
-    if candidate.len() > 19 && candidate[19..].contains(' ') {
-        let at = 19 + candidate[19..].rfind(' ').unwrap_or(0);
-        candidate.replace_range(at..at + 1, "+");
-    }
-    if let Ok(t) = DateTime::parse_from_rfc3339(&candidate.replacen(' ', "T", 1)) {
-        return Ok(t.timestamp_millis());
-    }
-    for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"] {
-        if let Ok(t) = NaiveDateTime::parse_from_str(&candidate, format) {
-            return Ok(t.and_utc().timestamp_millis());
-        }
-    }
-    if let Ok(t) = DateTime::parse_from_str(&candidate, "%Y-%m-%dT%H:%M:%S%.f%#z") {
-        return Ok(t.timestamp_millis());
-    }
-    if let Ok(d) = NaiveDate::parse_from_str(&candidate, "%Y-%m-%d") {
-        return Ok(d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc().timestamp_millis());
-    }
-    Err(OutpostError::invalid(format!(
-        "'{field}' must be an ISO 8601 date or date-time (e.g. 2017-07-07 or 2017-07-06T23:59:59Z), got '{text}'"
-    )))
-}
 
 /// An audit request, parsed but with names not yet resolved to ids.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -374,7 +345,7 @@ pub async fn of_user(
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let request = parse(&pairs(query)?, false, now_ms())?;
-    let user = super::users::load_user(&broker, &id).await?;
+    let user = broker.user(input::id(&id, "user")?).await?;
     let mut query = request.query.clone();
     query.users = Some(Selection::Ids(vec![user.id]));
     answer(&broker, &who, AuditObject::user(&user), &note(&uri), request, query).await
@@ -409,7 +380,7 @@ pub async fn of_role(
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let request = parse(&pairs(query)?, false, now_ms())?;
-    let role = super::roles::load_role(&broker, &id).await?;
+    let role = broker.role(input::id(&id, "role")?).await?;
     let mut query = request.query.clone();
     query.roles = Some(Selection::Ids(vec![role.id]));
     answer(&broker, &who, AuditObject::role(&role), &note(&uri), request, query).await

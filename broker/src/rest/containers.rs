@@ -195,7 +195,7 @@ pub async fn artifacts(
 ) -> ApiResult<Json<ListBody<ArtifactBody>>> {
     let container = broker.container(input::id(&id, "container")?).await?;
     let query = params.list(&ARTIFACTS)?.with_eq("container", FilterValue::Int(container.id));
-    Ok(Json(super::artifacts::listing(&broker, &query, params.pretty).await?))
+    Ok(Json(render::artifact_list(&broker.store, &query, params.pretty).await?))
 }
 
 #[cfg(test)]

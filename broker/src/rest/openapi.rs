@@ -138,7 +138,7 @@ pub fn route_table() -> Vec<(Method, String)> {
         artifacts::create,
         artifacts::list,
         artifacts::read,
-        system::test_asset,
+        assets::test_asset,
         automation_proxy::list,
         automation_proxy::create,
         automation_proxy::read,

@@ -3,6 +3,7 @@
 
 use axum::extract::{FromRequestParts, Query};
 use axum::http::request::Parts;
+use chrono::{DateTime, NaiveDate, NaiveDateTime};
 use outpost_proto::OutpostError;
 use utoipa::IntoParams;
 
@@ -103,6 +104,35 @@ pub struct PageDoc {
 pub const FILTER_HELP: &str = "Filter with `_filter_<field>=<value>` (strings quoted: `_filter_status=\"failed\"`; \
 numbers, `true`/`false`, `null`) and lookups `__in` (`[\"a\",\"b\"]` or `a,b`), `__icontains`, `__gt`, `__lt`, \
 `__gte`, `__lte`, `__isnull=true|false`. Times are ISO 8601. Unknown fields are refused with the allowed ones.";
+
+/// Parses `start`/`end`: an ISO 8601 date (midnight UTC) or date-time (UTC unless it
+/// says otherwise). A `+` offset that arrived unencoded reads as a space; it is taken
+/// back.
+pub fn parse_when(field: &str, text: &str) -> Result<i64, OutpostError> {
+    let text = text.trim();
+    let mut candidate = text.to_string();
+    if candidate.len() > 19 && candidate[19..].contains(' ') {
+        let at = 19 + candidate[19..].rfind(' ').unwrap_or(0);
+        candidate.replace_range(at..at + 1, "+");
+    }
+    if let Ok(t) = DateTime::parse_from_rfc3339(&candidate.replacen(' ', "T", 1)) {
+        return Ok(t.timestamp_millis());
+    }
+    for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(&candidate, format) {
+            return Ok(t.and_utc().timestamp_millis());
+        }
+    }
+    if let Ok(t) = DateTime::parse_from_str(&candidate, "%Y-%m-%dT%H:%M:%S%.f%#z") {
+        return Ok(t.timestamp_millis());
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(&candidate, "%Y-%m-%d") {
+        return Ok(d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc().timestamp_millis());
+    }
+    Err(OutpostError::invalid(format!(
+        "'{field}' must be an ISO 8601 date or date-time (e.g. 2017-07-07 or 2017-07-06T23:59:59Z), got '{text}'"
+    )))
+}
 
 #[cfg(test)]
 mod tests {

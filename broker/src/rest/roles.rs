@@ -19,11 +19,10 @@ use super::input::{self, Fields};
 use super::openapi::Routes;
 use super::params::{ListingDoc, Params, PrettyDoc};
 use super::render::{self, Deleted, Failure, ListBody, RoleBody, Saved};
-use super::users::keep_an_administrator;
 use crate::Broker;
-use crate::access::audit::{self, AuditObject};
+use crate::access::audit::Actor;
 use crate::access::auth::Principal;
-use crate::access::permissions::{ADMINISTRATOR, Permission};
+use crate::catalog::roles::{self, RoleChange};
 use crate::store::collections::{Named, ROLES};
 use crate::store::roles::{Role, RoleFields};
 
@@ -57,76 +56,24 @@ pub struct RoleRequest {
     is_active: Option<bool>,
 }
 
-fn check_name(name: &str) -> Result<String, OutpostError> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(OutpostError::invalid("'name' must be 1 to 100 printable characters"));
-    }
-    if name.parse::<i64>().is_ok() {
-        return Err(OutpostError::invalid("'name' cannot be a number: roles are found by id or name"));
-    }
-    Ok(name.to_string())
-}
-
 fn permissions_of(f: &Fields<'_>) -> Result<Option<Vec<String>>, OutpostError> {
-    let Some(names) = f.strings("permissions")? else { return Ok(None) };
-    let mut out: Vec<String> = vec![];
-    for (i, name) in names.iter().enumerate() {
-        let Some(p) = Permission::parse(name) else {
-            let known: Vec<&str> = Permission::ALL.iter().map(|p| p.name()).collect();
-            return Err(OutpostError::invalid(format!(
-                "'permissions[{i}]': unknown permission '{name}' (known: {})",
-                known.join(", ")
-            )));
-        };
-        if !out.iter().any(|n| n == p.name()) {
-            out.push(p.name().to_string());
-        }
-    }
-    out.sort();
-    Ok(Some(out))
+    f.strings("permissions")?.map(|names| roles::check_permissions(&names)).transpose()
 }
 
 /// Resolves `users` (ids or names) to user ids.
 async fn member_ids(broker: &Broker, f: &Fields<'_>) -> Result<Option<Vec<i64>>, OutpostError> {
     let Some(items) = f.array("users")? else { return Ok(None) };
-    let mut ids = vec![];
-    for (i, item) in items.iter().enumerate() {
-        let key = input::id_or_name(item, &format!("users[{i}]"))?;
-        let user = match key.parse::<i64>() {
-            Ok(id) => broker.store.get_user(id).await?,
-            Err(_) => broker.store.user_by_name(&key).await?,
-        };
-        let user = user.ok_or_else(|| OutpostError::not_found(format!("'users[{i}]': user '{key}' not found")))?;
-        if !ids.contains(&user.id) {
-            ids.push(user.id);
-        }
-    }
-    ids.sort_unstable();
-    Ok(Some(ids))
+    let keys = items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| input::id_or_name(item, &format!("users[{i}]")))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Some(broker.user_ids("users", &keys).await?))
 }
 
+/// The role a path names.
 pub async fn load_role(broker: &Broker, id: &str) -> Result<Role, OutpostError> {
-    let id = input::id(id, "role")?;
-    broker.store.get_role(id).await?.ok_or_else(|| OutpostError::not_found(format!("role {id} not found")))
-}
-
-/// Refuses membership changes to the Administrator role that leave no active
-/// administrator.
-async fn check_admin_members(
-    broker: &Broker,
-    role: &Role,
-    before: &[i64],
-    after: &[i64],
-    active: bool,
-) -> Result<(), OutpostError> {
-    if !(role.builtin && role.name == ADMINISTRATOR) {
-        return Ok(());
-    }
-    for removed in before.iter().filter(|id| !active || !after.contains(id)) {
-        keep_an_administrator(broker, *removed, false).await?;
-    }
-    Ok(())
+    broker.role(input::id(id, "role")?).await
 }
 
 /// Roles as shown, with `_pretty_users` when `pretty`.
@@ -177,22 +124,13 @@ pub async fn create(
     let f = Fields::new(&map);
     f.only(FIELDS)?;
     let fields = RoleFields {
-        name: check_name(&f.required_string("name")?)?,
+        name: roles::check_role_name(&f.required_string("name")?)?,
         description: f.string("description")?.unwrap_or_default(),
         permissions: permissions_of(&f)?.unwrap_or_default(),
         is_active: f.bool("is_active")?.unwrap_or(true),
     };
     let members = member_ids(&broker, &f).await?.unwrap_or_default();
-    let role = match broker.store.create_role(&fields).await {
-        Ok(role) => role,
-        Err(e) if e.is_unique_violation() => {
-            return Err(OutpostError::conflict(format!("a role named '{}' exists already", fields.name)).into());
-        }
-        Err(e) => return Err(e.into()),
-    };
-    broker.store.set_role_members(role.id, &members).await?;
-    broker.auth.forget();
-    broker.audit.record_change(&who, AuditObject::role(&role), None, Some(&audit::role_fields(&role, &members))).await;
+    let role = broker.create_role(&Actor::from(&who), fields, members).await?;
     Ok(Json(Saved::new(role.id)))
 }
 
@@ -212,44 +150,16 @@ pub async fn update(
     f.only(FIELDS)?;
     let fields = RoleFields {
         name: match f.string("name")? {
-            Some(name) => check_name(&name)?,
+            Some(name) => roles::check_role_name(&name)?,
             None => before.name.clone(),
         },
         description: f.string("description")?.unwrap_or_else(|| before.description.clone()),
         permissions: permissions_of(&f)?.unwrap_or_else(|| before.permissions.clone()),
         is_active: f.bool("is_active")?.unwrap_or(before.is_active),
     };
-    if before.builtin && (fields.name != before.name || f.has("permissions") || !fields.is_active) {
-        return Err(OutpostError::invalid(format!(
-            "role '{}' is built in: only its 'users' and 'description' can change",
-            before.name
-        ))
-        .into());
-    }
-    let members_before = broker.store.role_member_ids(before.id).await?;
-    let members = member_ids(&broker, &f).await?.unwrap_or_else(|| members_before.clone());
-    check_admin_members(&broker, &before, &members_before, &members, fields.is_active).await?;
-    let after = match broker.store.update_role(before.id, &fields).await {
-        Ok(Some(role)) => role,
-        Ok(None) => return Err(OutpostError::not_found(format!("role {} not found", before.id)).into()),
-        Err(e) if e.is_unique_violation() => {
-            return Err(OutpostError::conflict(format!("a role named '{}' exists already", fields.name)).into());
-        }
-        Err(e) => return Err(e.into()),
-    };
-    if members != members_before {
-        broker.store.set_role_members(after.id, &members).await?;
-    }
-    broker.auth.forget();
-    broker
-        .audit
-        .record_change(
-            &who,
-            AuditObject::role(&after),
-            Some(&audit::role_fields(&before, &members_before)),
-            Some(&audit::role_fields(&after, &members)),
-        )
-        .await;
+    let change =
+        RoleChange { fields, permissions_given: f.has("permissions"), members: member_ids(&broker, &f).await? };
+    let after = broker.update_role(&Actor::from(&who), &before, change).await?;
     Ok(Json(Saved::new(after.id)))
 }
 
@@ -262,31 +172,7 @@ pub async fn disable(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Deleted>> {
     let before = load_role(&broker, &id).await?;
-    if before.builtin {
-        return Err(OutpostError::invalid(format!("role '{}' is built in and cannot be disabled", before.name)).into());
-    }
-    let members = broker.store.role_member_ids(before.id).await?;
-    let fields = RoleFields {
-        name: before.name.clone(),
-        description: before.description.clone(),
-        permissions: before.permissions.clone(),
-        is_active: false,
-    };
-    let after = broker
-        .store
-        .update_role(before.id, &fields)
-        .await?
-        .ok_or_else(|| OutpostError::not_found(format!("role {} not found", before.id)))?;
-    broker.auth.forget();
-    broker
-        .audit
-        .record_change(
-            &who,
-            AuditObject::role(&after),
-            Some(&audit::role_fields(&before, &members)),
-            Some(&audit::role_fields(&after, &members)),
-        )
-        .await;
+    let after = broker.disable_role(&Actor::from(&who), &before).await?;
     Ok(Json(Deleted { success: true, id: after.id, message: format!("role '{}' disabled", after.name) }))
 }
 
@@ -307,6 +193,5 @@ mod tests {
                 .message
                 .starts_with("'permissions[0]': unknown permission 'root'")
         );
-        assert!(check_name("7").is_err());
     }
 }

@@ -1,7 +1,7 @@
 //! System information (seed 003): `/rest/version`, `/rest/system_info`, `/rest/license`,
-//! `/rest/health`, `/rest/app_status`, `/rest/widget_data`; runtime settings
-//! (`/rest/system_settings`); and test connectivity (`POST /rest/asset/<id>/test`, or
-//! `POST /rest/asset/<id>` with `{"test_connectivity": true}`).
+//! `/rest/health`, `/rest/app_status` (the outcome of connectivity tests, which
+//! [`super::assets`] starts), `/rest/widget_data`; and runtime settings
+//! (`/rest/system_settings`).
 
 use std::sync::Arc;
 
@@ -11,7 +11,7 @@ use axum::{Extension, Json};
 use chrono::Duration as Days;
 use outpost_proto::OutpostError;
 use outpost_proto::time::now_ms;
-use serde_json::{Map, Value, json};
+use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
 use super::ApiResult;
@@ -20,11 +20,11 @@ use super::openapi::Routes;
 use super::params::{ListingDoc, Params};
 use super::render::{
     ActionUse, AppStatusBody, AppStatusList, DayCount, Failure, HealthBody, LicenseBody, LicenseInfo, LicenseUsage,
-    PlaybooksActionsStats, SettingsChanged, SystemInfoBody, TestStartedBody, TopPlaybooksActions, VersionBody,
-    WidgetBody, WidgetDataBody,
+    PlaybooksActionsStats, SettingsChanged, SystemInfoBody, TopPlaybooksActions, VersionBody, WidgetBody,
+    WidgetDataBody,
 };
 use crate::Broker;
-use crate::access::audit::{Actor, AuditObject};
+use crate::access::audit::AuditObject;
 use crate::access::auth::Principal;
 use crate::store::collections::APP_STATUSES;
 use crate::store::system::{ActionRunFilter, AppStatus};
@@ -41,7 +41,6 @@ pub fn routes(routes: Routes) -> Routes {
         .add(__path_app_status, app_status)
         .add(__path_all_widgets, all_widgets)
         .add(__path_widget, widget)
-        .add(__path_test_asset, test_asset)
 }
 
 /// The broker's version.
@@ -290,7 +289,7 @@ impl WidgetQuery {
     fn filter(&self, now: i64) -> Result<ActionRunFilter, OutpostError> {
         let (start_ms, end_ms) = match (&self.start_time, &self.end_time) {
             (Some(s), Some(e)) => {
-                (super::audit_reads::parse_when("start_time", s)?, super::audit_reads::parse_when("end_time", e)?)
+                (super::params::parse_when("start_time", s)?, super::params::parse_when("end_time", e)?)
             }
             (None, None) => (now - 7 * 24 * 3600 * 1000, now + 1),
             _ => {
@@ -408,35 +407,6 @@ pub async fn all_widgets(
         top_playbooks_actions: top_playbooks_actions(&broker, &q).await?,
         playbooks_actions_stats: playbooks_actions_stats(&broker, &q).await?,
     }))
-}
-
-/// Test an asset's connectivity: runs the app's `test connectivity` action on the
-/// system container; `/rest/app_status` shows the outcome.
-#[utoipa::path(post, path = "/rest/asset/{id}/test", tag = "assets", params(("id" = i64, Path)),
-    responses((status = 200, body = TestStartedBody), (status = 400, body = Failure), (status = 404, body = Failure)))]
-pub async fn test_asset(
-    State(broker): State<Arc<Broker>>,
-    Extension(who): Extension<Principal>,
-    Path(id): Path<String>,
-) -> ApiResult<Json<TestStartedBody>> {
-    let id = input::id(&id, "asset")?;
-    let started = broker.test_connectivity(&Actor::from(&who), id).await?;
-    Ok(Json(test_started(&started)))
-}
-
-/// The answer to a started connectivity test.
-pub fn test_started(started: &crate::runs::connectivity::TestStarted) -> TestStartedBody {
-    TestStartedBody {
-        success: true,
-        action_run_id: started.action_run_id,
-        container_id: started.container_id,
-        message: started.message.clone(),
-    }
-}
-
-/// Whether an asset POST body asks for a connectivity test (`{"test_connectivity": true}`).
-pub fn is_test_connectivity(map: &Map<String, Value>) -> bool {
-    map.get("test_connectivity").and_then(Value::as_bool) == Some(true)
 }
 
 #[cfg(test)]

@@ -25,9 +25,9 @@ use super::openapi::Routes;
 use super::params::{ListingDoc, Params, PrettyDoc};
 use super::render::{self, Deleted, Failure, ListBody, Saved, TokenBody, TokenIssued, TokensRevoked, UserBody};
 use crate::Broker;
-use crate::access::audit::{self, AuditObject};
-use crate::access::auth::{self, Principal};
-use crate::access::permissions::ADMINISTRATOR;
+use crate::access::audit::Actor;
+use crate::access::auth::Principal;
+use crate::catalog::users::{self, UserChange};
 use crate::listing::Value as FilterValue;
 use crate::store::collections::{Named, TOKENS, USERS};
 use crate::store::users::{User, UserFields};
@@ -49,11 +49,6 @@ pub fn routes(routes: Routes) -> Routes {
 pub const FIELDS: &[&str] = &["username", "password", "email", "first_name", "last_name", "type", "roles", "is_active"];
 /// The fields of a token body.
 pub const TOKEN_FIELDS: &[&str] = &["label", "expires_in_days"];
-pub const USER_TYPES: &[&str] = &["normal", "automation"];
-/// Shortest password accepted.
-pub const MIN_PASSWORD: usize = 8;
-/// Longest token lifetime accepted, in days (ten years).
-pub const MAX_TOKEN_DAYS: i64 = 3650;
 
 /// A user to create, or the fields of one to change.
 #[derive(ToSchema)]
@@ -91,74 +86,20 @@ pub struct TokenRequest {
     expires_in_days: Option<i64>,
 }
 
-fn check_username(name: &str) -> Result<String, OutpostError> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 150 || name.chars().any(|c| c.is_control() || c == ':') {
-        return Err(OutpostError::invalid("'username' must be 1 to 150 printable characters without ':'"));
-    }
-    if name.parse::<i64>().is_ok() {
-        return Err(OutpostError::invalid("'username' cannot be a number: users are found by id or name"));
-    }
-    Ok(name.to_string())
-}
-
-fn check_password(password: &str) -> Result<(), OutpostError> {
-    if password.chars().count() < MIN_PASSWORD || password.len() > 1024 {
-        return Err(OutpostError::invalid(format!("'password' must be {MIN_PASSWORD} to 1024 characters")));
-    }
-    Ok(())
-}
-
-fn check_type(value: String) -> Result<String, OutpostError> {
-    let value = value.trim().to_lowercase();
-    if USER_TYPES.contains(&value.as_str()) {
-        Ok(value)
-    } else {
-        Err(OutpostError::invalid(format!("'type' must be one of {}, got '{value}'", USER_TYPES.join(", "))))
-    }
-}
-
 /// Resolves `roles` (ids or names) to role ids.
 async fn role_ids(broker: &Broker, f: &Fields<'_>) -> Result<Option<Vec<i64>>, OutpostError> {
     let Some(items) = f.array("roles")? else { return Ok(None) };
-    let mut ids = vec![];
-    for (i, item) in items.iter().enumerate() {
-        let key = input::id_or_name(item, &format!("roles[{i}]"))?;
-        let role = broker
-            .store
-            .find_role(&key)
-            .await?
-            .ok_or_else(|| OutpostError::not_found(format!("'roles[{i}]': role '{key}' not found")))?;
-        if !ids.contains(&role.id) {
-            ids.push(role.id);
-        }
-    }
-    ids.sort_unstable();
-    Ok(Some(ids))
+    let keys = items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| input::id_or_name(item, &format!("roles[{i}]")))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Some(broker.role_ids("roles", &keys).await?))
 }
 
+/// The user a path names.
 pub async fn load_user(broker: &Broker, id: &str) -> Result<User, OutpostError> {
-    let id = input::id(id, "user")?;
-    broker.store.get_user(id).await?.ok_or_else(|| OutpostError::not_found(format!("user {id} not found")))
-}
-
-/// Refuses a change that would leave no active administrator.
-pub async fn keep_an_administrator(broker: &Broker, user_id: i64, still_admin: bool) -> Result<(), OutpostError> {
-    if still_admin {
-        return Ok(());
-    }
-    let admins = broker.store.active_administrators().await?;
-    if admins == [user_id] {
-        return Err(OutpostError::precondition(format!(
-            "user {user_id} is the last active administrator: give another active user the {ADMINISTRATOR} role first"
-        )));
-    }
-    Ok(())
-}
-
-async fn is_administrator_role(broker: &Broker, role_ids: &[i64]) -> Result<bool, OutpostError> {
-    let admin = broker.store.find_role(ADMINISTRATOR).await?.map(|r| r.id);
-    Ok(admin.is_some_and(|id| role_ids.contains(&id)))
+    broker.user(input::id(id, "user")?).await
 }
 
 /// Users as shown, with `_pretty_roles` when `pretty`.
@@ -209,38 +150,16 @@ pub async fn create(
     let f = Fields::new(&map);
     f.only(FIELDS)?;
     let fields = UserFields {
-        username: check_username(&f.required_string("username")?)?,
+        username: users::check_username(&f.required_string("username")?)?,
         email: f.string("email")?.unwrap_or_default().trim().to_string(),
         first_name: f.string("first_name")?.unwrap_or_default(),
         last_name: f.string("last_name")?.unwrap_or_default(),
         is_active: f.bool("is_active")?.unwrap_or(true),
-        user_type: check_type(f.string("type")?.unwrap_or_else(|| "normal".into()))?,
+        user_type: users::check_user_type(&f.string("type")?.unwrap_or_else(|| "normal".into()))?,
     };
     let password = f.string("password")?;
-    let hash = match (fields.user_type.as_str(), password) {
-        ("automation", Some(_)) => {
-            return Err(OutpostError::invalid("automation users sign in with tokens only: leave 'password' out").into());
-        }
-        ("automation", None) => String::new(),
-        (_, None) => return Err(OutpostError::invalid("'password' is required").into()),
-        (_, Some(password)) => {
-            check_password(&password)?;
-            tokio::task::spawn_blocking(move || auth::hash_password(&password))
-                .await
-                .map_err(|e| OutpostError::internal(format!("password hashing failed: {e}")))?
-        }
-    };
-    let roles = role_ids(&broker, &f).await?.unwrap_or_default();
-    let user = match broker.store.create_user_with(&fields, &hash).await {
-        Ok(user) => user,
-        Err(e) if e.is_unique_violation() => {
-            return Err(OutpostError::conflict(format!("a user named '{}' exists already", fields.username)).into());
-        }
-        Err(e) => return Err(e.into()),
-    };
-    broker.store.set_user_roles(user.id, &roles).await?;
-    broker.auth.forget();
-    broker.audit.record_change(&who, AuditObject::user(&user), None, Some(&audit::user_fields(&user, &roles))).await;
+    let roles = Some(role_ids(&broker, &f).await?.unwrap_or_default());
+    let user = broker.create_user(&Actor::from(&who), UserChange { fields, password, roles }).await?;
     Ok(Json(Saved::new(user.id)))
 }
 
@@ -258,72 +177,20 @@ pub async fn update(
     let map = input::object(&body)?;
     let f = Fields::new(&map);
     f.only(FIELDS)?;
-    let roles_before = broker.store.user_role_ids(before.id).await?;
     let fields = UserFields {
         username: match f.string("username")? {
-            Some(name) => check_username(&name)?,
+            Some(name) => users::check_username(&name)?,
             None => before.username.clone(),
         },
         email: f.string("email")?.map(|e| e.trim().to_string()).unwrap_or_else(|| before.email.clone()),
         first_name: f.string("first_name")?.unwrap_or_else(|| before.first_name.clone()),
         last_name: f.string("last_name")?.unwrap_or_else(|| before.last_name.clone()),
         is_active: f.bool("is_active")?.unwrap_or(before.is_active),
-        user_type: check_type(f.string("type")?.unwrap_or_else(|| before.user_type.clone()))?,
+        user_type: users::check_user_type(&f.string("type")?.unwrap_or_else(|| before.user_type.clone()))?,
     };
-    if before.username == auth::ADMIN_USER && fields.username != before.username {
-        return Err(
-            OutpostError::invalid(format!("the bootstrap user '{}' cannot be renamed", auth::ADMIN_USER)).into()
-        );
-    }
-    let roles = role_ids(&broker, &f).await?.unwrap_or_else(|| roles_before.clone());
+    let roles = role_ids(&broker, &f).await?;
     let password = f.string("password")?;
-    if password.is_some() && fields.user_type == "automation" {
-        return Err(OutpostError::invalid("automation users sign in with tokens only: leave 'password' out").into());
-    }
-    keep_an_administrator(&broker, before.id, fields.is_active && is_administrator_role(&broker, &roles).await?)
-        .await?;
-    let hash = match password {
-        Some(password) => {
-            check_password(&password)?;
-            Some(
-                tokio::task::spawn_blocking(move || auth::hash_password(&password))
-                    .await
-                    .map_err(|e| OutpostError::internal(format!("password hashing failed: {e}")))?,
-            )
-        }
-        None => None,
-    };
-    let after = match broker.store.update_user(before.id, &fields).await {
-        Ok(Some(user)) => user,
-        Ok(None) => return Err(OutpostError::not_found(format!("user {} not found", before.id)).into()),
-        Err(e) if e.is_unique_violation() => {
-            return Err(OutpostError::conflict(format!("a user named '{}' exists already", fields.username)).into());
-        }
-        Err(e) => return Err(e.into()),
-    };
-    if roles != roles_before {
-        broker.store.set_user_roles(after.id, &roles).await?;
-    }
-    if let Some(hash) = &hash {
-        broker.store.set_password_hash(after.id, hash).await?;
-    }
-    broker.auth.forget();
-    let object = AuditObject::user(&after);
-    broker
-        .audit
-        .record_change(
-            &who,
-            object.clone(),
-            Some(&audit::user_fields(&before, &roles_before)),
-            Some(&audit::user_fields(&after, &roles)),
-        )
-        .await;
-    if hash.is_some() {
-        broker
-            .audit
-            .record_field(&who, object, "password", Some(render::MASK), Some(render::MASK), "password changed")
-            .await;
-    }
+    let after = broker.update_user(&Actor::from(&who), &before, UserChange { fields, password, roles }).await?;
     Ok(Json(Saved::new(after.id)))
 }
 
@@ -336,31 +203,7 @@ pub async fn disable(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Deleted>> {
     let before = load_user(&broker, &id).await?;
-    keep_an_administrator(&broker, before.id, false).await?;
-    let roles = broker.store.user_role_ids(before.id).await?;
-    let fields = UserFields {
-        username: before.username.clone(),
-        email: before.email.clone(),
-        first_name: before.first_name.clone(),
-        last_name: before.last_name.clone(),
-        is_active: false,
-        user_type: before.user_type.clone(),
-    };
-    let after = broker
-        .store
-        .update_user(before.id, &fields)
-        .await?
-        .ok_or_else(|| OutpostError::not_found(format!("user {} not found", before.id)))?;
-    broker.auth.forget();
-    broker
-        .audit
-        .record_change(
-            &who,
-            AuditObject::user(&after),
-            Some(&audit::user_fields(&before, &roles)),
-            Some(&audit::user_fields(&after, &roles)),
-        )
-        .await;
+    let after = broker.disable_user(&Actor::from(&who), &before).await?;
     Ok(Json(Deleted { success: true, id: after.id, message: format!("user '{}' disabled", after.username) }))
 }
 
@@ -396,15 +239,7 @@ fn parse_token_body(body: &[u8]) -> Result<(String, Option<i64>), OutpostError> 
     if label.chars().count() > 200 {
         return Err(OutpostError::invalid("'label' must be at most 200 characters"));
     }
-    let days = match f.int("expires_in_days")? {
-        None => None,
-        Some(d) if (1..=MAX_TOKEN_DAYS).contains(&d) => Some(d),
-        Some(d) => {
-            return Err(OutpostError::invalid(format!(
-                "'expires_in_days' must be between 1 and {MAX_TOKEN_DAYS}, got {d}"
-            )));
-        }
-    };
+    let days = f.int("expires_in_days")?.map(users::check_token_days).transpose()?;
     Ok((label, days))
 }
 
@@ -419,28 +254,8 @@ pub async fn issue(
     body: Bytes,
 ) -> ApiResult<Json<TokenIssued>> {
     let user = load_user(&broker, &id).await?;
-    if !user.is_active {
-        return Err(OutpostError::precondition(format!(
-            "user '{}' is disabled; enable it before issuing tokens",
-            user.username
-        ))
-        .into());
-    }
     let (label, days) = parse_token_body(&body)?;
-    let key = auth::new_token();
-    let expires_ms = days.map(|d| outpost_proto::time::now_ms() + d * 24 * 3600 * 1000);
-    let token = broker.store.add_token_expiring(user.id, &auth::token_hash(&key), &label, expires_ms).await?;
-    broker
-        .audit
-        .record_field(
-            &who,
-            AuditObject::user(&user),
-            "token",
-            None,
-            Some(&format!("token {} issued", token.id)),
-            "token issued",
-        )
-        .await;
+    let (token, key) = broker.issue_token(&Actor::from(&who), &user, &label, days).await?;
     Ok(Json(TokenIssued {
         success: true,
         id: token.id,
@@ -461,21 +276,7 @@ pub async fn revoke(
 ) -> ApiResult<Json<TokensRevoked>> {
     let user = load_user(&broker, &id).await?;
     let token_id = input::id(&token_id, "token")?;
-    if !broker.store.revoke_token(user.id, token_id).await? {
-        return Err(OutpostError::not_found(format!("user '{}' has no live token {token_id}", user.username)).into());
-    }
-    broker.auth.forget();
-    broker
-        .audit
-        .record_field(
-            &who,
-            AuditObject::user(&user),
-            "token",
-            Some(&format!("token {token_id} active")),
-            Some(&format!("token {token_id} revoked")),
-            "token revoked",
-        )
-        .await;
+    broker.revoke_token(&Actor::from(&who), &user, token_id).await?;
     Ok(Json(TokensRevoked { success: true, revoked: 1 }))
 }
 
@@ -488,22 +289,8 @@ pub async fn revoke_all(
     Path(id): Path<String>,
 ) -> ApiResult<Json<TokensRevoked>> {
     let user = load_user(&broker, &id).await?;
-    let n = broker.store.revoke_all_tokens(user.id).await?;
-    broker.auth.forget();
-    if n > 0 {
-        broker
-            .audit
-            .record_field(
-                &who,
-                AuditObject::user(&user),
-                "token",
-                None,
-                Some(&format!("{n} tokens revoked")),
-                "tokens revoked",
-            )
-            .await;
-    }
-    Ok(Json(TokensRevoked { success: true, revoked: n }))
+    let revoked = broker.revoke_tokens(&Actor::from(&who), &user).await?;
+    Ok(Json(TokensRevoked { success: true, revoked }))
 }
 
 #[cfg(test)]
@@ -512,11 +299,6 @@ mod tests {
 
     #[test]
     fn inputs_name_the_culprit() {
-        assert!(check_username("a:b").unwrap_err().message.contains("without ':'"));
-        assert!(check_username("42").unwrap_err().message.contains("cannot be a number"));
-        assert_eq!(check_username(" bob ").unwrap(), "bob");
-        assert!(check_password("short").unwrap_err().message.contains("8 to 1024"));
-        assert!(check_type("robot".into()).unwrap_err().message.contains("'type' must be one of normal, automation"));
         assert_eq!(parse_token_body(b"").unwrap(), (String::new(), None));
         assert_eq!(parse_token_body(br#"{"label": "ci", "expires_in_days": 30}"#).unwrap(), ("ci".into(), Some(30)));
         assert!(parse_token_body(br#"{"expires_in_days": 0}"#).unwrap_err().message.contains("between 1 and"));

@@ -5,9 +5,11 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::{Names, Pretty};
+use super::{ListBody, Names, Pretty};
+use crate::listing::ListQuery;
 use crate::store::collections::Named;
 use crate::store::runs::{ActionResult, AppRun};
+use crate::store::{Store, StoreResult};
 
 /// An app run: one (target, asset) of an action run (seed 000: `/rest/app_run/<id>`).
 #[derive(Debug, Serialize, ToSchema)]
@@ -163,4 +165,34 @@ pub fn action_result(result: &ActionResult) -> ActionResultBody {
         summary: result.summary.clone(),
         parameter: result.parameter.clone(),
     }
+}
+
+/// A page of app runs with the names their `_pretty_*` fields show, and every app run's
+/// `result_data` when `include_expensive`.
+pub async fn app_run_list(
+    store: &Store,
+    query: &ListQuery,
+    include_expensive: bool,
+    pretty: bool,
+) -> StoreResult<ListBody<AppRunBody>> {
+    let listing = store.list_app_runs(query).await?;
+    let mut results = if include_expensive {
+        let ids: Vec<i64> = listing.data.iter().map(|r| r.id).collect();
+        Some(store.results_of_app_runs(&ids).await?)
+    } else {
+        None
+    };
+    let names = Names::fetch(store, pretty, app_run_names(&listing.data)).await?;
+    Ok(ListBody {
+        count: listing.count,
+        num_pages: listing.num_pages,
+        data: listing
+            .data
+            .iter()
+            .map(|run| {
+                let own = results.as_mut().map(|r| r.remove(&run.id).unwrap_or_default());
+                app_run(run, own.as_deref(), &names)
+            })
+            .collect(),
+    })
 }

@@ -5,10 +5,12 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::{Names, Pretty};
+use super::{ListBody, Names, Pretty};
 use crate::catalog::containers::content_hash;
+use crate::listing::ListQuery;
 use crate::store::artifacts::Artifact;
 use crate::store::collections::Named;
+use crate::store::{Store, StoreResult};
 
 /// The answer to creating an artifact its container holds already.
 #[derive(Debug, Serialize, ToSchema)]
@@ -112,4 +114,11 @@ pub fn artifact(a: &Artifact, names: &Names) -> ArtifactBody {
         pretty_container: names.pretty(Named::Container, Some(a.container_id)),
         pretty_owner: names.pretty(Named::User, a.owner_id),
     }
+}
+
+/// A page of artifacts with the names their `_pretty_*` fields show.
+pub async fn artifact_list(store: &Store, query: &ListQuery, pretty: bool) -> StoreResult<ListBody<ArtifactBody>> {
+    let listing = store.list_artifacts(query).await?;
+    let names = Names::fetch(store, pretty, artifact_names(&listing.data)).await?;
+    Ok(ListBody::new(&listing, |a| artifact(a, &names)))
 }

@@ -4,6 +4,8 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use crate::runs::connectivity::TestStarted;
+
 /// `GET /rest/version`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct VersionBody {
@@ -217,4 +219,15 @@ pub struct WidgetDataBody {
     pub top_playbooks_actions: TopPlaybooksActions,
     /// See `/rest/widget_data/playbooks_actions_stats`.
     pub playbooks_actions_stats: PlaybooksActionsStats,
+}
+
+impl From<&TestStarted> for TestStartedBody {
+    fn from(started: &TestStarted) -> Self {
+        TestStartedBody {
+            success: true,
+            action_run_id: started.action_run_id,
+            container_id: started.container_id,
+            message: started.message.clone(),
+        }
+    }
 }
