@@ -14,10 +14,10 @@ use outpost_broker::store::artifacts::{Created, NewArtifact};
 use outpost_broker::store::assets::NewAsset;
 use outpost_broker::store::collections::{APP_RUNS, APPS, ARTIFACTS, CONTAINERS, Collection, Named};
 use outpost_broker::store::containers::ContainerFields;
-use outpost_broker::store::runs::{NewActionRun, NewAppRun};
+use outpost_broker::store::runs::{NewActionRun, NewAppRun, NewParameterSet};
 use outpost_proto::manifest::Manifest;
 use outpost_proto::time::now_ms;
-use outpost_proto::v1::{HttpExchange, ResultStatus, Task, TaskResult};
+use outpost_proto::v1::{HttpExchange, ParameterContext, ResultStatus, Task, TaskResult};
 use serde_json::{Value, json};
 
 mod backends;
@@ -102,7 +102,10 @@ fn new_run(f: &Fixture, ips: &[&str], delay: i64) -> NewActionRun {
             task: Task { action: "geolocate ip".into(), identifier: "geolocate_ip".into(), ..Default::default() },
             parameters: ips
                 .iter()
-                .map(|ip| json!({"ip": ip, "context": {"guid": "g", "artifact_id": 0, "parent_action_run": []}}))
+                .map(|ip| NewParameterSet {
+                    parameters: json!({"ip": ip}).as_object().cloned().unwrap_or_default(),
+                    context: ParameterContext { guid: "g".into(), ..Default::default() },
+                })
                 .collect(),
         }],
     }

@@ -10,7 +10,7 @@ use outpost_broker::store::audit_records::{AuditQuery, AuditRecord, Selection};
 use outpost_broker::store::collections::{APP_STATUSES, Collection, ROLES, TOKENS, USERS};
 use outpost_broker::store::containers::ContainerFields;
 use outpost_broker::store::roles::RoleFields;
-use outpost_broker::store::runs::{NewActionRun, NewAppRun};
+use outpost_broker::store::runs::{NewActionRun, NewAppRun, NewParameterSet};
 use outpost_broker::store::system::ActionRunFilter;
 use outpost_broker::store::users::UserFields;
 use outpost_broker::store::{Page, Store};
@@ -378,7 +378,7 @@ async fn settings_connectivity_statuses_and_figures(store: Store) {
             segment: "default".into(),
             automation_broker_id: None,
             task: Task { action: action.into(), ..Default::default() },
-            parameters: vec![json!({"context": {}})],
+            parameters: vec![NewParameterSet { parameters: Default::default(), context: Default::default() }],
         }],
     };
     let before = now_ms() - 1;

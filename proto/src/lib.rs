@@ -7,6 +7,7 @@
 //! - [`error`]: one error vocabulary that maps to both an HTTP status and a gRPC code.
 //! - [`topology`]: the names of every exchange and queue on the bus.
 //! - [`manifest`]: the SOAR-format app manifest (`<app>.json`) and its validation.
+//! - [`parameters`]: the parameter object a connector sees (a parameter set, `context` last).
 //! - [`seal`]: authenticated encryption of asset configuration for transport and storage.
 //! - [`size`]: byte sizes as an operator writes them (`64 MiB`), for limits in messages.
 //! - [`time`]: the Unix-millisecond clock every record uses, and every time format REST
@@ -15,6 +16,7 @@
 pub mod abi;
 pub mod error;
 pub mod manifest;
+pub mod parameters;
 pub mod seal;
 pub mod size;
 pub mod time;

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use outpost_bus::{Bus, BusError, Delivery};
+use outpost_proto::parameters::connector_parameter;
 use outpost_proto::time::now_ms;
 use outpost_proto::v1::{Progress, ResultStatus, Task, TaskResult, WorkerEvent, control, worker_event};
 use tokio::sync::Semaphore;
@@ -261,14 +262,17 @@ impl Consumer {
                 )));
             }
         };
-        let parameter: serde_json::Value = serde_json::from_str(&task.parameter_json).unwrap_or_default();
-        let context = &parameter["context"];
+        let context = task.context.clone().unwrap_or_default();
+        let parameter_json = match connector_parameter(&task.parameter_json, &context) {
+            Ok(json) => json,
+            Err(e) => return Ok(failure(&e)),
+        };
         let limits = task.limits.unwrap_or_default();
         let (progress_tx, progress_rx) = tokio::sync::mpsc::channel::<String>(32);
         let invocation = Invocation {
             action: task.action.clone(),
             identifier: task.identifier.clone(),
-            parameter_json: task.parameter_json.clone(),
+            parameter_json,
             asset_config_json: config,
             asset_id: task.asset_id,
             asset_name: task.asset_name.clone(),
@@ -276,12 +280,9 @@ impl Consumer {
             action_run_id: task.action_run_id,
             app_run_id: task.app_run_id,
             context: Context {
-                guid: context["guid"].as_str().unwrap_or_default().to_string(),
-                artifact_id: context["artifact_id"].as_i64().unwrap_or(0),
-                parent_action_run: context["parent_action_run"]
-                    .as_array()
-                    .map(|a| a.iter().filter_map(|v| v.as_i64()).collect())
-                    .unwrap_or_default(),
+                guid: context.guid,
+                artifact_id: context.artifact_id,
+                parent_action_run: context.parent_action_run,
             },
             limits: Limits {
                 memory_bytes: limits.memory_bytes,

@@ -184,7 +184,7 @@ pub struct Invocation {
     pub action: String,
     /// The action's identifier from the manifest, e.g. "geolocate_ip".
     pub identifier: String,
-    /// The parameter object as JSON, `context` included.
+    /// The parameter object as JSON, as the connector sees it: `context` included, last.
     pub parameter_json: String,
     /// The asset configuration as JSON, already decrypted.
     pub asset_config_json: String,
@@ -193,7 +193,7 @@ pub struct Invocation {
     pub container_id: i64,
     pub action_run_id: i64,
     pub app_run_id: i64,
-    /// Also parsed from `parameter_json` by the caller.
+    /// The same context, typed (the task carries it so; the WIT request has both).
     pub context: Context,
     /// What the task asks for; clamped to the worker's maxima.
     pub limits: Limits,

@@ -6,14 +6,15 @@
 
 use outpost_proto::OutpostError;
 use outpost_proto::manifest::{ActionDef, Manifest, json_type, render_egress};
+use outpost_proto::parameters::CONTEXT;
 use outpost_proto::topology::DEFAULT_SEGMENT;
-use outpost_proto::v1::{AppRef, Limits, Task};
+use outpost_proto::v1::{AppRef, Limits, ParameterContext, Task};
 use serde_json::{Map, Value, json};
 
 use super::settle::{self, Cancelled};
 use crate::Broker;
 use crate::access::audit::{Actor, AuditObject};
-use crate::store::runs::{NewActionRun, NewAppRun};
+use crate::store::runs::{NewActionRun, NewAppRun, NewParameterSet};
 
 /// Longest `exec_delay_secs` accepted: 30 days.
 pub const MAX_EXEC_DELAY_SECS: i64 = 30 * 24 * 3600;
@@ -99,10 +100,10 @@ impl Broker {
                 let mut checked = action_def
                     .apply_parameters(set)
                     .map_err(|e| OutpostError::invalid(format!("{at}, parameter set {}: {e}", p + 1)))?;
-                let context = checked.remove("context");
+                let context = checked.remove(CONTEXT);
                 let context = build_context(context)
                     .map_err(|e| OutpostError::invalid(format!("{at}, parameter set {}: {e}", p + 1)))?;
-                let artifact_id = context["artifact_id"].as_i64().unwrap_or(0);
+                let artifact_id = context.artifact_id;
                 if artifact_id != 0
                     && checked_artifacts.insert(artifact_id)
                     && !self.store.artifact_in_container(artifact_id, request.container_id).await?
@@ -113,8 +114,7 @@ impl Broker {
                         request.container_id
                     )));
                 }
-                checked.insert("context".into(), context);
-                parameters.push(Value::Object(checked));
+                parameters.push(NewParameterSet { parameters: checked, context });
             }
 
             let assets = if target.assets.is_empty() {
@@ -278,7 +278,7 @@ fn task_limits(asset_timeout_secs: Option<u64>, action: &ActionDef, manifest: &M
 /// SOAR's per-parameter-set `context`: its `guid` (a fresh one unless the caller gave
 /// one), the `artifact_id` (0 when none) and `parent_action_run` (empty for a person's
 /// run), keeping what the caller set.
-fn build_context(given: Option<Value>) -> Result<Value, String> {
+fn build_context(given: Option<Value>) -> Result<ParameterContext, String> {
     let given = match given {
         None | Some(Value::Null) => Map::new(),
         Some(Value::Object(map)) => map,
@@ -299,14 +299,12 @@ fn build_context(given: Option<Value>) -> Result<Value, String> {
     };
     let parent = match given.get("parent_action_run") {
         None | Some(Value::Null) => vec![],
-        Some(Value::Array(items)) if items.iter().all(|i| i.as_i64().is_some()) => items.clone(),
+        Some(Value::Array(items)) if items.iter().all(|i| i.as_i64().is_some()) => {
+            items.iter().filter_map(Value::as_i64).collect()
+        }
         Some(other) => return Err(format!("'context.parent_action_run' must be a list of ids, got {other}")),
     };
-    Ok(json!({
-        "guid": guid,
-        "artifact_id": artifact_id,
-        "parent_action_run": parent,
-    }))
+    Ok(ParameterContext { guid, artifact_id, parent_action_run: parent })
 }
 
 #[cfg(test)]
@@ -316,17 +314,17 @@ mod tests {
     #[test]
     fn context_is_filled_and_checked() {
         let ctx = build_context(None).unwrap();
-        assert_eq!(ctx["artifact_id"], 0);
-        assert_eq!(ctx["parent_action_run"], json!([]));
-        assert!(outpost_proto::manifest::is_guid(ctx["guid"].as_str().unwrap()));
+        assert_eq!(ctx.artifact_id, 0);
+        assert!(ctx.parent_action_run.is_empty());
+        assert!(outpost_proto::manifest::is_guid(&ctx.guid));
         let ctx = build_context(Some(json!({"artifact_id": 7, "parent_action_run": [3]}))).unwrap();
-        assert_eq!(ctx["artifact_id"], 7);
-        assert_eq!(ctx["parent_action_run"], json!([3]));
+        assert_eq!(ctx.artifact_id, 7);
+        assert_eq!(ctx.parent_action_run, [3]);
         assert!(build_context(Some(json!("x"))).unwrap_err().contains("must be an object"));
         assert!(build_context(Some(json!({"artifact_id": -1}))).unwrap_err().contains("non-negative"));
         assert!(build_context(Some(json!({"parent_action_run": ["a"]}))).unwrap_err().contains("list of ids"));
         let guid = "22070B58-353F-4BA7-94ED-B4A8228FE93F";
-        assert_eq!(build_context(Some(json!({"guid": guid}))).unwrap()["guid"], guid.to_lowercase());
+        assert_eq!(build_context(Some(json!({"guid": guid}))).unwrap().guid, guid.to_lowercase());
         assert!(build_context(Some(json!({"guid": "nope"}))).unwrap_err().contains("'context.guid' must be a GUID"));
         assert!(build_context(Some(json!({"server": "x"}))).unwrap_err().contains("'context' has no field 'server'"));
     }

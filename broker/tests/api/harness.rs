@@ -156,9 +156,11 @@ impl Outcome {
 /// The node_guid the fake worker reports.
 pub const NODE_GUID: &str = "ec05c5c5-0e22-4f3e-a48d-48a67f498dc3";
 
-/// The parameter object of a task.
+/// The parameter object of a task, as a connector sees it (`context` included).
 pub fn parameter(task: &Task) -> Value {
-    serde_json::from_str(&task.parameter_json).unwrap()
+    let context = task.context.clone().unwrap_or_default();
+    serde_json::from_str(&outpost_proto::parameters::connector_parameter(&task.parameter_json, &context).unwrap())
+        .unwrap()
 }
 
 pub fn result_event(task: &Task, outcome: &Outcome) -> WorkerEvent {

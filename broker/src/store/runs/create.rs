@@ -1,8 +1,10 @@
 //! Persisting a new action run: the run, its app runs and one outbox task per
 //! parameter set, in one transaction.
 
+use outpost_proto::parameters::with_context;
 use outpost_proto::time::now_ms;
 use prost::Message;
+use serde_json::Value;
 
 use super::NewActionRun;
 use crate::args;
@@ -56,14 +58,17 @@ impl Store {
                 )
                 .await?;
             let app_run_id = row.i64("id")?;
-            for (index, parameter) in app_run.parameters.iter().enumerate() {
+            for (index, set) in app_run.parameters.iter().enumerate() {
                 let mut task = app_run.task.clone();
                 task.action_run_id = action_run_id;
                 task.app_run_id = app_run_id;
                 task.parameter_index = index as u32;
                 task.task_id = format!("{app_run_id}.{index}");
-                task.parameter_json = parameter.to_string();
+                task.parameter_json = Value::Object(set.parameters.clone()).to_string();
+                task.context = Some(set.context.clone());
                 task.segment = app_run.segment.clone();
+                // The record keeps the parameter object as the connector sees it.
+                let parameter = Value::Object(with_context(set.parameters.clone(), &set.context));
                 tx.execute(
                     "INSERT INTO tasks (app_run_id, action_run_id, parameter_index, segment, parameter, payload, due_ms)
                      VALUES ($1, $2, $3, $4, $5, $6, $7)",

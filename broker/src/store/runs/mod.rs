@@ -16,8 +16,8 @@ mod reads;
 mod results;
 mod settle;
 
-use outpost_proto::v1::{Task, TaskResult};
-use serde_json::Value;
+use outpost_proto::v1::{ParameterContext, Task, TaskResult};
+use serde_json::{Map, Value};
 
 pub use results::RunHead;
 pub use settle::{ActionRunToSettle, AppRunToSettle, RecordedParameter};
@@ -118,10 +118,21 @@ pub struct NewAppRun {
     pub app_version: String,
     pub segment: String,
     pub automation_broker_id: Option<i64>,
-    /// Everything of the bus task but the ids and the state, which the store fills in.
+    /// Everything of the bus task but the ids, the parameters and the state, which the
+    /// store fills in.
     pub task: Task,
-    /// One JSON object per parameter set, defaults applied and context included.
-    pub parameters: Vec<Value>,
+    /// The parameter sets, in order.
+    pub parameters: Vec<NewParameterSet>,
+}
+
+/// One parameter set of a new app run.
+#[derive(Debug, Clone)]
+pub struct NewParameterSet {
+    /// The parameters, defaults applied, without `context`.
+    pub parameters: Map<String, Value>,
+    /// SOAR's `context` of the set: the task carries it typed; the recorded parameter
+    /// object has it as its last key.
+    pub context: ParameterContext,
 }
 
 /// A task due for publishing.
