@@ -20,9 +20,12 @@
 //! - [`memory`]: the in-process implementation.
 //! - [`amqp`]: the RabbitMQ implementation (lapin): topology, confirmed publishing,
 //!   consumer streams that survive reconnects, and the connection supervisor.
+//! - [`retry`]: the one back-off every retry loop uses, here and in the broker and
+//!   worker.
 
 pub mod amqp;
 pub mod memory;
+pub mod retry;
 
 use std::pin::Pin;
 

@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
+use outpost_bus::retry::{Backoff, until_ok};
 use outpost_bus::{Bus, BusError, Delivery};
 use outpost_proto::parameters::connector_parameter;
 use outpost_proto::time::now_ms;
@@ -103,24 +104,21 @@ impl Consumer {
         let slots = Arc::new(Semaphore::new(concurrency as usize));
         // Cancelled when the grace period is over: running tasks are then handed back.
         let abandon = CancellationToken::new();
-        let mut backoff = Duration::from_millis(200);
-        let mut tasks = loop {
-            match self.bus.consume_tasks(&self.config.segment, concurrency.min(u16::MAX as u32) as u16).await {
-                Ok(stream) => break stream,
+        let segment = &self.config.segment;
+        let subscribed = until_ok(
+            &mut Backoff::new(Duration::from_millis(200), Duration::from_secs(5)),
+            &shutdown,
+            || self.bus.consume_tasks(segment, concurrency.min(u16::MAX as u32) as u16),
+            |e, _| match e {
                 // Not a passing outage: RabbitMQ says no (permissions, say). Loudly.
-                Err(e @ BusError::Refused(_)) => {
-                    tracing::error!(error = %e, segment = %self.config.segment, "rabbitmq refuses this segment's task queue; retrying")
+                BusError::Refused(_) => {
+                    tracing::error!(error = %e, segment = %segment, "rabbitmq refuses this segment's task queue; retrying")
                 }
-                Err(e) => {
-                    tracing::warn!(error = %e, segment = %self.config.segment, "cannot consume tasks yet; retrying")
-                }
-            }
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = tokio::time::sleep(backoff) => {}
-            }
-            backoff = (backoff * 2).min(Duration::from_secs(5));
-        };
+                _ => tracing::warn!(error = %e, segment = %segment, "cannot consume tasks yet; retrying"),
+            },
+        )
+        .await;
+        let Some(mut tasks) = subscribed else { return };
         let mut handlers = tokio::task::JoinSet::new();
         loop {
             let permit = tokio::select! {
@@ -372,20 +370,16 @@ impl Consumer {
     /// Publishes an event, retrying while the bus is down; false if the worker is being
     /// abandoned first (the task is then requeued, and its result recomputed elsewhere).
     async fn publish_until_confirmed(&self, event: &WorkerEvent, abandon: &CancellationToken) -> bool {
-        let mut backoff = Duration::from_millis(100);
-        loop {
-            match self.bus.publish_event(event).await {
-                Ok(()) => return true,
-                Err(e) => {
-                    tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "publishing a result failed; retrying");
-                    tokio::select! {
-                        _ = abandon.cancelled() => return false,
-                        _ = tokio::time::sleep(backoff) => {}
-                    }
-                    backoff = (backoff * 2).min(Duration::from_secs(5));
-                }
-            }
-        }
+        until_ok(
+            &mut Backoff::new(Duration::from_millis(100), Duration::from_secs(5)),
+            abandon,
+            || self.bus.publish_event(event),
+            |e, pause| {
+                tracing::warn!(error = %e, retry_in_ms = pause.as_millis() as u64, "publishing a result failed; retrying")
+            },
+        )
+        .await
+        .is_some()
     }
 }
 
@@ -406,20 +400,16 @@ fn failure(message: &str) -> Outcome {
 
 /// Listens for control broadcasts (cancel) until `until`.
 pub async fn listen_control(consumer: Arc<Consumer>, until: CancellationToken) {
-    let mut backoff = Duration::from_millis(200);
+    let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
     loop {
-        let mut control = match consumer.bus.subscribe_control().await {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot subscribe to control messages yet; retrying");
-                tokio::select! {
-                    _ = until.cancelled() => return,
-                    _ = tokio::time::sleep(backoff) => {}
-                }
-                backoff = (backoff * 2).min(Duration::from_secs(5));
-                continue;
-            }
-        };
+        let subscribed = until_ok(
+            &mut backoff,
+            &until,
+            || consumer.bus.subscribe_control(),
+            |e, _| tracing::warn!(error = %e, "cannot subscribe to control messages yet; retrying"),
+        )
+        .await;
+        let Some(mut control) = subscribed else { return };
         loop {
             let message = tokio::select! {
                 _ = until.cancelled() => return,

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
+use outpost_bus::retry::{Backoff, until_ok};
 use outpost_bus::{Acker, DeadTask, Delivery};
 use outpost_proto::time::now_ms;
 use outpost_proto::v1::{ResultStatus, TaskResult, WorkerEvent, worker_event};
@@ -23,18 +24,14 @@ const BATCH: usize = 256;
 const PREFETCH: u16 = 1024;
 
 pub async fn run(broker: Arc<Broker>, shutdown: CancellationToken) {
-    let events = loop {
-        match broker.bus.consume_events(PREFETCH).await {
-            Ok(stream) => break stream,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot consume results yet; retrying");
-                tokio::select! {
-                    _ = shutdown.cancelled() => return,
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                }
-            }
-        }
-    };
+    let subscribed = until_ok(
+        &mut Backoff::fixed(Duration::from_secs(1)),
+        &shutdown,
+        || broker.bus.consume_events(PREFETCH),
+        |e, _| tracing::warn!(error = %e, "cannot consume results yet; retrying"),
+    )
+    .await;
+    let Some(events) = subscribed else { return };
     let mut batches = events.ready_chunks(BATCH);
     loop {
         let batch = tokio::select! {
@@ -61,22 +58,16 @@ async fn record(broker: &Broker, batch: Vec<Delivery<WorkerEvent>>, shutdown: &C
             None => tracing::warn!("empty worker event dropped"),
         }
     }
-    let mut backoff = Duration::from_millis(50);
-    let changes = loop {
-        match settle::record_results(&broker.store, &results).await {
-            Ok(changes) => break changes,
-            Err(e) => {
-                // Not acknowledged, so nothing is lost: retry until the store is back, or
-                // leave the events to RabbitMQ if the broker is stopping.
-                tracing::warn!(error = %e, results = results.len(), "recording results failed; retrying");
-                tokio::select! {
-                    _ = shutdown.cancelled() => return,
-                    _ = tokio::time::sleep(backoff) => {}
-                }
-                backoff = (backoff * 2).min(Duration::from_secs(5));
-            }
-        }
-    };
+    // Not acknowledged, so nothing is lost: retry until the store is back, or leave the
+    // events to RabbitMQ if the broker is stopping.
+    let recorded = until_ok(
+        &mut Backoff::new(Duration::from_millis(50), Duration::from_secs(5)),
+        shutdown,
+        || settle::record_results(&broker.store, &results),
+        |e, _| tracing::warn!(error = %e, results = results.len(), "recording results failed; retrying"),
+    )
+    .await;
+    let Some(changes) = recorded else { return };
     broker.watch.publish(changes);
     for p in progress {
         match settle::record_progress(&broker.store, p.app_run_id, p.parameter_index, &p.message, p.unix_ms).await {
@@ -101,18 +92,14 @@ async fn ack_all(ackers: Vec<Acker>) {
 
 /// Records every dead-lettered task as a failed result.
 pub async fn run_dead_letters(broker: Arc<Broker>, shutdown: CancellationToken) {
-    let mut dead = loop {
-        match broker.bus.consume_dead_tasks().await {
-            Ok(stream) => break stream,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot consume dead letters yet; retrying");
-                tokio::select! {
-                    _ = shutdown.cancelled() => return,
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                }
-            }
-        }
-    };
+    let subscribed = until_ok(
+        &mut Backoff::fixed(Duration::from_secs(1)),
+        &shutdown,
+        || broker.bus.consume_dead_tasks(),
+        |e, _| tracing::warn!(error = %e, "cannot consume dead letters yet; retrying"),
+    )
+    .await;
+    let Some(mut dead) = subscribed else { return };
     loop {
         let delivery = tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -121,21 +108,15 @@ pub async fn run_dead_letters(broker: Arc<Broker>, shutdown: CancellationToken) 
         let (dead_task, acker) = delivery.into_parts();
         let result = abandoned(&dead_task);
         tracing::error!(task_id = %dead_task.task.task_id, deliveries = dead_task.deliveries, "task dead-lettered");
-        loop {
-            match settle::record_results(&broker.store, std::slice::from_ref(&result)).await {
-                Ok(changes) => {
-                    broker.watch.publish(changes);
-                    break;
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "recording a dead-lettered task failed; retrying");
-                    tokio::select! {
-                        _ = shutdown.cancelled() => return,
-                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                    }
-                }
-            }
-        }
+        let recorded = until_ok(
+            &mut Backoff::fixed(Duration::from_secs(1)),
+            &shutdown,
+            || settle::record_results(&broker.store, std::slice::from_ref(&result)),
+            |e, _| tracing::warn!(error = %e, "recording a dead-lettered task failed; retrying"),
+        )
+        .await;
+        let Some(changes) = recorded else { return };
+        broker.watch.publish(changes);
         let _ = acker.ack().await;
     }
 }

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use outpost_bus::BusError;
+use outpost_bus::retry::Backoff;
 use outpost_proto::time::now_ms;
 use tokio_util::sync::CancellationToken;
 
@@ -25,18 +26,18 @@ const IN_FLIGHT: usize = 128;
 const IDLE_POLL: Duration = Duration::from_secs(1);
 
 pub async fn run(broker: Arc<Broker>, shutdown: CancellationToken) {
-    let mut backoff = Duration::from_millis(100);
+    let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
     loop {
         if shutdown.is_cancelled() {
             return;
         }
         match relay_once(&broker).await {
             Ok(published) if published > 0 => {
-                backoff = Duration::from_millis(100);
+                backoff.reset();
                 continue;
             }
             Ok(_) => {
-                backoff = Duration::from_millis(100);
+                backoff.reset();
                 let wait = match broker.store.next_due().await {
                     Ok(Some(due)) => {
                         Duration::from_millis((due - now_ms()).clamp(0, IDLE_POLL.as_millis() as i64) as u64)
@@ -50,12 +51,10 @@ pub async fn run(broker: Arc<Broker>, shutdown: CancellationToken) {
                 }
             }
             Err(e) => {
-                tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "outbox relay paused");
-                tokio::select! {
-                    _ = shutdown.cancelled() => return,
-                    _ = tokio::time::sleep(backoff) => {}
+                tracing::warn!(error = %e, retry_in_ms = backoff.pause().as_millis() as u64, "outbox relay paused");
+                if !backoff.wait(&shutdown).await {
+                    return;
                 }
-                backoff = (backoff * 2).min(Duration::from_secs(5));
             }
         }
     }

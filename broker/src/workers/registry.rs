@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
+use outpost_bus::retry::{Backoff, until_ok};
 use outpost_proto::time::now_ms;
 use outpost_proto::v1::Heartbeat;
 use tokio_util::sync::CancellationToken;
@@ -106,18 +107,14 @@ impl Registry {
 /// Feeds the registry from the heartbeat broadcast, tells pending runs why they wait,
 /// and forgets long-silent workers.
 pub async fn run(broker: Arc<Broker>, shutdown: CancellationToken) {
-    let mut beats = loop {
-        match broker.bus.subscribe_heartbeats().await {
-            Ok(s) => break s,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot subscribe to heartbeats yet; retrying");
-                tokio::select! {
-                    _ = shutdown.cancelled() => return,
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                }
-            }
-        }
-    };
+    let subscribed = until_ok(
+        &mut Backoff::fixed(Duration::from_secs(1)),
+        &shutdown,
+        || broker.bus.subscribe_heartbeats(),
+        |e, _| tracing::warn!(error = %e, "cannot subscribe to heartbeats yet; retrying"),
+    )
+    .await;
+    let Some(mut beats) = subscribed else { return };
     let mut check = tokio::time::interval(CHECK_EVERY);
     loop {
         tokio::select! {

@@ -25,6 +25,7 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use super::kind;
 use super::session::{Session, Shared, declare_dead_queue, declare_results_queue};
+use crate::retry::Backoff;
 use crate::{BusError, BusResult, DeadTask, Delivery, DeliveryStream, Settle};
 
 /// Longest wait when handing deliveries back after a stream was dropped.
@@ -154,15 +155,17 @@ async fn run<T: Decode>(
     tx: mpsc::Sender<Delivery<T>>,
 ) {
     let mut subscribed = Some(first);
-    let mut backoff = shared.config.reconnect_min_backoff;
+    let mut backoff = Backoff::new(shared.config.reconnect_min_backoff, shared.config.reconnect_max_backoff);
     loop {
         let current = match subscribed.take() {
             Some(current) => current,
             None => {
-                let pause = tokio::time::sleep(backoff);
                 let session = tokio::select! {
                     _ = tx.closed() => return,
-                    session = async { pause.await; shared.wait_session().await } => match session {
+                    session = async {
+                        backoff.wait_unless(std::future::pending::<()>()).await;
+                        shared.wait_session().await
+                    } => match session {
                         Some(session) => session,
                         None => return,
                     },
@@ -170,12 +173,12 @@ async fn run<T: Decode>(
                 match subscribe(&shared, &session, &source, prefetch).await {
                     Ok(current) => {
                         tracing::info!(queue = %current.queue, generation = session.generation, "consumer resubscribed");
-                        backoff = shared.config.reconnect_min_backoff;
+                        backoff.reset();
                         current
                     }
                     Err(e) => {
-                        backoff = (backoff * 2).min(shared.config.reconnect_max_backoff);
-                        tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "resubscribing failed");
+                        let retry_in_ms = backoff.pause().as_millis() as u64;
+                        tracing::warn!(error = %e, retry_in_ms, "resubscribing failed");
                         continue;
                     }
                 }

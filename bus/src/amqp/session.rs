@@ -16,11 +16,11 @@ use lapin::types::{AMQPValue, FieldTable};
 use lapin::uri::AMQPUri;
 use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, ErrorKind, Event, ExchangeKind};
 use outpost_proto::topology::Topology;
-use rand::Rng;
 use tokio::sync::{Semaphore, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::{AmqpConfig, Outgoing};
+use crate::retry::Backoff;
 use crate::{BusError, BusResult};
 
 /// How often the supervisor double-checks the connection state, in case lapin did not
@@ -233,25 +233,23 @@ async fn watch_session(shared: &Shared, session: &Session, mut events: BoxStream
 /// attempt is made at once.
 async fn reconnect(shared: &Shared, connected_before: bool) -> Option<Opened> {
     let (min, max) = (shared.config.reconnect_min_backoff, shared.config.reconnect_max_backoff);
-    let mut pause = if connected_before { min } else { Duration::ZERO };
+    // Jittered, so a fleet of workers does not reconnect in lockstep.
+    let mut backoff = Backoff::new(min, max).jittered();
+    if connected_before && !backoff.wait(&shared.closed).await {
+        return None;
+    }
     loop {
-        if !pause.is_zero() {
-            // Jittered, so a fleet of workers does not reconnect in lockstep.
-            let jittered = pause.mul_f64(rand::thread_rng().gen_range(0.8..1.2));
-            tokio::select! {
-                _ = shared.closed.cancelled() => return None,
-                _ = tokio::time::sleep(jittered) => {}
-            }
-        }
         match shared.open_session().await {
             Ok(opened) => return Some(opened),
             Err(e) => {
-                pause = (pause * 2).clamp(min, max.max(min));
-                let retry_in_ms = pause.as_millis() as u64;
+                let retry_in_ms = backoff.pause().as_millis() as u64;
                 if connected_before {
                     tracing::warn!(endpoint = %shared.endpoint, error = %e, retry_in_ms, "reconnecting to rabbitmq failed");
                 } else {
                     tracing::warn!(endpoint = %shared.endpoint, error = %e, retry_in_ms, "rabbitmq not reachable yet; retrying");
+                }
+                if !backoff.wait(&shared.closed).await {
+                    return None;
                 }
             }
         }
