@@ -6,8 +6,8 @@ use outpost_proto::time::now_ms;
 
 use super::collections::APPS;
 use super::{Listing, Row, Store, StoreError, StoreResult, parse_json};
-use crate::args;
 use crate::listing::ListQuery;
+use crate::store::args;
 
 /// An installed app.
 #[derive(Debug, Clone)]

@@ -7,8 +7,8 @@ use serde_json::Value;
 
 use super::collections::ARTIFACTS;
 use super::{Listing, Row, Store, StoreResult, parse_json};
-use crate::args;
 use crate::listing::ListQuery;
+use crate::store::args;
 
 /// An artifact as stored.
 #[derive(Debug, Clone, PartialEq)]

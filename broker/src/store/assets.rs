@@ -8,8 +8,8 @@ use serde_json::{Map, Value};
 
 use super::collections::ASSETS;
 use super::{Listing, Row, Store, StoreError, StoreResult, parse_json};
-use crate::args;
 use crate::listing::ListQuery;
+use crate::store::args;
 
 /// An asset with its configuration opened.
 #[derive(Debug, Clone)]

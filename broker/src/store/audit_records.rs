@@ -2,7 +2,7 @@
 //! object selections.
 
 use super::{Row, Store, StoreResult, Tx};
-use crate::args;
+use crate::store::args;
 
 /// The source of records written by the broker's own audit calls.
 pub const SOURCE_AUDIT: &str = "Audit";

@@ -12,8 +12,8 @@
 use std::collections::HashMap;
 
 use super::{Arg, Dialect, Listing, Row, Store, StoreError, StoreResult};
-use crate::args;
 use crate::listing::{Condition, Filter, Kind, ListQuery, MAX_UNPAGED, Order, Value};
+use crate::store::args;
 
 /// A field clients may filter and sort on.
 #[derive(Debug)]

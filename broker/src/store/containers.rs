@@ -5,8 +5,8 @@ use serde_json::Value;
 
 use super::collections::CONTAINERS;
 use super::{Listing, Row, Store, StoreResult, parse_json};
-use crate::args;
 use crate::listing::ListQuery;
+use crate::store::args;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Container {

@@ -74,12 +74,12 @@ impl From<bool> for Arg {
     }
 }
 
-/// Builds a `Vec<Arg>` from values of mixed types.
-#[macro_export]
+/// Builds a `Vec<Arg>` from values of mixed types (for the store's own queries).
 macro_rules! args {
     () => { Vec::<$crate::store::db::Arg>::new() };
     ($($value:expr),+ $(,)?) => { vec![$($crate::store::db::Arg::from($value)),+] };
 }
+pub(crate) use args;
 
 /// Which SQL dialect a statement runs on, for the few places that differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -34,6 +34,7 @@ pub mod users;
 use outpost_proto::OutpostError;
 use outpost_proto::seal::SealKey;
 
+pub(crate) use db::args;
 pub use db::{Arg, Db, Dialect, Row, Tx};
 
 /// A failure of the store itself (not of the caller's input).
@@ -125,10 +126,6 @@ impl Store {
 
     pub fn db(&self) -> &Db {
         &self.db
-    }
-
-    pub fn key(&self) -> &SealKey {
-        &self.key
     }
 
     /// Whether the store answers.

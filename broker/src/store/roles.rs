@@ -7,8 +7,8 @@ use outpost_proto::time::now_ms;
 
 use super::{Arg, Listing, Row, Store, StoreResult, parse_json};
 use crate::access::permissions::Grants;
-use crate::args;
 use crate::listing::ListQuery;
+use crate::store::args;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Role {

@@ -5,7 +5,7 @@
 use outpost_proto::time::now_ms;
 
 use super::{Row, Store, StoreResult};
-use crate::args;
+use crate::store::args;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Segment {

@@ -4,8 +4,8 @@
 use outpost_proto::time::now_ms;
 
 use super::{Dialect, Listing, Store, StoreResult};
-use crate::args;
 use crate::listing::ListQuery;
+use crate::store::args;
 
 /// The latest `test connectivity` run of one asset (`/rest/app_status`).
 #[derive(Debug, Clone, PartialEq)]

@@ -4,8 +4,8 @@
 use outpost_proto::time::now_ms;
 
 use super::{Listing, Row, Store, StoreResult};
-use crate::args;
 use crate::listing::ListQuery;
+use crate::store::args;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
@@ -133,19 +133,8 @@ impl Store {
         row.as_ref().map(user_from_row).transpose()
     }
 
-    /// Stores a token (by its hash) for a user; answers the token's id.
-    pub async fn add_token(&self, user_id: i64, token_hash: &str, label: &str) -> StoreResult<i64> {
-        let row = self
-            .db
-            .fetch_one(
-                "INSERT INTO tokens (user_id, token_hash, label, created_ms) VALUES ($1, $2, $3, $4) RETURNING id",
-                args![user_id, token_hash, label, now_ms()],
-            )
-            .await?;
-        Ok(row.i64("id")?)
-    }
-
-    /// Stores a token (by its hash) that stops working at `expires_ms`; answers it.
+    /// Stores a token (by its hash) for a user, working until `expires_ms` (`None`:
+    /// forever); answers it.
     pub async fn add_token_expiring(
         &self,
         user_id: i64,

@@ -948,7 +948,12 @@ async fn errors_keep_soar_shape_everywhere() {
         "invalid, expired or revoked ph-auth-token",
     );
     let token = outpost_broker::access::auth::new_token();
-    outpost.broker.store.add_token(1, &outpost_broker::access::auth::token_hash(&token), "tests").await.unwrap();
+    outpost
+        .broker
+        .store
+        .add_token_expiring(1, &outpost_broker::access::auth::token_hash(&token), "tests", None)
+        .await
+        .unwrap();
     assert_eq!(rest.with_token(&token).get("/rest/app").await.0, 200);
     assert_soar_error(&rest.get("/rest/no_such_thing").await, 404, "no endpoint GET /rest/no_such_thing");
     assert_soar_error(

@@ -7,7 +7,7 @@ use prost::Message;
 use serde_json::Value;
 
 use super::NewActionRun;
-use crate::args;
+use crate::store::args;
 use crate::store::{Store, StoreResult};
 
 impl Store {

@@ -5,7 +5,7 @@ use outpost_proto::v1::Task;
 use prost::Message;
 
 use super::OutboxTask;
-use crate::args;
+use crate::store::args;
 use crate::store::{Arg, Store, StoreError, StoreResult};
 
 impl Store {

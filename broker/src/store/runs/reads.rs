@@ -6,8 +6,8 @@ use super::{
     ACTION_RUN_COLUMNS, APP_RUN_COLUMNS, ActionResult, ActionRun, AppRun, RESULT_COLUMNS, action_run_from_row,
     app_run_from_row, result_from_row,
 };
-use crate::args;
 use crate::listing::{ListQuery, Value as FilterValue};
+use crate::store::args;
 use crate::store::collections::{ACTION_RESULTS, ACTION_RUNS, APP_RUNS};
 use crate::store::{Listing, Page, Store, StoreResult};
 
@@ -99,20 +99,6 @@ impl Store {
             }
         }
         Ok(by_app_run)
-    }
-
-    /// Action runs that are not finished, for the scheduler's bookkeeping.
-    pub async fn open_action_runs(&self) -> StoreResult<Vec<ActionRun>> {
-        let rows = self
-            .db
-            .fetch_all(
-                &format!(
-                    "SELECT {ACTION_RUN_COLUMNS} FROM action_runs WHERE status IN ('pending', 'running') ORDER BY id"
-                ),
-                args![],
-            )
-            .await?;
-        rows.iter().map(action_run_from_row).collect()
     }
 
     /// Sets the message of a pending action run (e.g. why it waits); no-op otherwise.

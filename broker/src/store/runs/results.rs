@@ -9,8 +9,8 @@ use outpost_proto::v1::{ResultStatus, TaskResult};
 use serde_json::Value;
 
 use super::{RunsTx, data_list, status_from};
-use crate::args;
 use crate::runs::assemble::Status;
+use crate::store::args;
 use crate::store::{StoreResult, Tx, parse_json};
 
 /// An action run's status, name and container, as a cancel needs them.

@@ -5,9 +5,9 @@
 use outpost_proto::time::now_ms;
 
 use super::{ActionResult, RESULT_COLUMNS, RunsTx, result_from_row, status_from};
-use crate::args;
 use crate::runs::assemble::{ActionRunDone, AppRunDone, Status};
 use crate::store::StoreResult;
+use crate::store::args;
 
 /// An app run as settling needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
