@@ -259,7 +259,10 @@ async fn cancel_keeps_finished_results_and_ignores_late_ones(store: Store) {
     let due = store.due_tasks(now_ms(), 10).await.unwrap();
     store.mark_sent(&[due[0].row_id]).await.unwrap();
     settle::record_results(&store, &[result_for(&due[0].task, true, "done")]).await.unwrap();
-    assert_eq!(settle::cancel(&store, id, "cancelled by admin").await.unwrap(), Some(Cancelled::Done { stopped: 2 }));
+    assert_eq!(
+        settle::cancel(&store, id, "cancelled by admin").await.unwrap().map(|(_, c)| c),
+        Some(Cancelled::Done { stopped: 2 })
+    );
     assert!(store.due_tasks(now_ms(), 10).await.unwrap().is_empty(), "unsent tasks of a cancelled run never go out");
     let run = store.get_action_run(id).await.unwrap().unwrap();
     assert_eq!(run.status.as_str(), "failed");
@@ -273,7 +276,7 @@ async fn cancel_keeps_finished_results_and_ignores_late_ones(store: Store) {
         store.list_results(app_run.id, Page { page: 0, page_size: 0 }).await.unwrap().data[1].message,
         "Cancelled: cancelled by admin"
     );
-    assert!(matches!(settle::cancel(&store, id, "again").await.unwrap(), Some(Cancelled::AlreadyFinished(_))));
+    assert!(matches!(settle::cancel(&store, id, "again").await.unwrap(), Some((_, Cancelled::AlreadyFinished(_)))));
     assert_eq!(settle::cancel(&store, 999_999, "x").await.unwrap(), None);
 }
 

@@ -27,7 +27,7 @@
 mod parse;
 mod select;
 
-pub use parse::{LOOKUPS, Literal, MAX_IN_VALUES, MAX_PAGE_SIZE, page, parse, parse_list, parse_literal};
+pub use parse::{LOOKUPS, Literal, MAX_IN_VALUES, MAX_PAGE_SIZE, parse, parse_list, parse_literal};
 pub use select::{Listed, select};
 
 use crate::store::Page;

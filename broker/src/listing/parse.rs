@@ -72,14 +72,6 @@ pub fn parse<'a>(
     Ok(query)
 }
 
-/// Parses `page`/`page_size` on their own, for collections that are only paged.
-pub fn page<'a>(params: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Page, OutpostError> {
-    static NOTHING: Collection =
-        Collection { what: "items", table: "", base: "", fields: &[], default_sort: None, tiebreak: "id" };
-    let paging = params.into_iter().filter(|(k, _)| *k == "page" || *k == "page_size");
-    Ok(parse(&NOTHING, paging)?.page)
-}
-
 fn non_negative(field: &str, value: &str) -> Result<u64, OutpostError> {
     let value = unquote(value.trim());
     if value.is_empty() {
@@ -401,10 +393,6 @@ mod tests {
         assert_eq!(
             q(&CONTAINERS, &[("order", "sideways")]).unwrap_err(),
             "'order' must be asc or desc, got 'sideways'"
-        );
-        assert_eq!(
-            page([("page", "1"), ("page_size", "5"), ("_filter_x", "1")]).unwrap(),
-            Page { page: 1, page_size: 5 }
         );
     }
 }

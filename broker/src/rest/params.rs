@@ -9,7 +9,6 @@ use utoipa::IntoParams;
 
 use super::ApiError;
 use crate::listing::ListQuery;
-use crate::store::Page;
 use crate::store::collections::Collection;
 
 /// Every query parameter of a request, decoded, in order.
@@ -27,11 +26,6 @@ impl Params {
     /// The listing query for a collection.
     pub fn list(&self, collection: &'static Collection) -> Result<ListQuery, ApiError> {
         Ok(crate::listing::parse(collection, self.pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?)
-    }
-
-    /// Only `page` and `page_size`.
-    pub fn page(&self) -> Result<Page, ApiError> {
-        Ok(crate::listing::page(self.pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?)
     }
 }
 

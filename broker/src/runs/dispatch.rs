@@ -235,7 +235,7 @@ impl Broker {
     /// parameter sets stopped.
     pub async fn cancel_action_run(&self, who: &Actor, id: i64) -> Result<u64, OutpostError> {
         let reason = format!("cancelled by {}", who.username);
-        match settle::cancel_run(&self.store, id, &reason).await? {
+        match settle::cancel(&self.store, id, &reason).await? {
             None => Err(OutpostError::not_found(format!("action run {id} not found"))),
             Some((_, Cancelled::AlreadyFinished(status))) => Err(OutpostError::precondition(format!(
                 "action run {id} has already finished ({status}); nothing to cancel"

@@ -74,13 +74,9 @@ pub async fn record_progress(
 
 /// Cancels a pending or running action run: every parameter set without a result is
 /// recorded as failed, unsent tasks are never sent, and the run closes as failed with a
-/// non-empty `cancelled`. `None` when there is no such run.
-pub async fn cancel(store: &Store, id: i64, reason: &str) -> StoreResult<Option<Cancelled>> {
-    Ok(cancel_run(store, id, reason).await?.map(|(_, cancelled)| cancelled))
-}
-
-/// [`cancel`], answering the run's head too (for the cancel's audit record).
-pub(super) async fn cancel_run(store: &Store, id: i64, reason: &str) -> StoreResult<Option<(RunHead, Cancelled)>> {
+/// non-empty `cancelled`. Answers what it did with the run's name and container (for
+/// the cancel's audit record); `None` when there is no such run.
+pub async fn cancel(store: &Store, id: i64, reason: &str) -> StoreResult<Option<(RunHead, Cancelled)>> {
     let mut tx = store.begin_runs().await?;
     let Some(head) = tx.run_head(id).await? else { return Ok(None) };
     if head.status.is_final() {

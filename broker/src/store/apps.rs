@@ -142,11 +142,6 @@ impl Store {
         Ok((app_from_row(&row)?, installed))
     }
 
-    pub async fn list_apps(&self) -> StoreResult<Vec<App>> {
-        let rows = self.db.fetch_all(&format!("SELECT {APP_COLUMNS} FROM apps ORDER BY id"), args![]).await?;
-        rows.iter().map(app_from_row).collect()
-    }
-
     /// A page of apps (see [`ListQuery`]).
     pub async fn list_apps_by(&self, query: &ListQuery) -> StoreResult<Listing<App>> {
         debug_assert!(std::ptr::eq(query.collection, &APPS));

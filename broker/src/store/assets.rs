@@ -189,11 +189,6 @@ impl Store {
         rows.iter().map(|r| self.asset_from_row(r)).collect()
     }
 
-    pub async fn list_assets(&self) -> StoreResult<Vec<Asset>> {
-        let rows = self.db.fetch_all(&format!("SELECT {ASSET_COLUMNS} FROM assets ORDER BY id"), args![]).await?;
-        rows.iter().map(|r| self.asset_from_row(r)).collect()
-    }
-
     /// The connector state of (app, asset); `{}` at version 0 when none was saved.
     pub async fn asset_state(&self, app_id: i64, asset_id: i64) -> StoreResult<AssetState> {
         let row = self

@@ -296,9 +296,4 @@ impl Row {
     pub fn opt_bool(&self, col: &str) -> Result<Option<bool>, sqlx::Error> {
         get!(self, Option<bool>, col)
     }
-    /// A JSON column, parsed.
-    pub fn json(&self, col: &str) -> Result<serde_json::Value, sqlx::Error> {
-        let text = self.text(col)?;
-        serde_json::from_str(&text).map_err(|e| sqlx::Error::Decode(Box::new(e)))
-    }
 }
