@@ -9,6 +9,7 @@
 //! - [`artifacts`]: creating artifacts inside containers.
 //! - [`users`]: users and their tokens; an active administrator always remains.
 //! - [`roles`]: roles, their permissions and their members.
+//! - [`settings`]: the runtime settings (base URL, time zone).
 
 pub mod apps;
 pub mod artifacts;
@@ -16,4 +17,5 @@ pub mod assets;
 pub mod bundle;
 pub mod containers;
 pub mod roles;
+pub mod settings;
 pub mod users;

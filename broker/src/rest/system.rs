@@ -11,7 +11,6 @@ use axum::{Extension, Json};
 use chrono::Duration as Days;
 use outpost_proto::OutpostError;
 use outpost_proto::time::now_ms;
-use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
 use super::ApiResult;
@@ -24,8 +23,9 @@ use super::render::{
     WidgetDataBody,
 };
 use crate::Broker;
-use crate::access::audit::AuditObject;
+use crate::access::audit::Actor;
 use crate::access::auth::Principal;
+use crate::catalog::settings::{BASE_URL, Settings, TIME_ZONE, check_base_url, check_time_zone};
 use crate::store::collections::APP_STATUSES;
 use crate::store::system::{ActionRunFilter, AppStatus};
 
@@ -49,8 +49,6 @@ pub async fn version() -> Json<VersionBody> {
     Json(VersionBody { version: outpost_proto::VERSION.into() })
 }
 
-const BASE_URL: &str = "base_url";
-const TIME_ZONE: &str = "time_zone";
 /// The fields of a settings body.
 pub const SETTINGS_FIELDS: &[&str] = &[BASE_URL, TIME_ZONE];
 
@@ -64,61 +62,18 @@ pub struct SettingsRequest {
     time_zone: Option<String>,
 }
 
-/// `base_url` and `time_zone`: the runtime setting if one was made, else the
-/// configuration's.
-async fn current_settings(broker: &Broker) -> Result<(String, String), OutpostError> {
-    let base_url = broker.store.setting(BASE_URL).await?.unwrap_or_else(|| broker.config.base_url.clone());
-    let time_zone = broker.store.setting(TIME_ZONE).await?.unwrap_or_else(|| broker.config.time_zone.clone());
-    Ok((base_url, time_zone))
-}
-
 /// The base URL and time zone of this instance (seed 003).
 #[utoipa::path(get, path = "/rest/system_info", tag = "system", responses((status = 200, body = SystemInfoBody)))]
 pub async fn system_info(State(broker): State<Arc<Broker>>) -> ApiResult<Json<SystemInfoBody>> {
-    let (base_url, time_zone) = current_settings(&broker).await?;
+    let Settings { base_url, time_zone } = broker.settings().await?;
     Ok(Json(SystemInfoBody { base_url, time_zone }))
 }
 
 /// The runtime settings: what `/rest/system_info` shows.
 #[utoipa::path(get, path = "/rest/system_settings", tag = "system", responses((status = 200, body = SystemInfoBody)))]
 pub async fn settings(State(broker): State<Arc<Broker>>) -> ApiResult<Json<SystemInfoBody>> {
-    let (base_url, time_zone) = current_settings(&broker).await?;
+    let Settings { base_url, time_zone } = broker.settings().await?;
     Ok(Json(SystemInfoBody { base_url, time_zone }))
-}
-
-fn check_base_url(url: &str) -> Result<String, OutpostError> {
-    let url = url.trim().trim_end_matches('/');
-    if url.is_empty() {
-        return Ok(String::new());
-    }
-    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
-    match rest {
-        Some(host)
-            if !host.is_empty() && url.len() <= 2048 && !url.chars().any(|c| c.is_whitespace() || c.is_control()) =>
-        {
-            Ok(url.to_string())
-        }
-        _ => Err(OutpostError::invalid(format!("'base_url' must be an http:// or https:// URL, got '{url}'"))),
-    }
-}
-
-/// An IANA-style zone name (`UTC`, `Europe/Paris`, `America/Argentina/Buenos_Aires`,
-/// `Etc/GMT+3`); Outpost stores it for clients and does no zone arithmetic with it.
-fn check_time_zone(zone: &str) -> Result<String, OutpostError> {
-    let zone = zone.trim();
-    let ok = !zone.is_empty()
-        && zone.len() <= 64
-        && zone
-            .split('/')
-            .all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || "_-+".contains(c)))
-        && zone.chars().next().is_some_and(|c| c.is_ascii_alphabetic());
-    if ok {
-        Ok(zone.to_string())
-    } else {
-        Err(OutpostError::invalid(format!(
-            "'time_zone' must be an IANA time zone name such as UTC or Europe/Paris, got '{zone}'"
-        )))
-    }
 }
 
 /// Change the base URL and/or the time zone; audited, in force at once.
@@ -134,21 +89,8 @@ pub async fn change_settings(
     f.only(SETTINGS_FIELDS)?;
     let base_url = f.string(BASE_URL)?.map(|u| check_base_url(&u)).transpose()?;
     let time_zone = f.string(TIME_ZONE)?.map(|z| check_time_zone(&z)).transpose()?;
-    if base_url.is_none() && time_zone.is_none() {
-        return Err(OutpostError::invalid("nothing to change: give 'base_url' and/or 'time_zone'").into());
-    }
-    let (old_url, old_zone) = current_settings(&broker).await?;
-    if let Some(url) = &base_url {
-        broker.store.set_setting(BASE_URL, url).await?;
-    }
-    if let Some(zone) = &time_zone {
-        broker.store.set_setting(TIME_ZONE, zone).await?;
-    }
-    let (new_url, new_zone) = current_settings(&broker).await?;
-    let old = json!({"base_url": old_url, "time_zone": old_zone});
-    let new = json!({"base_url": new_url, "time_zone": new_zone});
-    broker.audit.record_change(&who, AuditObject::Settings, Some(&old), Some(&new)).await;
-    Ok(Json(SettingsChanged { success: true, base_url: new_url, time_zone: new_zone }))
+    let now = broker.change_settings(&Actor::from(&who), base_url, time_zone).await?;
+    Ok(Json(SettingsChanged { success: true, base_url: now.base_url, time_zone: now.time_zone }))
 }
 
 /// The license and usage counters (seed 003): Outpost is unlimited.
@@ -412,16 +354,6 @@ pub async fn all_widgets(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn settings_are_checked() {
-        assert_eq!(check_base_url("https://soar.example.com/").unwrap(), "https://soar.example.com");
-        assert_eq!(check_base_url("").unwrap(), "");
-        assert!(check_base_url("soar.example.com").unwrap_err().message.contains("'base_url'"));
-        assert_eq!(check_time_zone("America/Argentina/Buenos_Aires").unwrap(), "America/Argentina/Buenos_Aires");
-        assert!(check_time_zone("Etc/GMT+3").is_ok());
-        assert!(check_time_zone("../etc/passwd").unwrap_err().message.contains("'time_zone'"));
-    }
 
     #[test]
     fn pretty_times() {
