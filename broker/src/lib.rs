@@ -1,31 +1,23 @@
-//! The broker: front doors, the store, dispatch, the outbox, result assembly and the
-//! worker registry. It never runs connector code.
+//! The broker: front doors, the store, dispatch, the outbox, result assembly, audit and
+//! the worker registry. It never runs connector code.
 //!
 //! [`start`] takes a configuration, a bus and a shutdown token, so tests and `outpost up`
 //! start and stop a real broker in a few lines.
 //!
+//! Folders by concept, front doors on top, the store at the bottom; data flows down.
+//! Only [`rest`] and [`grpc`] build JSON, CSV or protobuf answers; the domain returns
+//! typed values, and each domain operation takes the actor and audits itself.
+//!
 //! # Layout
-//! - [`config`]: the settings.
-//! - [`store`]: everything persistent (SQLite or PostgreSQL); all SQL lives there.
-//! - [`dispatch`]: validates run-action requests and persists action runs; cancel.
-//! - [`outbox`]: publishes persisted tasks to the bus, honouring `exec_delay_secs`.
-//! - [`ingest`]: records worker results in batches, idempotently; dead letters.
-//! - [`assemble`]: SOAR's app run and action run status, message and summary.
-//! - [`registry`]: live workers from their heartbeats.
-//! - [`watch`]: change notifications for `WatchActionRun`.
-//! - [`bundle`]: app bundle parsing and the component check.
-//! - [`apps`]: installing apps.
-//! - [`auth`]: users, passwords and tokens; sign-in throttling.
-//! - [`permissions`]: the one table of who may call which REST route and gRPC method.
-//! - [`audit`]: the audit trail (seed 002) and its retention.
-//! - [`health`]: system readings for `/rest/health` (seed 003).
-//! - [`connectivity`]: test connectivity runs and the system container they use.
-//! - [`assets`], [`containers`], [`artifacts`]: creating and changing them, with the
-//!   checks REST and gRPC share.
+//! - [`rest`]: the SOAR-compatible REST API (axum): parse, call the domain, render.
+//! - [`grpc`]: the gRPC API (tonic), one file per service.
+//! - [`runs`]: dispatch, outbox, ingestion and settling, assembly, watch, connectivity.
+//! - [`catalog`]: apps and bundles, assets, containers, artifacts, users, roles, settings.
+//! - [`access`]: authentication, the permission table, the audit trail, the keys.
+//! - [`workers`]: the worker registry (heartbeats) and health readings.
 //! - [`listing`]: the paging, sorting and `_filter_` language of every collection.
-//! - [`rest`]: the SOAR-compatible REST API (axum).
-//! - [`grpc`]: the gRPC API (tonic).
-//! - [`keys`]: the store and bus keys.
+//! - [`store`]: everything persistent (SQLite or PostgreSQL); all SQL lives there.
+//! - [`config`]: the settings.
 
 pub mod access;
 pub mod catalog;

@@ -1,6 +1,6 @@
 //! The gRPC API: `ActionService` (the typed twin of `/rest/action_run` and
 //! `/rest/app_run`), `RegistryService` (apps, assets, containers, artifacts; see
-//! [`catalog`]), `AppService` (component distribution to workers), the standard health
+//! `catalog`), `AppService` (component distribution to workers), the standard health
 //! service and reflection. Lists take a `ListQuery` in REST's listing language.
 //!
 //! Clients authenticate with the same credentials as REST, sent as metadata
@@ -10,11 +10,11 @@
 //! One layer in front of every service ([`Guard`]) authenticates and checks the
 //! method's permission from [`crate::access::permissions::GRPC`] (a method without a row is
 //! Administrator-only): `Unauthenticated` or `PermissionDenied` otherwise. Handlers find
-//! the caller in the request's extensions ([`Api::principal`]).
+//! the caller in the request's extensions (`Api::principal`).
 //!
 //! # Layout
 //! This file holds serving, the [`Guard`] and the shared [`Api`]; each service has its
-//! own file: [`actions`], [`catalog`], [`apps`].
+//! own file: `actions`, `catalog`, `apps`.
 
 mod actions;
 mod apps;

@@ -21,8 +21,8 @@
 //! registry).
 //!
 //! # Layout
-//! This file holds the typed query; [`parse`](mod@parse) reads it from what clients send,
-//! [`select`](mod@select) applies it in memory.
+//! This file holds the typed query; `parse` reads it from what clients send,
+//! `select` applies it in memory.
 
 mod parse;
 mod select;

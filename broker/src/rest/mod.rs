@@ -11,8 +11,8 @@
 //!
 //! # Layout
 //! - [`input`]: reading JSON bodies and fields with precise errors.
-//! - [`params`]: the query string of reads (paging, sorting, `_filter_`, `pretty`).
-//! - [`render`]: the JSON shapes of SOAR's records and timestamps (typed, documented).
+//! - [`params`]: the query string of reads (paging, sorting, `_filter_`, `pretty`, times).
+//! - [`render`]: the JSON (and audit CSV) shapes of SOAR's records, one file per resource.
 //! - [`openapi`]: the route table and the OpenAPI document built from the same handlers.
 //! - [`action_runs`], [`app_runs`], [`containers`], [`artifacts`], [`assets`], [`apps`],
 //!   [`automation_proxy`], [`system`], [`users`], [`roles`], [`audit_reads`]: the endpoints.

@@ -7,12 +7,12 @@
 //! # Layout
 //! - [`db`]: the two backends behind one query surface.
 //! - [`apps`]: installed apps and their components.
-//! - [`audit`]: the audit trail.
+//! - [`audit_records`]: audit records: appending, querying, purging.
 //! - [`assets`]: assets and per-(app, asset) connector state.
 //! - [`artifacts`]: artifacts (CEF records) inside containers.
 //! - [`containers`]: containers (seed 004).
-//! - [`listing`]: paging, sorting and filtering of every collection, as SQL.
-//! - [`runs`]: action runs, app runs, the task outbox and results.
+//! - [`collections`]: the listable collections and the SQL a listing query becomes.
+//! - [`runs`]: action runs, app runs, the task outbox, results and the steps of settling.
 //! - [`segments`]: automation brokers (segments).
 //! - [`users`]: users and API tokens.
 //! - [`roles`]: roles and who holds them.

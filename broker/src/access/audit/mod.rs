@@ -1,18 +1,18 @@
 //! The audit trail (seed 002): who did what, to which object, from where, and when.
 //!
-//! Handlers call [`Audit`] through `broker.audit` with one line; the store appends.
-//! Wiring a new mutating endpoint is:
+//! Every domain operation audits itself through `self.audit` ([`Audit`]) with one line,
+//! as `who` (the [`Actor`] the front door passed in); the store appends. Wiring a new
+//! operation is:
 //!
 //! ```ignore
-//! broker.audit.record_change(&who, AuditObject::asset(&after), Some(&audit::asset_fields(&before)), Some(&audit::asset_fields(&after))).await;
+//! self.audit.record_change(who, AuditObject::asset(&after), Some(&asset_fields(&before)), Some(&asset_fields(&after))).await;
 //! ```
 //!
-//! where `who` is the handler's `Extension<Principal>`, `old` is `None` on create and
-//! `new` is `None` on delete. It writes one record per changed field with `CHANGED FIELD`,
+//! where `old` is `None` on create and `new` is `None` on delete. It writes one record per changed field with `CHANGED FIELD`,
 //! `OLD VALUE` and `NEW VALUE`; nested objects are compared field by field
 //! (`configuration.apikey`). Secret values are masked: an asset's configuration fields
 //! of type `password` (from its app's manifest) and any field named like a password or
-//! token. Pass values **unmasked** (e.g. [`diff::asset_fields`]) so a changed secret is still
+//! token. Pass values **unmasked** (e.g. [`asset_fields`]) so a changed secret is still
 //! noticed; only the mask is written. Audit writes never fail the request: a store error
 //! is logged.
 //!
@@ -23,7 +23,7 @@
 //!
 //! # Layout
 //! This file holds who and what a record names, and the writer ([`Audit`]);
-//! [`diff`] turns a change into one record per field, secrets masked; [`retention`]
+//! `diff` turns a change into one record per field, secrets masked; `retention`
 //! deletes old records.
 
 mod diff;

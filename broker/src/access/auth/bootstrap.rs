@@ -81,7 +81,7 @@ impl crate::Broker {
         Ok((token.id, key))
     }
 
-    /// Revokes a token [`Broker::issue_admin_token`] answered.
+    /// Revokes a token [`crate::Broker::issue_admin_token`] answered.
     pub async fn revoke_admin_token(&self, token_id: i64) -> Result<(), OutpostError> {
         let admin = self.admin().await?;
         if self.store.revoke_token(admin.id, token_id).await? {

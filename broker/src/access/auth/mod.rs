@@ -108,7 +108,7 @@ fn locked(wait: Duration, what: &str) -> Denied {
 }
 
 /// Checks credentials, remembers recent successes, slows down guessing and audits
-/// sign-ins: every failure, and each success once per [`CACHE_TTL`] window.
+/// sign-ins: every failure, and each success once per `CACHE_TTL` window.
 pub struct Authenticator {
     /// Users, tokens and roles.
     store: Store,

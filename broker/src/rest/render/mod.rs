@@ -9,8 +9,8 @@
 //! # Layout
 //! This file holds what every resource shares (the list envelope, `_pretty_*` names,
 //! the generic answers); each resource's shapes are in their own file:
-//! [`action_runs`], [`app_runs`], [`containers`], [`artifacts`], [`assets`], [`apps`],
-//! [`automation_proxy`], [`system`], [`health`], [`users`], [`roles`], [`audit_records`].
+//! `action_runs`, `app_runs`, `containers`, `artifacts`, `assets`, `apps`,
+//! `automation_proxy`, `system`, `health`, `users`, `roles`, `audit_records`.
 
 mod action_runs;
 mod app_runs;

@@ -8,7 +8,7 @@
 //!
 //! # Layout
 //! This file holds the records and how rows become them; the work is in
-//! [`create`], [`outbox`], [`results`], [`settle`] and [`reads`].
+//! `create`, `outbox`, `results`, `settle` and `reads`.
 
 mod create;
 mod outbox;
@@ -144,7 +144,7 @@ pub struct OutboxTask {
 }
 
 /// A write transaction over runs, offering the SQL steps of recording results,
-/// progress and cancels and of settling runs ([`results`], [`settle`]). The runs domain
+/// progress and cancels and of settling runs (`results`, `settle`). The runs domain
 /// ([`crate::runs::settle`]) decides which to take; dropped without [`RunsTx::commit`],
 /// nothing is kept.
 pub struct RunsTx {
