@@ -8,7 +8,7 @@ use wasmtime::Trap;
 use super::bindings::{ActionResult, WitStatus};
 use super::output::LogSink;
 use super::{Limits, Outcome, Status};
-use crate::egress::Journal;
+use super::egress::Journal;
 
 /// How the call into the connector ended.
 pub enum Ended {
