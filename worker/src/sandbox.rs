@@ -177,7 +177,6 @@ pub enum Status {
     Failed,
 }
 
-
 /// One parameter set to run, with everything the connector sees and every limit.
 #[derive(Debug)]
 pub struct Invocation {
@@ -294,11 +293,10 @@ impl Sandbox {
         let linker = self.linker.clone();
         let digest_owned = digest.to_string();
         let wasm = wasm.to_vec();
-        let result = tokio::task::spawn_blocking(move || {
-            prepare_blocking(&engine, &linker, &digest_owned, &wasm, started)
-        })
-        .await
-        .map_err(|e| SandboxError::CompileTask(e.to_string()));
+        let result =
+            tokio::task::spawn_blocking(move || prepare_blocking(&engine, &linker, &digest_owned, &wasm, started))
+                .await
+                .map_err(|e| SandboxError::CompileTask(e.to_string()));
         self.preparing.lock().await.remove(digest);
         let app = Arc::new(result??);
         tracing::info!(digest = %digest, prepare_ms = app.prepare_time.as_millis() as u64,

@@ -148,7 +148,6 @@ pub enum ResolveError {
     Timeout,
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

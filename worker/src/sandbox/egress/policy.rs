@@ -357,5 +357,4 @@ mod tests {
         assert_eq!(normalize_host("1password.com"), Ok(Host::Name("1password.com".into())));
         assert_eq!(normalize_host("0x.example"), Ok(Host::Name("0x.example".into())));
     }
-
 }

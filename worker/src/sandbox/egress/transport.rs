@@ -48,8 +48,6 @@ impl EgressNet {
     }
 }
 
-
-
 /// The `WasiHttpHooks` of one run: every outgoing request of the connector goes
 /// through [`WasiHttpHooks::send_request`] here.
 pub struct EgressHooks {
@@ -340,7 +338,6 @@ impl Drop for CappedBody {
         self.finish();
     }
 }
-
 
 #[cfg(test)]
 mod tests {
