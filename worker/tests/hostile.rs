@@ -19,12 +19,10 @@ use outpost_worker::sandbox::{Context, Invocation, Limits, Outcome, PreparedApp,
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use tokio::sync::OnceCell;
 use tokio_util::sync::CancellationToken;
 
-mod dist;
-use dist::{component, shared_cache_dir};
+use outpost_tests::apps::{compile_cache_dir, component, digest};
 
 /// The worker's ceiling in this suite: high enough for the 100 MiB result to be built,
 /// so that it is the result cap, not the memory cap, that stops it.
@@ -51,14 +49,13 @@ async fn suite(egress: EgressConfig) -> Suite {
     let config = SandboxConfig {
         concurrency: 4,
         max_memory_bytes: SUITE_MAX_MEMORY,
-        cache_dir: shared_cache_dir(),
+        cache_dir: compile_cache_dir(),
         egress,
         ..SandboxConfig::default()
     };
     let sandbox = Sandbox::new(config.clone()).expect("sandbox");
     let wasm = component("hostile");
-    let digest = hex::encode(Sha256::digest(&wasm));
-    let hostile = sandbox.prepare(&digest, &wasm).await.expect("prepare hostile");
+    let hostile = sandbox.prepare(&digest(&wasm), &wasm).await.expect("prepare hostile");
     Suite { config, sandbox, hostile }
 }
 

@@ -8,18 +8,12 @@ use outpost_worker::sandbox::{
     Context, Invocation, Limits, Outcome, PreparedApp, Sandbox, SandboxConfig, SandboxError, Status,
 };
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
-mod dist;
-use dist::{component, shared_cache_dir};
-
-fn digest(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
+use outpost_tests::apps::{self, compile_cache_dir, component, digest};
 
 fn sandbox() -> Sandbox {
-    sandbox_in(&shared_cache_dir())
+    sandbox_in(&compile_cache_dir())
 }
 
 fn sandbox_in(cache_dir: &std::path::Path) -> Sandbox {
@@ -280,22 +274,10 @@ async fn every_sample_connector_prepares_and_instantiates_within_the_default_lim
     }
 }
 
-/// `apps/hostile/foreign-import.wat`: a correct handler that also imports
-/// `evil:fs/files@1.0.0`, outside the connector world.
-const FOREIGN_IMPORT: &str = include_str!("../../apps/hostile/foreign-import.wat");
-
-/// `apps/hostile/handler-only.wat`: the same component without that import.
-const HANDLER_ONLY: &str = include_str!("../../apps/hostile/handler-only.wat");
-
-/// A fixture as a component.
-fn fixture(text: &str) -> Vec<u8> {
-    wat::parse_str(text).expect("the fixture is valid component text")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_component_importing_outside_the_world_is_refused_at_link_time_naming_the_import() {
     let sandbox = sandbox();
-    let wasm = fixture(FOREIGN_IMPORT);
+    let wasm = apps::foreign_import();
     let error = sandbox.prepare(&digest(&wasm), &wasm).await.unwrap_err();
     assert!(matches!(error, SandboxError::Link(_)), "{error:?}");
     let message = error.to_string();
@@ -305,7 +287,7 @@ async fn a_component_importing_outside_the_world_is_refused_at_link_time_naming_
 
     // The import is the only defect: without it the same component links, and its
     // handler (a trap) runs.
-    let clean = fixture(HANDLER_ONLY);
+    let clean = apps::handler_only();
     let app = sandbox.prepare(&digest(&clean), &clean).await.expect("the fixture without its import links");
     let outcome = sandbox.run(&app, invocation("echo", json!({}))).await;
     assert!(outcome.exception, "{outcome:?}");
@@ -334,10 +316,10 @@ async fn a_worker_answers_a_task_of_an_unlinkable_component_with_a_failed_result
     let key = outpost_proto::seal::SealKey::generate();
     let bus = Arc::new(InProcessBus::default());
     bus.declare_segment("default").await.unwrap();
-    let wasm = fixture(FOREIGN_IMPORT);
+    let wasm = apps::foreign_import();
     let mut config = outpost_worker::WorkerConfig::new(dir.path(), key.clone());
     config.concurrency = 1;
-    config.sandbox.cache_dir = shared_cache_dir();
+    config.sandbox.cache_dir = compile_cache_dir();
     let shutdown = CancellationToken::new();
     let worker = outpost_worker::start(config, bus.clone(), Arc::new(OneComponent(wasm.clone())), shutdown.clone())
         .await
