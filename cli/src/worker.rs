@@ -88,7 +88,9 @@ pub async fn run(args: WorkerArgs) -> anyhow::Result<()> {
 /// Reads the bus key, saying where it was expected and how to put it there.
 fn load_bus_key(path: &Path) -> anyhow::Result<SealKey> {
     bus_key::read(path).map_err(|error| match error {
-        BusKeyError::Missing { .. } => anyhow::anyhow!("{error}, or name it with --bus-key-file / OUTPOST_BUS_KEY_FILE"),
+        BusKeyError::Missing { .. } => {
+            anyhow::anyhow!("{error}, or name it with --bus-key-file / OUTPOST_BUS_KEY_FILE")
+        }
         other => anyhow::Error::new(other),
     })
 }
