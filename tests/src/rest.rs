@@ -68,11 +68,6 @@ impl Rest {
         Rest { base: base.trim_end_matches('/').to_string(), http, auth }
     }
 
-    /// The base URL.
-    pub fn base(&self) -> &str {
-        &self.base
-    }
-
     /// The same client as someone else.
     pub fn with_auth(&self, auth: Auth) -> Rest {
         Rest { auth, ..self.clone() }
@@ -236,19 +231,9 @@ impl BlockingRest {
         BlockingRest { inner: Rest::new(base, Auth::Basic(user.into(), password.into())) }
     }
 
-    /// The async client behind this one.
-    pub fn inner(&self) -> &Rest {
-        &self.inner
-    }
-
     /// The same client without credentials.
     pub fn anonymous(&self) -> BlockingRest {
         BlockingRest { inner: self.inner.anonymous() }
-    }
-
-    /// The same client authenticating with `ph-auth-token`.
-    pub fn with_token(&self, token: &str) -> BlockingRest {
-        BlockingRest { inner: self.inner.with_token(token) }
     }
 
     pub fn try_get(&self, path: &str) -> reqwest::Result<(u16, Value)> {
@@ -266,10 +251,6 @@ impl BlockingRest {
     /// POSTs raw text labelled as JSON (for malformed JSON bodies).
     pub fn post_json_text(&self, path: &str, body: &str) -> (u16, Value) {
         runtime().block_on(self.inner.post_json_text(path, body))
-    }
-
-    pub fn delete(&self, path: &str) -> (u16, Value) {
-        runtime().block_on(self.inner.delete(path))
     }
 
     /// GETs and asserts 200.
