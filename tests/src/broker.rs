@@ -24,10 +24,6 @@ pub struct TestBroker {
     pub broker: Arc<Broker>,
     /// The bus the broker uses; the fake worker consumes from it.
     pub bus: Arc<InProcessBus>,
-    /// Where REST listens.
-    pub rest_addr: SocketAddr,
-    /// Where gRPC listens.
-    pub grpc_addr: SocketAddr,
     /// `http://127.0.0.1:<port>` of the gRPC API.
     pub grpc_url: String,
     /// A client signed in as the administrator.
@@ -71,8 +67,6 @@ impl TestBroker {
         TestBroker {
             broker: running.broker.clone(),
             bus,
-            rest_addr: running.rest_addr,
-            grpc_addr: running.grpc_addr,
             grpc_url: format!("http://{}", running.grpc_addr),
             rest: Rest::new(&format!("http://{}", running.rest_addr), Auth::admin()),
             shutdown,
