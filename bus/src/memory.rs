@@ -62,11 +62,6 @@ impl InProcessBus {
     fn segment(&self, segment: &str) -> Option<Arc<Queue<Task>>> {
         self.inner.segments.lock().expect("segments lock").get(segment).cloned()
     }
-
-    /// Messages waiting (not delivered) in a segment's queue; for tests and health.
-    pub fn queued_tasks(&self, segment: &str) -> usize {
-        self.segment(segment).map(|q| q.state.lock().expect("queue lock").ready.len()).unwrap_or(0)
-    }
 }
 
 /// Something a queue can dead-letter into.

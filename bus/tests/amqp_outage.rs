@@ -3,104 +3,24 @@
 //! connection and refuse new ones for a while; queues and exchanges are deleted under it;
 //! garbage is published next to real tasks.
 
-mod support;
-
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use lapin::uri::AMQPUri;
 use outpost_bus::amqp::{AmqpBus, AmqpConfig};
 use outpost_bus::{Bus, BusError};
 use outpost_proto::topology::Topology;
 use outpost_proto::v1::Task;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::{AbortHandle, JoinHandle};
+use outpost_tests::amqp::{self, AmqpScope};
+use outpost_tests::proxy::Proxy;
 
 /// Tasks published through the outage.
 const TASKS: u32 = 400;
 /// How long RabbitMQ stays unreachable.
 const OUTAGE: Duration = Duration::from_secs(3);
 const WAIT: Duration = Duration::from_secs(10);
-
-/// A TCP proxy in front of RabbitMQ that can fail on demand.
-struct Proxy {
-    addr: SocketAddr,
-    /// Whether new connections are forwarded (else closed at once).
-    open: Arc<AtomicBool>,
-    /// The forwarding tasks of live connections; aborting one closes both sockets.
-    links: Arc<Mutex<Vec<AbortHandle>>>,
-    accept: JoinHandle<()>,
-}
-
-impl Proxy {
-    async fn start(upstream: String) -> Proxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let open = Arc::new(AtomicBool::new(true));
-        let links: Arc<Mutex<Vec<AbortHandle>>> = Arc::default();
-        let accept = tokio::spawn({
-            let (open, links) = (open.clone(), links.clone());
-            async move {
-                loop {
-                    let Ok((mut client, _)) = listener.accept().await else { continue };
-                    // Checked under the lock `cut` takes, so no link escapes a cut.
-                    let mut links = links.lock().unwrap();
-                    if !open.load(Ordering::SeqCst) {
-                        continue;
-                    }
-                    let upstream = upstream.clone();
-                    let link = tokio::spawn(async move {
-                        if let Ok(mut server) = TcpStream::connect(&upstream).await {
-                            // As lapin does: Nagle would add 40 ms to every confirm.
-                            let _ = client.set_nodelay(true).and(server.set_nodelay(true));
-                            let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
-                        }
-                    });
-                    links.push(link.abort_handle());
-                }
-            }
-        });
-        Proxy { addr, open, links, accept }
-    }
-
-    /// The bus URL, pointed at the proxy.
-    fn url(&self) -> String {
-        let upstream = upstream();
-        let target = format!("{}:{}", upstream.authority.host, upstream.authority.port);
-        let url = support::amqp_url();
-        assert!(url.contains(&target), "the test url names its port explicitly");
-        url.replacen(&target, &self.addr.to_string(), 1)
-    }
-
-    /// Severs every connection and refuses new ones: RabbitMQ is gone.
-    fn cut(&self) {
-        let mut links = self.links.lock().unwrap();
-        self.open.store(false, Ordering::SeqCst);
-        for link in links.drain(..) {
-            link.abort();
-        }
-    }
-
-    /// RabbitMQ is back.
-    fn restore(&self) {
-        self.open.store(true, Ordering::SeqCst);
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        self.accept.abort();
-        self.cut();
-    }
-}
-
-fn upstream() -> AMQPUri {
-    support::amqp_url().parse().expect("a valid test url")
-}
 
 fn task(n: u32) -> Task {
     Task { task_id: format!("1.{n}"), app_run_id: 1, parameter_index: n, action: "echo".into(), ..Default::default() }
@@ -116,14 +36,10 @@ async fn eventually(what: &str, condition: impl Fn() -> bool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tasks_published_and_consumed_through_an_outage_are_all_delivered_and_streams_keep_working() {
-    let upstream = upstream();
-    let proxy = Proxy::start(format!("{}:{}", upstream.authority.host, upstream.authority.port)).await;
+    let scope = AmqpScope::new(&["main", "qos"]);
+    let proxy = Proxy::start(&amqp::upstream());
     // Every outage returns the deliveries in flight, which counts towards the limit.
-    let topology = Topology { prefix: support::unique_prefix("outage"), delivery_limit: 20 };
-    let cleanup = support::Cleanup::new(support::amqp_url(), topology.prefix.clone());
-    cleanup.segment("main");
-    cleanup.segment("qos");
-    let mut config = AmqpConfig::new(proxy.url(), topology);
+    let mut config = AmqpConfig::new(amqp::url_via(proxy.port), scope.topology_with_limit(20));
     config.reconnect_max_backoff = Duration::from_secs(1);
     config.confirm_timeout = Duration::from_secs(5);
     let bus = Arc::new(AmqpBus::connect(config).await.unwrap());
@@ -220,14 +136,14 @@ async fn tasks_published_and_consumed_through_an_outage_are_all_delivered_and_st
     let duplicates: u32 = deliveries.values().map(|d| d - 1).sum();
     eprintln!(
         "{TASKS} tasks: cut after {cut_at} published; {} publish attempts refused; {duplicates} duplicate deliveries; \
-         {failed_acks} acks failed; {after_restore} deliveries after the restore; {} reconnects; {:?}",
+         {failed_acks} acks failed; {after_restore} deliveries after the restore; {} connections; {:?}",
         refused.load(Ordering::SeqCst),
-        bus.reconnects(),
+        proxy.forwarded(),
         started.elapsed()
     );
     assert_eq!(deliveries.len(), TASKS as usize, "every task delivered");
     assert!(after_restore > 0, "the stream taken before the outage kept yielding after it");
-    assert!(bus.reconnects() >= 1);
+    assert!(proxy.forwarded() >= 2, "the bus reconnected after the outage: {} connections", proxy.forwarded());
     if let Ok(Some(d)) = tokio::time::timeout(Duration::from_millis(300), dead.next()).await {
         panic!("nothing is dead-lettered, got {:?}", d.message);
     }
@@ -252,8 +168,7 @@ async fn tasks_published_and_consumed_through_an_outage_are_all_delivered_and_st
 
 #[tokio::test]
 async fn connecting_to_an_unreachable_rabbitmq_fails_fast() {
-    // A port nobody listens on: bind one, then free it.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = outpost_tests::free_port();
     let config = AmqpConfig::new(format!("amqp://guest:guest@127.0.0.1:{port}/%2f"), Topology::with_prefix("unused"));
     let started = Instant::now();
     let err = AmqpBus::connect(config).await.unwrap_err();
@@ -264,9 +179,8 @@ async fn connecting_to_an_unreachable_rabbitmq_fails_fast() {
 #[tokio::test]
 async fn tls_to_a_plain_port_fails_without_hanging() {
     // Both rustls providers are compiled in; the binaries install ring at start-up.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let upstream = upstream();
-    let url = format!("amqps://guest:guest@{}:{}/%2f", upstream.authority.host, upstream.authority.port);
+    outpost_tests::install_crypto();
+    let url = format!("amqps://guest:guest@{}/%2f", amqp::upstream());
     let mut config = AmqpConfig::new(url, Topology::with_prefix("unused"));
     config.connect_timeout = Duration::from_secs(3);
     config.tls_ca_pem = Some(String::new());
@@ -278,13 +192,10 @@ async fn tls_to_a_plain_port_fails_without_hanging() {
 
 #[tokio::test]
 async fn a_bus_started_before_rabbitmq_is_reachable_connects_once_it_is() {
-    let upstream = upstream();
-    let proxy = Proxy::start(format!("{}:{}", upstream.authority.host, upstream.authority.port)).await;
+    let scope = AmqpScope::new(&["main"]);
+    let proxy = Proxy::start(&amqp::upstream());
     proxy.cut();
-    let topology = Topology { prefix: support::unique_prefix("late"), delivery_limit: 2 };
-    let cleanup = support::Cleanup::new(support::amqp_url(), topology.prefix.clone());
-    cleanup.segment("main");
-    let mut config = AmqpConfig::new(proxy.url(), topology);
+    let mut config = AmqpConfig::new(amqp::url_via(proxy.port), scope.topology_with_limit(2));
     config.reconnect_max_backoff = Duration::from_millis(500);
     let bus = AmqpBus::start(config).expect("a valid url is enough to start");
     assert!(!bus.is_connected());
@@ -301,7 +212,7 @@ async fn a_bus_started_before_rabbitmq_is_reachable_connects_once_it_is() {
     let delivery = tokio::time::timeout(WAIT, tasks.next()).await.expect("a task").expect("stream open");
     assert_eq!(delivery.message, task(7));
     delivery.ack().await.unwrap();
-    assert_eq!(bus.reconnects(), 0, "the first connection is not a reconnect");
+    assert_eq!(proxy.forwarded(), 1, "the first connection is not a reconnect");
     bus.close().await;
     assert!(matches!(bus.wait_connected().await, Err(BusError::Closed)));
 }
@@ -310,10 +221,10 @@ async fn a_bus_started_before_rabbitmq_is_reachable_connects_once_it_is() {
 async fn a_task_queue_declared_with_another_delivery_limit_is_used_as_it_is() {
     // The broker declared the queue with its limit (2); a worker configured with 7 must
     // still consume it instead of failing with 406 forever.
-    let (broker, _saboteur, _cleanup) = bus_and_saboteur("limits").await;
+    let (broker, _saboteur, _scope) = bus_and_saboteur().await;
     broker.declare_segment("main").await.unwrap();
     let topology = Topology { prefix: broker.topology().prefix.clone(), delivery_limit: 7 };
-    let worker = AmqpBus::connect(AmqpConfig::new(support::amqp_url(), topology)).await.unwrap();
+    let worker = AmqpBus::connect(AmqpConfig::new(amqp::url(), topology)).await.unwrap();
     worker.declare_segment("main").await.expect("the existing queue is accepted");
     let mut tasks = worker.consume_tasks("main", 4).await.expect("the existing queue is consumed");
     broker.publish_task("main", &task(4)).await.unwrap();
@@ -325,14 +236,12 @@ async fn a_task_queue_declared_with_another_delivery_limit_is_used_as_it_is() {
 }
 
 /// A bus on a fresh prefix straight to RabbitMQ, and a plain lapin channel to break things.
-async fn bus_and_saboteur(test: &str) -> (AmqpBus, lapin::Channel, support::Cleanup) {
-    let topology = Topology { prefix: support::unique_prefix(test), delivery_limit: 2 };
-    let cleanup = support::Cleanup::new(support::amqp_url(), topology.prefix.clone());
-    cleanup.segment("main");
-    let bus = AmqpBus::connect(AmqpConfig::new(support::amqp_url(), topology)).await.unwrap();
-    let connection = lapin::Connection::connect(&support::amqp_url(), Default::default()).await.unwrap();
+async fn bus_and_saboteur() -> (AmqpBus, lapin::Channel, AmqpScope) {
+    let scope = AmqpScope::new(&["main"]);
+    let bus = AmqpBus::connect(AmqpConfig::new(amqp::url(), scope.topology_with_limit(2))).await.unwrap();
+    let connection = lapin::Connection::connect(&amqp::url(), Default::default()).await.unwrap();
     let channel = connection.create_channel().await.unwrap();
-    (bus, channel, cleanup)
+    (bus, channel, scope)
 }
 
 /// Publishes as the broker's outbox does: an unroutable segment is declared, and what
@@ -351,7 +260,7 @@ async fn publish_until_accepted(bus: &AmqpBus, segment: &str, task: &Task) {
 
 #[tokio::test]
 async fn a_consumer_outlives_its_queue_being_deleted() {
-    let (bus, saboteur, _cleanup) = bus_and_saboteur("deleted-queue").await;
+    let (bus, saboteur, _scope) = bus_and_saboteur().await;
     let mut tasks = bus.consume_tasks("main", 4).await.unwrap();
     saboteur.queue_delete(bus.topology().task_queue("main").into(), Default::default()).await.unwrap();
     // RabbitMQ cancels the consumer; the stream's task declares the queue again. (Had
@@ -367,7 +276,7 @@ async fn a_consumer_outlives_its_queue_being_deleted() {
 
 #[tokio::test]
 async fn publishing_recovers_from_a_deleted_exchange() {
-    let (bus, saboteur, _cleanup) = bus_and_saboteur("deleted-exchange").await;
+    let (bus, saboteur, _scope) = bus_and_saboteur().await;
     let mut tasks = bus.consume_tasks("main", 4).await.unwrap();
     saboteur.exchange_delete(bus.topology().tasks_exchange().into(), Default::default()).await.unwrap();
     let err = bus.publish_task("main", &task(2)).await.unwrap_err();
@@ -382,7 +291,7 @@ async fn publishing_recovers_from_a_deleted_exchange() {
 
 #[tokio::test]
 async fn undecodable_tasks_are_dead_lettered_and_never_yielded() {
-    let (bus, saboteur, _cleanup) = bus_and_saboteur("garbage").await;
+    let (bus, saboteur, _scope) = bus_and_saboteur().await;
     let mut tasks = bus.consume_tasks("main", 4).await.unwrap();
     let exchange = bus.topology().tasks_exchange();
     let garbage = [0xff_u8, 0xff, 0xff, 0xff];

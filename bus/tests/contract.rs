@@ -3,8 +3,6 @@
 //! Each implementation module below provides `async fn bus() -> Arc<dyn Bus>` that returns
 //! a fresh, isolated bus whose task queues have a delivery limit of 2.
 
-mod support;
-
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -214,7 +212,7 @@ mod amqp {
     use super::*;
 
     async fn bus() -> Arc<dyn Bus> {
-        super::support::test_bus(2).await
+        outpost_tests::amqp::test_bus(2).await
     }
 
     contract!(bus);

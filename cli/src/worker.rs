@@ -6,11 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use outpost_broker::access::keys::BUS_KEY_FILE;
 use outpost_bus::Bus;
 use outpost_proto::seal::SealKey;
 use outpost_worker::WorkerConfig;
 use outpost_worker::app_cache::GrpcAppSource;
+use outpost_worker::bus_key::{self, BUS_KEY_FILE, BusKeyError};
 
 use crate::bus::{BusArgs, start_bus};
 use crate::sandbox_args::SandboxArgs;
@@ -87,30 +87,13 @@ pub async fn run(args: WorkerArgs) -> anyhow::Result<()> {
 
 /// Reads the bus key, saying where it was expected and how to put it there.
 fn load_bus_key(path: &Path) -> anyhow::Result<SealKey> {
-    match std::fs::metadata(path) {
-        Ok(meta) => warn_if_shared(path, &meta),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => anyhow::bail!(
-            "no bus key at {}: copy the broker's <broker data dir>/{BUS_KEY_FILE} there (mode 0600), \
-             or name it with --bus-key-file / OUTPOST_BUS_KEY_FILE",
-            path.display()
-        ),
-        Err(e) => anyhow::bail!("cannot read the bus key at {}: {e}", path.display()),
-    }
-    outpost_broker::access::keys::load(path).map_err(|e| anyhow::anyhow!(e.message))
+    bus_key::read(path).map_err(|error| match error {
+        BusKeyError::Missing { .. } => {
+            anyhow::anyhow!("{error}, or name it with --bus-key-file / OUTPOST_BUS_KEY_FILE")
+        }
+        other => anyhow::Error::new(other),
+    })
 }
-
-/// The bus key opens every asset's secrets: other users of the machine must not read it.
-#[cfg(unix)]
-fn warn_if_shared(path: &Path, meta: &std::fs::Metadata) {
-    use std::os::unix::fs::PermissionsExt;
-    let mode = meta.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
-        tracing::warn!(path = %path.display(), mode = %format!("{mode:o}"), "the bus key is readable by other users; chmod 600 it");
-    }
-}
-
-#[cfg(not(unix))]
-fn warn_if_shared(_: &Path, _: &std::fs::Metadata) {}
 
 #[cfg(test)]
 mod tests {

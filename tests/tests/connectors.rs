@@ -11,7 +11,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use outpost_tests::{Outpost, Rest, assert_soar_error};
+use outpost_tests::process::Outpost;
+use outpost_tests::rest::{BlockingRest, assert_soar_error};
+use outpost_tests::{apps, bundle};
 use serde_json::{Value, json};
 
 // ---------------------------------------------------------------------------------------
@@ -139,7 +141,7 @@ struct Session {
     /// The process: its log and data dir are part of what a test checks.
     outpost: Outpost,
     /// Signed in as admin.
-    rest: Rest,
+    rest: BlockingRest,
     /// Every action run of the test goes into this container.
     container: i64,
 }
@@ -186,19 +188,9 @@ impl Session {
         Session { outpost, rest, container }
     }
 
-    /// The id of an installed app, by its manifest name.
-    fn app(&self, name: &str) -> i64 {
-        let apps = self.rest.ok("/rest/app");
-        let app = apps["data"].as_array().expect("app list").iter().find(|a| a["name"] == name);
-        app.unwrap_or_else(|| panic!("app {name} is not installed: {apps}"))["id"].as_i64().expect("app id")
-    }
-
     /// Installs a bundle of the apps dist through `POST /rest/app`.
-    fn install(&self, bundle: &str) -> i64 {
-        let path = outpost_tests::paths::apps_dist().join(format!("{bundle}.tgz"));
-        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
-        let answer = self.rest.created("/rest/app", &json!({"app": encoded}));
+    fn install(&self, name: &str) -> i64 {
+        let answer = self.rest.created("/rest/app", &json!({"app": bundle::encode(&apps::bundle(name))}));
         assert_eq!(answer["success"], true, "{answer}");
         answer["id"].as_i64().expect("app id")
     }
@@ -396,7 +388,7 @@ fn whois_reads_domains_and_networks_from_an_rdap_server() {
     });
     port.set(rdap.port).expect("port set once");
     let soar = Session::up(&["--workers", "1", "--egress-allow-cidr", "127.0.0.1/32"]);
-    let whois = soar.app("WHOIS RDAP");
+    let whois = soar.rest.app_id("WHOIS RDAP");
     let base_url = format!("http://127.0.0.1:{}/rdap/", rdap.port);
     soar.asset("rdap", whois, json!({"base_url": base_url}));
 
@@ -620,7 +612,7 @@ fn reputation_reports_verdicts_and_never_shows_the_api_key() {
     let apikey = vt_key();
     let vt = FakeApi::start(&[loopback()], "application/json", virustotal(apikey.clone()));
     let soar = Session::up(&["--workers", "1", "--egress-allow-cidr", "127.0.0.1/32"]);
-    let reputation = soar.app("Reputation");
+    let reputation = soar.rest.app_id("Reputation");
     let base_url = format!("http://127.0.0.1:{}", vt.port);
     let asset = soar.asset("virustotal", reputation, json!({"base_url": base_url, "apikey": apikey}));
 
@@ -698,7 +690,7 @@ fn egress_refuses_loopback_and_hosts_the_asset_does_not_name() {
     let server = FakeApi::start(&both, "application/json", virustotal(apikey.clone()));
     let port = server.port;
     let soar = Session::up(&["--workers", "1"]);
-    let reputation = soar.app("Reputation");
+    let reputation = soar.rest.app_id("Reputation");
     soar.asset("virustotal", reputation, json!({"base_url": format!("http://127.0.0.1:{port}"), "apikey": apikey}));
 
     let loopback_denied = soar.run(reputation, "virustotal", "ip reputation", json!([{"ip": "8.8.8.8"}]));
@@ -790,7 +782,7 @@ fn state_saved_on_one_asset_is_invisible_to_another() {
 #[test]
 fn progress_shows_on_the_action_run_while_it_runs() {
     let soar = Session::up(&["--workers", "1"]);
-    let qa = soar.app("QA");
+    let qa = soar.rest.app_id("QA");
     soar.asset("qa", qa, json!({}));
     let posted = Instant::now();
     let id = soar.start(qa, "qa", "sleep", json!([{"seconds": 3}]));

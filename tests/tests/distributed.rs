@@ -8,7 +8,11 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use outpost_proto::time::now_ms;
-use outpost_tests::{AmqpScope, Outpost, Proxy, RABBITMQ, Rest, WorkerProcess, assert_soar_error, paths};
+use outpost_tests::amqp::{self, AmqpScope};
+use outpost_tests::apps;
+use outpost_tests::process::{Outpost, WorkerProcess, count_lines};
+use outpost_tests::proxy::Proxy;
+use outpost_tests::rest::{BlockingRest, assert_soar_error};
 use serde_json::{Value, json};
 
 /// Fast heartbeats so tests see workers come and go quickly.
@@ -23,17 +27,14 @@ fn broker_env() -> Vec<(&'static str, String)> {
 }
 
 struct Setup {
-    rest: Rest,
+    rest: BlockingRest,
     container: i64,
     qa: i64,
 }
 
 fn setup(broker: &Outpost) -> Setup {
     let rest = broker.rest();
-    let apps = rest.ok("/rest/app");
-    let qa = apps["data"].as_array().unwrap().iter().find(|a| a["name"] == "QA").expect("qa installed")["id"]
-        .as_i64()
-        .unwrap();
+    let qa = rest.app_id("QA");
     let container = rest.created("/rest/container", &json!({"name": "distributed"}))["id"].as_i64().unwrap();
     Setup { rest, container, qa }
 }
@@ -98,10 +99,6 @@ impl Setup {
 
 fn echo_params(n: usize) -> Vec<Value> {
     (0..n).map(|i| json!({"index": i})).collect()
-}
-
-fn log_count(log: &str, needle: &str) -> usize {
-    log.lines().filter(|l| l.contains(needle)).count()
 }
 
 #[test]
@@ -234,7 +231,7 @@ fn a_broker_killed_between_commit_and_publish_loses_nothing() {
 #[test]
 fn cutting_rabbitmq_mid_run_loses_and_duplicates_nothing() {
     let amqp = AmqpScope::new(&[]);
-    let proxy = Proxy::start(RABBITMQ);
+    let proxy = Proxy::start(&amqp::upstream());
     let via_proxy = amqp.via(proxy.port);
     let dir = tempfile::tempdir().unwrap();
     let broker = Outpost::broker(&via_proxy, dir.path().join("broker"), &broker_env());
@@ -482,7 +479,7 @@ fn a_worker_with_another_delivery_limit_runs_its_segment_and_says_what_differs()
 #[test]
 fn a_broker_and_a_worker_started_before_rabbitmq_wait_for_it() {
     let amqp = AmqpScope::new(&[]);
-    let proxy = Proxy::start(RABBITMQ);
+    let proxy = Proxy::start(&amqp::upstream());
     proxy.cut();
     let via_proxy = amqp.via(proxy.port);
     let dir = tempfile::tempdir().unwrap();
@@ -505,14 +502,14 @@ fn a_broker_and_a_worker_started_before_rabbitmq_wait_for_it() {
     let finished = s.rest.wait_action_run(run, Duration::from_secs(60));
     assert_eq!(finished["status"], "success", "{finished}");
     let log = broker.log();
-    assert!(log_count(&log, "rabbitmq not reachable yet") >= 1 && log.contains("connected to rabbitmq"), "{log}");
+    assert!(count_lines(&log, "rabbitmq not reachable yet") >= 1 && log.contains("connected to rabbitmq"), "{log}");
     assert_eq!(s.rest.ok("/rest/health")["status"]["bus"], "running");
 }
 
 #[test]
 fn a_worker_without_the_bus_key_says_where_it_expected_it() {
     let dir = tempfile::tempdir().unwrap();
-    let output = Command::new(paths::outpost_bin())
+    let output = Command::new(apps::outpost_bin())
         .args(["worker", "--segment", "dmz", "--concurrency", "2", "--data-dir"])
         .arg(dir.path())
         .env_remove("OUTPOST_BUS_KEY_FILE")

@@ -2,13 +2,10 @@
 
 use std::time::Duration;
 
-use outpost_tests::{Outpost, assert_soar_error};
+use outpost_tests::apps;
+use outpost_tests::process::{Outpost, wait_printed};
+use outpost_tests::rest::{BlockingRest, assert_soar_error};
 use serde_json::{Value, json};
-
-fn geoip_app(rest: &outpost_tests::Rest) -> Value {
-    let apps = rest.ok("/rest/app");
-    apps["data"].as_array().unwrap().iter().find(|a| a["name"] == "GeoIP").cloned().expect("geoip installed by up")
-}
 
 #[test]
 fn geolocate_three_addresses_end_to_end_with_seed_shapes() {
@@ -18,7 +15,7 @@ fn geolocate_three_addresses_end_to_end_with_seed_shapes() {
     let apps = rest.ok("/rest/app");
     assert!(apps["count"].as_u64().unwrap() >= 2, "{apps}");
     assert_eq!(apps["num_pages"], 1);
-    let geoip = geoip_app(&rest);
+    let geoip = rest.app("GeoIP");
 
     let container = rest.created("/rest/container", &json!({"name": "e2e", "label": "events"}));
     assert_eq!(container["success"], true);
@@ -212,13 +209,13 @@ fn failures_traps_and_bad_input_get_clear_answers() {
     // Authentication.
     assert_soar_error(&rest.anonymous().get("/rest/app"), 401, "authentication required");
     assert_soar_error(
-        &outpost_tests::Rest::new(&outpost.rest_url, "admin", "wrong").get("/rest/app"),
+        &BlockingRest::new(&outpost.rest_url, "admin", "wrong").get("/rest/app"),
         401,
         "invalid user name or password",
     );
 
     // Bad input on every endpoint, each named.
-    assert_soar_error(&rest.post_raw("/rest/action_run", "{nope"), 400, "malformed JSON");
+    assert_soar_error(&rest.post_json_text("/rest/action_run", "{nope"), 400, "malformed JSON");
     assert_soar_error(
         &rest.post("/rest/action_run", &json!({"action": "echo", "container_id": "x", "targets": []})),
         400,
@@ -307,26 +304,6 @@ fn failures_traps_and_bad_input_get_clear_answers() {
     );
 }
 
-/// What `outpost up` printed so far.
-fn printed(log: &std::path::Path) -> String {
-    std::fs::read_to_string(log).unwrap_or_default()
-}
-
-fn wait_printed(log: &std::path::Path, needle: &str, child: &mut std::process::Child) -> String {
-    let deadline = std::time::Instant::now() + Duration::from_secs(120);
-    loop {
-        let out = printed(log);
-        if out.contains(needle) {
-            return out;
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("outpost exited with {status} before printing {needle:?}:\n{out}");
-        }
-        assert!(std::time::Instant::now() < deadline, "no {needle:?} within 120 s:\n{out}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 /// The README's first command: `outpost up --demo` without `OUTPOST_ADMIN_PASSWORD`, as
 /// on a fresh machine, with a flag beating its env twin.
 #[test]
@@ -339,13 +316,13 @@ fn up_demo_generates_the_admin_password_runs_geolocate_and_keeps_serving() {
     // which names port 1: were it to beat the flag, the REST address would show it.
     let start = |log: &std::path::Path| {
         let out = std::fs::File::create(log).unwrap();
-        Command::new(outpost_tests::paths::outpost_bin())
+        Command::new(apps::outpost_bin())
             .args(["up", "--demo", "--workers", "1", "--rest-addr", "127.0.0.1:0"])
             .env_remove("OUTPOST_ADMIN_PASSWORD")
             .env("OUTPOST_REST_ADDR", "127.0.0.1:1")
             .env("OUTPOST_GRPC_ADDR", "127.0.0.1:0")
             .env("OUTPOST_DATA_DIR", dir.path())
-            .env("OUTPOST_APPS_DIR", outpost_tests::paths::apps_dist())
+            .env("OUTPOST_APPS_DIR", apps::dist())
             .stdin(Stdio::null())
             .stdout(out.try_clone().unwrap())
             .stderr(out)
@@ -359,7 +336,7 @@ fn up_demo_generates_the_admin_password_runs_geolocate_and_keeps_serving() {
 
     let log = dir.path().join("first.log");
     let mut child = start(&log);
-    let out = wait_printed(&log, "Demo done; still serving.", &mut child);
+    let out = wait_printed(&log, "Demo done; still serving.", &mut child, Duration::from_secs(120));
     let rest_url = out
         .split("REST: ")
         .nth(1)
@@ -376,7 +353,7 @@ fn up_demo_generates_the_admin_password_runs_geolocate_and_keeps_serving() {
     let password = std::fs::read_to_string(&password_file).unwrap();
     assert_eq!(std::fs::metadata(&password_file).unwrap().permissions().mode() & 0o777, 0o600);
     assert!(out.contains(&format!("sign in as 'admin' with password {password} (shown once")), "{out}");
-    let rest = outpost_tests::Rest::new(&rest_url, "admin", &password);
+    let rest = BlockingRest::new(&rest_url, "admin", &password);
 
     // The finished app run, printed as JSON between the run's status line and the end.
     let start_at = out.find("Demo: action run").unwrap();
@@ -403,7 +380,7 @@ fn up_demo_generates_the_admin_password_runs_geolocate_and_keeps_serving() {
     // A second start: the password is not shown again, and the demo runs again.
     let log = dir.path().join("second.log");
     let mut child = start(&log);
-    let out = wait_printed(&log, "Demo done; still serving.", &mut child);
+    let out = wait_printed(&log, "Demo done; still serving.", &mut child, Duration::from_secs(120));
     assert!(!out.contains(&password), "the generated password is shown once:\n{out}");
     stop(child);
 }

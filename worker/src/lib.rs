@@ -5,16 +5,18 @@
 //! [`run`] takes a configuration, a bus, a component source and a shutdown token.
 //!
 //! # Layout
-//! - [`sandbox`]: the wasmtime engine, component cache, and one sandboxed call.
-//! - [`egress`]: outgoing HTTP: the per-asset allowlist and SSRF protection.
+//! - [`sandbox`]: the wasmtime engine, component cache, and one sandboxed call; under it,
+//!   `sandbox::egress`: outgoing HTTP (the per-asset allowlist, SSRF checks on the
+//!   resolved address, the per-run journal, the transport).
+//! - [`bus_key`]: reading the worker's copy of the broker's bus key.
 //! - [`app_cache`]: components by digest, fetched from the broker, verified, cached.
 //! - [`consume`]: take a task, run it, publish the result, then acknowledge.
 //! - [`heartbeat`]: periodic signs of life for the broker's registry.
 //! - [`identity`]: the persistent `node_guid`.
 
 pub mod app_cache;
+pub mod bus_key;
 pub mod consume;
-pub mod egress;
 pub mod heartbeat;
 pub mod identity;
 pub mod sandbox;

@@ -17,10 +17,19 @@
 //!   fails the run, naming what was denied; the environment is empty, but reading it
 //!   cannot be told from Rust's own panic and error paths and is not reported
 //!   (`capabilities`);
-//! - `wasi:http/outgoing-handler` and `wasi:http/types`, filtered by [`crate::egress`].
+//! - `wasi:http/outgoing-handler` and `wasi:http/types`, filtered by [`egress`].
+//!
+//! # Layout
+//! - [`egress`]: outgoing HTTP: the per-asset allowlist, address checks, the per-run
+//!   journal and the transport.
+//! - `bindings`, `engine`, `state`: the WIT bindings, the engine and its pool, one run's
+//!   store data and the host imports.
+//! - `capabilities`, `output`, `outcome`: what a connector is denied, its log and
+//!   stdout/stderr, and how a run's end becomes an [`Outcome`].
 
 mod bindings;
 mod capabilities;
+mod egress;
 mod engine;
 mod outcome;
 mod output;
@@ -28,7 +37,6 @@ mod state;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -37,12 +45,14 @@ use tracing::Instrument;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Engine, Store, UpdateDeadline};
 
-use crate::egress::{EgressConfig, EgressNet, EgressRun};
 use bindings::{ConnectorPre, HANDLER_INTERFACE};
+use egress::{EgressNet, EgressRun};
 use engine::EpochTicker;
 use outcome::Ended;
 use output::LogSink;
 use state::RunState;
+
+pub use egress::EgressConfig;
 
 /// How long one epoch tick lasts: the granularity of CPU deadlines, cancellation and
 /// of yielding a busy connector back to the async runtime.
@@ -167,16 +177,6 @@ pub enum Status {
     Failed,
 }
 
-impl Status {
-    /// The bus encoding (`TaskResult.status`).
-    pub fn to_proto(self) -> outpost_proto::v1::ResultStatus {
-        match self {
-            Status::Success => outpost_proto::v1::ResultStatus::Success,
-            Status::Failed => outpost_proto::v1::ResultStatus::Failed,
-        }
-    }
-}
-
 /// One parameter set to run, with everything the connector sees and every limit.
 #[derive(Debug)]
 pub struct Invocation {
@@ -230,30 +230,16 @@ pub struct Outcome {
     pub duration: Duration,
 }
 
-/// Counters that show whether compilation is being avoided.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct SandboxStats {
-    /// Components compiled with Cranelift.
-    pub compiled: u64,
-    /// Components loaded from a precompiled artifact in `cache_dir`.
-    pub loaded_precompiled: u64,
-    /// Apps currently prepared in memory.
-    pub prepared: usize,
-}
-
 /// The worker's wasm runtime. Cheap to share behind an `Arc`; dropping it stops the
 /// epoch ticker.
 pub struct Sandbox {
     config: SandboxConfig,
     engine: Engine,
     linker: Arc<Linker<RunState>>,
-    cache: wasmtime::Cache,
     net: Arc<EgressNet>,
     apps: Mutex<Lru<Arc<PreparedApp>>>,
     /// One lock per digest being prepared, so concurrent tasks of a new app compile it once.
     preparing: tokio::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-    /// Components handed to Cranelift or to the artifact cache (hits are counted by the cache).
-    components_built: Arc<AtomicU64>,
     /// Runs past the pool's capacity wait here instead of failing to instantiate.
     slots: tokio::sync::Semaphore,
     _ticker: EpochTicker,
@@ -272,7 +258,7 @@ impl Sandbox {
             return Err(SandboxError::Config("max timeout must be positive".into()));
         }
         let cache = engine::open_cache(&config.cache_dir)?;
-        let engine = engine::build(&config, cache.clone())?;
+        let engine = engine::build(&config, cache)?;
         let linker = Arc::new(state::linker(&engine)?);
         let net =
             EgressNet::new(config.egress.clone()).map_err(|e| SandboxError::Config(format!("egress tls: {e}")))?;
@@ -284,17 +270,10 @@ impl Sandbox {
             config,
             engine,
             linker,
-            cache,
             net: Arc::new(net),
             apps: Mutex::new(Lru::new(PREPARED_APPS)),
             preparing: tokio::sync::Mutex::new(HashMap::new()),
-            components_built: Arc::new(AtomicU64::new(0)),
         })
-    }
-
-    /// The settings this sandbox was built with.
-    pub fn config(&self) -> &SandboxConfig {
-        &self.config
     }
 
     /// Compiles (or loads the precompiled artifact of) a component once per digest, off
@@ -314,12 +293,10 @@ impl Sandbox {
         let linker = self.linker.clone();
         let digest_owned = digest.to_string();
         let wasm = wasm.to_vec();
-        let built = self.components_built.clone();
-        let result = tokio::task::spawn_blocking(move || {
-            prepare_blocking(&engine, &linker, &digest_owned, &wasm, started, &built)
-        })
-        .await
-        .map_err(|e| SandboxError::CompileTask(e.to_string()));
+        let result =
+            tokio::task::spawn_blocking(move || prepare_blocking(&engine, &linker, &digest_owned, &wasm, started))
+                .await
+                .map_err(|e| SandboxError::CompileTask(e.to_string()));
         self.preparing.lock().await.remove(digest);
         let app = Arc::new(result??);
         tracing::info!(digest = %digest, prepare_ms = app.prepare_time.as_millis() as u64,
@@ -331,17 +308,6 @@ impl Sandbox {
     /// A prepared app already in memory, if any.
     pub fn prepared(&self, digest: &str) -> Option<Arc<PreparedApp>> {
         self.apps.lock().unwrap_or_else(|p| p.into_inner()).get(digest)
-    }
-
-    /// Compilation counters, for tests and the worker's metrics.
-    pub fn stats(&self) -> SandboxStats {
-        let built = self.components_built.load(Ordering::Relaxed);
-        let loaded = self.cache.cache_hits() as u64;
-        SandboxStats {
-            compiled: built.saturating_sub(loaded),
-            loaded_precompiled: loaded,
-            prepared: self.apps.lock().unwrap_or_else(|p| p.into_inner()).len(),
-        }
     }
 
     /// Runs one parameter set in a fresh Store + instance. Never panics, never returns
@@ -494,13 +460,11 @@ fn prepare_blocking(
     digest: &str,
     wasm: &[u8],
     started: Instant,
-    built: &AtomicU64,
 ) -> Result<PreparedApp, SandboxError> {
     let actual = hex::encode(Sha256::digest(wasm));
     if !actual.eq_ignore_ascii_case(digest) {
         return Err(SandboxError::DigestMismatch { expected: digest.to_string(), actual });
     }
-    built.fetch_add(1, Ordering::Relaxed);
     // With `Config::cache` set, this loads the precompiled artifact when `cache_dir`
     // has one for these bytes and this engine, and writes one after compiling.
     let component = Component::new(engine, wasm).map_err(|e| SandboxError::InvalidComponent(format!("{e:#}")))?;
@@ -550,6 +514,7 @@ impl<V: Clone> Lru<V> {
         }
     }
 
+    #[cfg(test)]
     fn len(&self) -> usize {
         self.entries.len()
     }

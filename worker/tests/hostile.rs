@@ -14,17 +14,15 @@ use std::time::{Duration, Instant};
 use http_body_util::StreamBody;
 use hyper::body::{Bytes, Frame};
 use hyper_util::rt::TokioIo;
-use outpost_worker::egress::EgressConfig;
+use outpost_worker::sandbox::EgressConfig;
 use outpost_worker::sandbox::{Context, Invocation, Limits, Outcome, PreparedApp, Sandbox, SandboxConfig, Status};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use tokio::sync::OnceCell;
 use tokio_util::sync::CancellationToken;
 
-mod dist;
-use dist::{component, shared_cache_dir};
+use outpost_tests::apps::{compile_cache_dir, component, digest};
 
 /// The worker's ceiling in this suite: high enough for the 100 MiB result to be built,
 /// so that it is the result cap, not the memory cap, that stops it.
@@ -32,6 +30,8 @@ const SUITE_MAX_MEMORY: u64 = 512 << 20;
 
 /// A sandbox plus the hostile app prepared in it, shared by the cases.
 struct Suite {
+    /// The settings the sandbox was built with: the limits the cases expect.
+    config: SandboxConfig,
     sandbox: Sandbox,
     hostile: Arc<PreparedApp>,
 }
@@ -46,18 +46,17 @@ fn egress(allow_loopback: bool) -> EgressConfig {
 }
 
 async fn suite(egress: EgressConfig) -> Suite {
-    let sandbox = Sandbox::new(SandboxConfig {
+    let config = SandboxConfig {
         concurrency: 4,
         max_memory_bytes: SUITE_MAX_MEMORY,
-        cache_dir: shared_cache_dir(),
+        cache_dir: compile_cache_dir(),
         egress,
         ..SandboxConfig::default()
-    })
-    .expect("sandbox");
+    };
+    let sandbox = Sandbox::new(config.clone()).expect("sandbox");
     let wasm = component("hostile");
-    let digest = hex::encode(Sha256::digest(&wasm));
-    let hostile = sandbox.prepare(&digest, &wasm).await.expect("prepare hostile");
-    Suite { sandbox, hostile }
+    let hostile = sandbox.prepare(&digest(&wasm), &wasm).await.expect("prepare hostile");
+    Suite { config, sandbox, hostile }
 }
 
 /// The strict sandbox, created once for the whole suite.
@@ -254,7 +253,7 @@ async fn a_log_flood_is_stopped_at_the_line_limit() {
     // A hard limit, like memory: host log, stdout and stderr lines count together, the
     // first `max_log_lines` reach the worker's log and the next one stops the connector.
     assert_failed_with(&outcome, "the connector wrote more than 1000 log lines (the limit)");
-    assert_eq!(outcome.log_lines, suite.sandbox.config().max_log_lines, "the lines up to the limit are kept");
+    assert_eq!(outcome.log_lines, suite.config.max_log_lines, "the lines up to the limit are kept");
     assert!(outcome.duration < secs(1), "stopped at the limit, not after 30000 lines: {:?}", outcome.duration);
     assert_echo_works(suite).await;
 }
@@ -403,7 +402,7 @@ async fn serve_bytes(body: Vec<u8>) -> HelloServer {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_response_larger_than_the_worker_allows_is_cut_off() {
     let suite = open().await;
-    let max = suite.sandbox.config().egress.max_response_bytes;
+    let max = suite.config.egress.max_response_bytes;
     let server = serve_bytes(vec![b'x'; max as usize + (1 << 20)]).await;
     let port = server.port();
     let mut invocation = invocation("fetch", json!({"url": format!("http://127.0.0.1:{port}/big")}), secs(20));

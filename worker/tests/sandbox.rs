@@ -8,18 +8,12 @@ use outpost_worker::sandbox::{
     Context, Invocation, Limits, Outcome, PreparedApp, Sandbox, SandboxConfig, SandboxError, Status,
 };
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
-mod dist;
-use dist::{component, shared_cache_dir};
-
-fn digest(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
+use outpost_tests::apps::{self, compile_cache_dir, component, digest};
 
 fn sandbox() -> Sandbox {
-    sandbox_in(&shared_cache_dir())
+    sandbox_in(&compile_cache_dir())
 }
 
 fn sandbox_in(cache_dir: &std::path::Path) -> Sandbox {
@@ -165,6 +159,26 @@ async fn state_saved_by_one_run_is_loaded_by_the_next() {
     assert_eq!(outcome.saved_state, None, "reading does not save");
 }
 
+/// The precompiled artifacts in a cache directory (wasmtime's own bookkeeping, `.stats`
+/// and unfinished `.wip-*` files, left out), each with its size and modification time:
+/// compiling writes one, loading it leaves it as it was.
+fn artifacts(dir: &std::path::Path) -> std::collections::BTreeMap<std::path::PathBuf, (u64, std::time::SystemTime)> {
+    let mut found = std::collections::BTreeMap::new();
+    let mut folders = vec![dir.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            let meta = std::fs::metadata(&path).unwrap();
+            if meta.is_dir() {
+                folders.push(path);
+            } else if path.extension().is_none() {
+                found.insert(path, (meta.len(), meta.modified().unwrap()));
+            }
+        }
+    }
+    found
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_component_is_compiled_once_and_its_artifact_reused_after_a_restart() {
     let cache = tempfile::tempdir().unwrap();
@@ -172,16 +186,18 @@ async fn a_component_is_compiled_once_and_its_artifact_reused_after_a_restart() 
     let digest = digest(&wasm);
 
     let first = sandbox_in(cache.path());
+    assert!(artifacts(cache.path()).is_empty());
     let started = Instant::now();
     let app = first.prepare(&digest, &wasm).await.unwrap();
     let compile = started.elapsed();
+    let written = artifacts(cache.path());
+    assert!(!written.is_empty(), "compiling writes the artifact to the cache directory");
     let started = Instant::now();
     let again = first.prepare(&digest, &wasm).await.unwrap();
     let in_memory = started.elapsed();
     assert!(Arc::ptr_eq(&app, &again), "the second prepare returns the same app");
     assert!(Arc::ptr_eq(&app, &first.prepared(&digest).unwrap()));
-    assert_eq!(first.stats().compiled, 1);
-    assert_eq!(first.stats().loaded_precompiled, 0);
+    assert_eq!(artifacts(cache.path()), written, "nothing is compiled again");
     drop(first);
 
     // A restarted worker: a new engine on the same cache directory.
@@ -190,8 +206,8 @@ async fn a_component_is_compiled_once_and_its_artifact_reused_after_a_restart() 
     let started = Instant::now();
     let loaded = second.prepare(&digest, &wasm).await.unwrap();
     let from_disk = started.elapsed();
-    let stats = second.stats();
-    assert_eq!((stats.compiled, stats.loaded_precompiled, stats.prepared), (0, 1, 1), "{stats:?}");
+    assert_eq!(artifacts(cache.path()), written, "the artifact is loaded, not compiled and written again");
+    assert!(Arc::ptr_eq(&loaded, &second.prepared(&digest).unwrap()), "and kept in memory");
     eprintln!("compile {compile:?}, from disk {from_disk:?}, in memory {in_memory:?}");
     assert!(in_memory < Duration::from_millis(5), "{in_memory:?}");
     assert!(from_disk * 3 < compile, "loading ({from_disk:?}) should be much faster than compiling ({compile:?})");
@@ -258,22 +274,10 @@ async fn every_sample_connector_prepares_and_instantiates_within_the_default_lim
     }
 }
 
-/// `apps/hostile/foreign-import.wat`: a correct handler that also imports
-/// `evil:fs/files@1.0.0`, outside the connector world.
-const FOREIGN_IMPORT: &str = include_str!("../../apps/hostile/foreign-import.wat");
-
-/// `apps/hostile/handler-only.wat`: the same component without that import.
-const HANDLER_ONLY: &str = include_str!("../../apps/hostile/handler-only.wat");
-
-/// A fixture as a component.
-fn fixture(text: &str) -> Vec<u8> {
-    wat::parse_str(text).expect("the fixture is valid component text")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_component_importing_outside_the_world_is_refused_at_link_time_naming_the_import() {
     let sandbox = sandbox();
-    let wasm = fixture(FOREIGN_IMPORT);
+    let wasm = apps::foreign_import();
     let error = sandbox.prepare(&digest(&wasm), &wasm).await.unwrap_err();
     assert!(matches!(error, SandboxError::Link(_)), "{error:?}");
     let message = error.to_string();
@@ -283,7 +287,7 @@ async fn a_component_importing_outside_the_world_is_refused_at_link_time_naming_
 
     // The import is the only defect: without it the same component links, and its
     // handler (a trap) runs.
-    let clean = fixture(HANDLER_ONLY);
+    let clean = apps::handler_only();
     let app = sandbox.prepare(&digest(&clean), &clean).await.expect("the fixture without its import links");
     let outcome = sandbox.run(&app, invocation("echo", json!({}))).await;
     assert!(outcome.exception, "{outcome:?}");
@@ -312,10 +316,10 @@ async fn a_worker_answers_a_task_of_an_unlinkable_component_with_a_failed_result
     let key = outpost_proto::seal::SealKey::generate();
     let bus = Arc::new(InProcessBus::default());
     bus.declare_segment("default").await.unwrap();
-    let wasm = fixture(FOREIGN_IMPORT);
+    let wasm = apps::foreign_import();
     let mut config = outpost_worker::WorkerConfig::new(dir.path(), key.clone());
     config.concurrency = 1;
-    config.sandbox.cache_dir = shared_cache_dir();
+    config.sandbox.cache_dir = compile_cache_dir();
     let shutdown = CancellationToken::new();
     let worker = outpost_worker::start(config, bus.clone(), Arc::new(OneComponent(wasm.clone())), shutdown.clone())
         .await

@@ -3,24 +3,22 @@
 use outpost_proto::v1::CancelActionRunRequest;
 use outpost_proto::v1::action_service_client::ActionServiceClient;
 use serde_json::json;
-use tonic::metadata::MetadataValue;
 use tonic::transport::Channel;
 use tonic::{Code, Request};
 
-use super::harness::{Outpost, PASSWORD, take_tasks};
+use outpost_tests::broker::TestBroker;
+use outpost_tests::fake_worker::take_tasks;
+use outpost_tests::grpc;
 
 fn cancel(id: i64) -> Request<CancelActionRunRequest> {
-    use base64::Engine;
-    let basic = base64::engine::general_purpose::STANDARD.encode(format!("admin:{PASSWORD}"));
     let mut request = Request::new(CancelActionRunRequest { id });
-    let value: MetadataValue<_> = format!("Basic {basic}").parse().unwrap();
-    request.metadata_mut().insert("authorization", value);
+    request.metadata_mut().insert("authorization", grpc::admin());
     request
 }
 
 #[tokio::test]
 async fn cancel_action_run_stops_a_running_run_and_refuses_a_finished_one() {
-    let outpost = Outpost::start().await;
+    let outpost = TestBroker::start().await;
     // Tasks are taken and never answered: the run stays unfinished until cancelled.
     let mut tasks = take_tasks(outpost.bus.clone()).await;
     let qa = outpost.app_id("QA").await;

@@ -9,14 +9,14 @@ use sha2::{Digest, Sha256};
 use tonic::transport::Channel;
 use tonic::{Code, Request};
 
-use super::harness::Outpost;
+use outpost_tests::broker::TestBroker;
+use outpost_tests::grpc;
 
 /// The metadata key workers present their token in.
 const TOKEN_HEADER: &str = "outpost-worker-token";
 
-async fn client(outpost: &Outpost) -> AppServiceClient<Channel> {
-    let channel = Channel::from_shared(outpost.grpc_url.clone()).unwrap().connect().await.expect("gRPC answers");
-    AppServiceClient::new(channel)
+async fn client(outpost: &TestBroker) -> AppServiceClient<Channel> {
+    AppServiceClient::new(grpc::channel(&outpost.grpc_url).await)
 }
 
 fn request(digest: &str, token: Option<&str>) -> Request<FetchAppRequest> {
@@ -28,7 +28,7 @@ fn request(digest: &str, token: Option<&str>) -> Request<FetchAppRequest> {
 }
 
 /// Fetches a component and reassembles its chunks; answers the declared total size too.
-async fn fetch(outpost: &Outpost, digest: &str, token: Option<&str>) -> Result<(u64, Vec<u8>), tonic::Status> {
+async fn fetch(outpost: &TestBroker, digest: &str, token: Option<&str>) -> Result<(u64, Vec<u8>), tonic::Status> {
     let mut chunks = client(outpost).await.fetch_app(request(digest, token)).await?.into_inner();
     let (mut total, mut bytes) = (0, vec![]);
     while let Some(chunk) = chunks.next().await {
@@ -41,18 +41,18 @@ async fn fetch(outpost: &Outpost, digest: &str, token: Option<&str>) -> Result<(
     Ok((total, bytes))
 }
 
-async fn qa_digest(outpost: &Outpost) -> String {
+async fn qa_digest(outpost: &TestBroker) -> String {
     let id = outpost.app_id("QA").await;
     outpost.broker.store.get_app(id).await.unwrap().expect("qa installed").digest
 }
 
-fn worker_token(outpost: &Outpost) -> String {
+fn worker_token(outpost: &TestBroker) -> String {
     outpost.broker.bus_key.derive_token("outpost-worker")
 }
 
 #[tokio::test]
 async fn a_worker_with_the_bus_key_fetches_a_component_that_matches_its_digest() {
-    let outpost = Outpost::start().await;
+    let outpost = TestBroker::start().await;
     let digest = qa_digest(&outpost).await;
     let (total, bytes) = fetch(&outpost, &digest, Some(&worker_token(&outpost))).await.expect("fetched");
     assert_eq!(total, bytes.len() as u64);
@@ -65,7 +65,7 @@ async fn a_worker_with_the_bus_key_fetches_a_component_that_matches_its_digest()
 
 #[tokio::test]
 async fn fetching_without_the_worker_token_is_unauthenticated() {
-    let outpost = Outpost::start().await;
+    let outpost = TestBroker::start().await;
     let digest = qa_digest(&outpost).await;
     let other_key = SealKey::generate().derive_token("outpost-worker");
     let almost = {
@@ -83,7 +83,7 @@ async fn fetching_without_the_worker_token_is_unauthenticated() {
 
 #[tokio::test]
 async fn a_malformed_digest_is_an_invalid_argument_and_an_unknown_one_not_found() {
-    let outpost = Outpost::start().await;
+    let outpost = TestBroker::start().await;
     let token = worker_token(&outpost);
     for digest in ["", "abc", &"g".repeat(64), &"a".repeat(65), "../../etc/passwd"] {
         let status = fetch(&outpost, digest, Some(&token)).await.unwrap_err();

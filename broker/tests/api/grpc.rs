@@ -10,51 +10,29 @@ use outpost_proto::v1::action_service_client::ActionServiceClient;
 use outpost_proto::v1::registry_service_client::RegistryServiceClient;
 use outpost_proto::v1::{self as pb, Target};
 use serde_json::{Value, json};
-use tonic::metadata::MetadataValue;
-use tonic::transport::Channel;
-use tonic::{Code, Request};
+use tonic::Code;
 
-use super::harness::{Outcome, Outpost, PASSWORD, lookup_bundle, parameter, progress_event, result_event, take_tasks};
-
-/// Adds Basic credentials to every call.
-#[derive(Clone)]
-struct Auth(MetadataValue<tonic::metadata::Ascii>);
-
-impl tonic::service::Interceptor for Auth {
-    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, tonic::Status> {
-        request.metadata_mut().insert("authorization", self.0.clone());
-        Ok(request)
-    }
-}
-
-type Intercepted = tonic::service::interceptor::InterceptedService<Channel, Auth>;
+use outpost_tests::broker::TestBroker;
+use outpost_tests::bundle::lookup_bundle;
+use outpost_tests::fake_worker::{Outcome, parameter, progress_event, result_event, take_tasks};
+use outpost_tests::grpc::{self, Credentials, Intercepted};
 
 /// The next event of a watch, within ten seconds.
 async fn next(stream: &mut tonic::Streaming<pb::ActionRunEvent>) -> Option<Result<pb::ActionRunEvent, tonic::Status>> {
     tokio::time::timeout(Duration::from_secs(10), stream.next()).await.expect("an event in time")
 }
 
-async fn channel(outpost: &Outpost) -> Channel {
-    Channel::from_shared(outpost.grpc_url.clone()).unwrap().connect().await.expect("gRPC answers")
+async fn actions(outpost: &TestBroker) -> ActionServiceClient<Intercepted> {
+    ActionServiceClient::with_interceptor(grpc::channel(&outpost.grpc_url).await, Credentials(grpc::admin()))
 }
 
-fn auth() -> Auth {
-    use base64::Engine;
-    let basic = base64::engine::general_purpose::STANDARD.encode(format!("admin:{PASSWORD}"));
-    Auth(format!("Basic {basic}").parse().unwrap())
-}
-
-async fn actions(outpost: &Outpost) -> ActionServiceClient<Intercepted> {
-    ActionServiceClient::with_interceptor(channel(outpost).await, auth())
-}
-
-async fn registry(outpost: &Outpost) -> RegistryServiceClient<Intercepted> {
-    RegistryServiceClient::with_interceptor(channel(outpost).await, auth())
+async fn registry(outpost: &TestBroker) -> RegistryServiceClient<Intercepted> {
+    RegistryServiceClient::with_interceptor(grpc::channel(&outpost.grpc_url).await, Credentials(grpc::admin()))
 }
 
 #[tokio::test]
 async fn watch_action_run_streams_a_three_parameter_run_from_pending_to_success() {
-    let outpost = Outpost::start().await;
+    let outpost = TestBroker::start().await;
     let mut tasks = take_tasks(outpost.bus.clone()).await;
     let qa = outpost.app_id("QA").await;
     let container = outpost.container("watched").await;
@@ -199,7 +177,7 @@ fn finished_app_runs(events: &[pb::ActionRunEvent]) -> Vec<i64> {
 
 #[tokio::test]
 async fn watch_action_run_sends_every_app_run_finishing_even_when_they_close_together() {
-    let outpost = Outpost::start().await;
+    let outpost = TestBroker::start().await;
     let mut tasks = take_tasks(outpost.bus.clone()).await;
     let qa = outpost.app_id("QA").await;
     let container = outpost.container("two assets").await;
@@ -254,7 +232,7 @@ async fn watch_action_run_sends_every_app_run_finishing_even_when_they_close_tog
 
 #[tokio::test]
 async fn registry_service_shares_the_rest_checks() {
-    let outpost = Outpost::start().await;
+    let outpost = TestBroker::start().await;
     let mut registry = registry(&outpost).await;
 
     // Apps.
@@ -450,12 +428,12 @@ async fn registry_service_shares_the_rest_checks() {
     );
 
     // Authentication is the same as REST's.
-    let mut anonymous = RegistryServiceClient::new(channel(&outpost).await);
+    let mut anonymous = RegistryServiceClient::new(grpc::channel(&outpost.grpc_url).await);
     let denied = anonymous.list_apps(pb::ListAppsRequest::default()).await.unwrap_err();
     assert_eq!(denied.code(), Code::Unauthenticated);
 
     // Health knows the new service.
-    let mut health = tonic_health::pb::health_client::HealthClient::new(channel(&outpost).await);
+    let mut health = tonic_health::pb::health_client::HealthClient::new(grpc::channel(&outpost.grpc_url).await);
     let status = health
         .check(tonic_health::pb::HealthCheckRequest { service: "outpost.v1.RegistryService".into() })
         .await
@@ -468,7 +446,8 @@ async fn registry_service_shares_the_rest_checks() {
     use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
     use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
     // Reflection, like everything but the health check, needs a signed-in caller.
-    let mut reflection = ServerReflectionClient::with_interceptor(channel(&outpost).await, auth());
+    let mut reflection =
+        ServerReflectionClient::with_interceptor(grpc::channel(&outpost.grpc_url).await, Credentials(grpc::admin()));
     let list = tonic_reflection::pb::v1::ServerReflectionRequest {
         host: String::new(),
         message_request: Some(MessageRequest::ListServices(String::new())),

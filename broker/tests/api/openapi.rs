@@ -11,7 +11,10 @@ use outpost_proto::time::now_ms;
 use outpost_proto::v1::Heartbeat;
 use serde_json::{Value, json};
 
-use super::harness::{Outpost, PASSWORD, Rest, fake_worker, qa};
+use outpost_tests::PASSWORD;
+use outpost_tests::broker::TestBroker;
+use outpost_tests::fake_worker::{fake_worker, qa};
+use outpost_tests::rest::Rest;
 
 /// Follows a `$ref` into `components`.
 fn resolve<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
@@ -220,7 +223,7 @@ fn set(fields: &[&str]) -> BTreeSet<String> {
 
 #[tokio::test]
 async fn the_document_matches_the_router_and_real_responses() {
-    let outpost = Outpost::start().await;
+    let outpost = TestBroker::start().await;
     let rest = &outpost.rest;
     let doc = rest.ok("/rest/openapi.json").await;
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."), "{}", doc["openapi"]);
@@ -383,7 +386,7 @@ async fn the_document_matches_the_router_and_real_responses() {
 
 #[tokio::test]
 async fn the_system_user_role_and_audit_endpoints_answer_as_documented() {
-    let outpost = Outpost::start().await;
+    let outpost = TestBroker::start().await;
     let rest = &outpost.rest;
     let doc = rest.ok("/rest/openapi.json").await;
     fake_worker(outpost.bus.clone(), qa);

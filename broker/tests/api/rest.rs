@@ -1,14 +1,15 @@
 //! Every REST endpoint: the seeds' example requests verbatim (ids substituted), every
 //! validation error, and the listing conventions on every collection.
 
-use base64::Engine;
 use outpost_broker::catalog::bundle::MAX_BUNDLE_BYTES;
 use outpost_proto::ErrorCode;
 use serde_json::{Value, json};
 
-use super::harness::{
-    LOOKUP_APPID, NODE_GUID, Outcome, Outpost, assert_soar_error, fake_worker, lookup_bundle, parameter, qa, tgz,
-};
+use outpost_tests::apps;
+use outpost_tests::broker::TestBroker;
+use outpost_tests::bundle::{self, LOOKUP_APPID, lookup_bundle, lookup_manifest, tgz};
+use outpost_tests::fake_worker::{NODE_GUID, Outcome, fake_worker, parameter, qa, take_tasks};
+use outpost_tests::rest::{assert_soar_error, basic};
 
 /// Every field seed 000 lists for an action run.
 const ACTION_RUN_FIELDS: &[&str] = &[
@@ -120,7 +121,7 @@ fn whois(task: &outpost_proto::v1::Task) -> Outcome {
 
 #[tokio::test]
 async fn seed_run_action_examples_work_verbatim() {
-    let outpost = Outpost::start().await;
+    let outpost = TestBroker::start().await;
     let rest = &outpost.rest;
     fake_worker(outpost.bus.clone(), whois);
     let whois_app = outpost.app_id("WHOIS RDAP").await;
@@ -275,7 +276,7 @@ async fn seed_run_action_examples_work_verbatim() {
 
 #[tokio::test]
 async fn run_action_validation_names_the_culprit() {
-    let outpost = Outpost::start().await;
+    let outpost = TestBroker::start().await;
     let rest = &outpost.rest;
     assert_eq!(rest.created("/rest/app", &json!({"app": lookup_bundle("1.0.0")})).await["success"], true);
     let lookup = outpost.app_id("Lookup").await;
@@ -400,7 +401,7 @@ async fn run_action_validation_names_the_culprit() {
         .await["id"]
         .as_i64()
         .unwrap();
-    let mut tasks = super::harness::take_tasks(outpost.bus.clone()).await;
+    let mut tasks = take_tasks(outpost.bus.clone()).await;
     rest.created(
         "/rest/action_run",
         &run(json!([{"app_id": LOOKUP_APPID, "parameters": [{"value": "a", "context": {"artifact_id": own_artifact, "parent_action_run": [7]}}, {"value": "b", "blob": "full"}]}])),
@@ -421,7 +422,7 @@ async fn run_action_validation_names_the_culprit() {
 
 #[tokio::test]
 async fn listing_conventions_hold_on_every_collection() {
-    let outpost = Outpost::start().await;
+    let outpost = TestBroker::start().await;
     let rest = &outpost.rest;
     fake_worker(outpost.bus.clone(), qa);
     let qa_app = outpost.app_id("QA").await;
@@ -583,7 +584,7 @@ async fn listing_conventions_hold_on_every_collection() {
 
 #[tokio::test]
 async fn assets_are_validated_and_secrets_never_shown() {
-    let outpost = Outpost::start().await;
+    let outpost = TestBroker::start().await;
     let rest = &outpost.rest;
     rest.created("/rest/app", &json!({"app": lookup_bundle("1.0.0")})).await;
     let lookup = outpost.app_id("Lookup").await;
@@ -722,7 +723,7 @@ async fn assets_are_validated_and_secrets_never_shown() {
 
 #[tokio::test]
 async fn containers_follow_seed_004_and_count_artifacts() {
-    let outpost = Outpost::start().await;
+    let outpost = TestBroker::start().await;
     let rest = &outpost.rest;
     // Seed 004's example, its writable fields as given.
     let id = rest
@@ -840,7 +841,7 @@ async fn containers_follow_seed_004_and_count_artifacts() {
 
 #[tokio::test]
 async fn apps_install_upgrade_and_refuse_bad_bundles() {
-    let outpost = Outpost::start().await;
+    let outpost = TestBroker::start().await;
     let rest = &outpost.rest;
     let installed = rest.created("/rest/app", &json!({"app": lookup_bundle("1.0.0")})).await;
     assert_eq!(installed["message"], "app 'Lookup' 1.0.0 installed");
@@ -862,10 +863,10 @@ async fn apps_install_upgrade_and_refuse_bad_bundles() {
     assert_eq!(app["actions"][1]["action"], "lookup");
     assert_eq!(rest.ok("/rest/app?_filter_product_name=\"Lookup\"").await["data"][0]["id"], id);
 
-    let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+    let b64 = bundle::encode;
     let install = |bundle: String| async move { rest.post("/rest/app", &json!({"app": bundle})).await };
-    let manifest = super::harness::lookup_manifest("2.0.0").to_string();
-    let component = super::harness::qa_component();
+    let manifest = lookup_manifest("2.0.0").to_string();
+    let component = apps::component("qa");
     assert_soar_error(&install("not base64!".into()).await, 400, "'app' must be a base64-encoded bundle");
     assert_soar_error(&install(b64(b"plain text")).await, 400, "invalid app bundle: not a gzip-compressed tar archive");
     assert_soar_error(
@@ -938,7 +939,7 @@ async fn apps_install_upgrade_and_refuse_bad_bundles() {
 
 #[tokio::test]
 async fn errors_keep_soar_shape_everywhere() {
-    let outpost = Outpost::start().await;
+    let outpost = TestBroker::start().await;
     let rest = &outpost.rest;
     assert_soar_error(&rest.anonymous().get("/rest/action_run").await, 401, "authentication required");
     assert_soar_error(&rest.anonymous().get("/rest/openapi.json").await, 401, "authentication required");
@@ -991,13 +992,7 @@ async fn errors_keep_soar_shape_everywhere() {
     // A body larger than the limit is refused in SOAR's shape, before it is read.
     let limit = outpost_broker::rest::MAX_BODY_BYTES;
     let request = axum::http::Request::post("/rest/app")
-        .header(
-            "authorization",
-            format!(
-                "Basic {}",
-                base64::engine::general_purpose::STANDARD.encode(format!("admin:{}", super::harness::PASSWORD))
-            ),
-        )
+        .header("authorization", basic("admin", outpost_tests::PASSWORD))
         .body(axum::body::Body::from(vec![b' '; limit + 1]))
         .unwrap();
     let response =

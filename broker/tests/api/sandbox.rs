@@ -5,27 +5,17 @@
 
 use std::time::Duration;
 
-use base64::Engine;
 use outpost_proto::v1::registry_service_client::RegistryServiceClient;
 use outpost_proto::v1::{self as pb, Task};
 use serde_json::{Value, json};
 use tokio::sync::mpsc::UnboundedReceiver;
 
-use super::harness::{
-    LOOKUP_APPID, Outpost, PASSWORD, assert_soar_error, lookup_manifest, qa_component, take_tasks, tgz,
-};
-
-/// `apps/hostile/foreign-import.wat`: a correct handler that also imports
-/// `evil:fs/files@1.0.0`.
-const FOREIGN_IMPORT: &str = include_str!("../../../apps/hostile/foreign-import.wat");
-
-/// `apps/hostile/handler-only.wat`: the same component without that import.
-const HANDLER_ONLY: &str = include_str!("../../../apps/hostile/handler-only.wat");
-
-/// A fixture as a component.
-fn fixture(text: &str) -> Vec<u8> {
-    wat::parse_str(text).expect("the fixture is valid component text")
-}
+use outpost_tests::apps;
+use outpost_tests::broker::TestBroker;
+use outpost_tests::bundle::{self, LOOKUP_APPID, lookup_manifest, tgz};
+use outpost_tests::fake_worker::take_tasks;
+use outpost_tests::grpc::{self, Credentials};
+use outpost_tests::rest::assert_soar_error;
 
 /// The "Lookup" test app with deadlines and memory: 30 s and 16 MiB for the app, 20 s
 /// for its `lookup` action; `test connectivity` sets none of its own.
@@ -33,12 +23,18 @@ fn limited_bundle() -> String {
     let mut manifest = lookup_manifest("1.0.0");
     manifest["outpost"] = json!({"timeout_secs": 30, "memory_mb": 16});
     manifest["actions"][1]["outpost"] = json!({"timeout_secs": 20});
-    let bundle = tgz(&[("lookup.json", manifest.to_string().as_bytes()), ("lookup.wasm", &qa_component())]);
-    base64::engine::general_purpose::STANDARD.encode(bundle)
+    let bundle = tgz(&[("lookup.json", manifest.to_string().as_bytes()), ("lookup.wasm", &apps::component("qa"))]);
+    bundle::encode(&bundle)
 }
 
 /// Runs `action` on `asset` and answers the one task it queued.
-async fn task_of(outpost: &Outpost, tasks: &mut UnboundedReceiver<Task>, app: &str, asset: &str, action: &str) -> Task {
+async fn task_of(
+    outpost: &TestBroker,
+    tasks: &mut UnboundedReceiver<Task>,
+    app: &str,
+    asset: &str,
+    action: &str,
+) -> Task {
     let container = outpost.container(&format!("{asset} {action}")).await;
     let parameters = if action == "lookup" { json!([{"value": "x"}]) } else { json!([]) };
     outpost
@@ -54,7 +50,7 @@ async fn task_of(outpost: &Outpost, tasks: &mut UnboundedReceiver<Task>, app: &s
 
 #[tokio::test]
 async fn a_task_carries_the_asset_then_action_then_app_deadline_and_the_manifest_memory() {
-    let outpost = Outpost::start().await;
+    let outpost = TestBroker::start().await;
     let mut tasks = take_tasks(outpost.bus.clone()).await;
     outpost.rest.created("/rest/app", &json!({"app": limited_bundle()})).await;
     let config = json!({"base_url": "https://lookup.example"});
@@ -95,7 +91,7 @@ async fn a_task_carries_the_asset_then_action_then_app_deadline_and_the_manifest
 
 #[tokio::test]
 async fn an_asset_deadline_is_checked_stored_shown_and_cleared_over_rest() {
-    let outpost = Outpost::start().await;
+    let outpost = TestBroker::start().await;
     let rest = &outpost.rest;
     let qa = outpost.app_id("QA").await;
     let create = |timeout: Value| async move {
@@ -132,15 +128,9 @@ async fn an_asset_deadline_is_checked_stored_shown_and_cleared_over_rest() {
 
 #[tokio::test]
 async fn an_asset_deadline_is_set_and_cleared_over_grpc() {
-    let outpost = Outpost::start().await;
-    let channel =
-        tonic::transport::Channel::from_shared(outpost.grpc_url.clone()).unwrap().connect().await.expect("gRPC");
-    let basic = base64::engine::general_purpose::STANDARD.encode(format!("admin:{PASSWORD}"));
-    let authorization: tonic::metadata::MetadataValue<_> = format!("Basic {basic}").parse().unwrap();
-    let mut registry = RegistryServiceClient::with_interceptor(channel, move |mut request: tonic::Request<()>| {
-        request.metadata_mut().insert("authorization", authorization.clone());
-        Ok(request)
-    });
+    let outpost = TestBroker::start().await;
+    let mut registry =
+        RegistryServiceClient::with_interceptor(grpc::channel(&outpost.grpc_url).await, Credentials(grpc::admin()));
     let qa = outpost.app_id("QA").await;
     let input = |timeout_secs: Option<i64>| pb::AssetInput {
         name: Some("qa".into()),
@@ -178,14 +168,14 @@ async fn an_asset_deadline_is_set_and_cleared_over_grpc() {
 
 #[tokio::test]
 async fn known_versions_hold_every_other_version_after_upgrades_reinstalls_and_downgrades() {
-    let outpost = Outpost::start().await;
+    let outpost = TestBroker::start().await;
     let rest = &outpost.rest;
     let bundle = |version: &str, component: &[u8]| {
         let manifest = lookup_manifest(version).to_string();
         let bundle = tgz(&[("lookup.json", manifest.as_bytes()), ("lookup.wasm", component)]);
-        json!({"app": base64::engine::general_purpose::STANDARD.encode(bundle)})
+        json!({"app": bundle::encode(&bundle)})
     };
-    let qa = qa_component();
+    let qa = apps::component("qa");
     let known = |id: i64| async move {
         let app = rest.ok(&format!("/rest/app/{id}")).await;
         (app["app_version"].as_str().unwrap().to_string(), app["known_versions"].clone())
@@ -195,7 +185,7 @@ async fn known_versions_hold_every_other_version_after_upgrades_reinstalls_and_d
     rest.created("/rest/app", &bundle("2.0.0", &qa)).await;
     assert_eq!(known(id).await, ("2.0.0".into(), json!(["1.0.0"])), "upgrade");
     // The same version again with another component (a rebuild): no other version.
-    let rebuilt = fixture(HANDLER_ONLY);
+    let rebuilt = apps::handler_only();
     let reinstalled = rest.created("/rest/app", &bundle("2.0.0", &rebuilt)).await;
     assert_eq!(reinstalled["message"], "app 'Lookup' upgraded to 2.0.0", "{reinstalled}");
     assert_eq!(known(id).await, ("2.0.0".into(), json!(["1.0.0"])), "re-install of the same version");
@@ -213,14 +203,14 @@ async fn known_versions_hold_every_other_version_after_upgrades_reinstalls_and_d
 
 #[tokio::test]
 async fn bundles_refused_through_rest_say_precisely_why() {
-    let outpost = Outpost::start().await;
+    let outpost = TestBroker::start().await;
     let rest = &outpost.rest;
-    let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+    let b64 = bundle::encode;
     let install = |bundle: Vec<u8>| async move { rest.post("/rest/app", &json!({"app": b64(&bundle)})).await };
     let manifest = lookup_manifest("1.0.0").to_string();
     let manifest = manifest.as_bytes();
 
-    let foreign = fixture(FOREIGN_IMPORT);
+    let foreign = apps::foreign_import();
     assert_soar_error(
         &install(tgz(&[("lookup.json", manifest), ("lookup.wasm", &foreign)])).await,
         400,

@@ -208,11 +208,6 @@ impl AmqpBus {
         &self.shared().config.topology
     }
 
-    /// How many times the bus reconnected since [`AmqpBus::connect`] (for health pages).
-    pub fn reconnects(&self) -> u64 {
-        self.shared().reconnects()
-    }
-
     fn shared(&self) -> &Arc<Shared> {
         &self.owner.shared
     }

@@ -112,10 +112,6 @@ impl Shared {
         }
     }
 
-    pub fn reconnects(&self) -> u64 {
-        self.generation.load(Ordering::Relaxed).saturating_sub(1)
-    }
-
     pub fn remember_segment(&self, segment: &str) {
         self.segments.lock().expect("segments lock").insert(segment.to_string());
     }

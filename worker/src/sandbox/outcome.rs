@@ -6,9 +6,9 @@ use outpost_proto::size::human_bytes;
 use wasmtime::Trap;
 
 use super::bindings::{ActionResult, WitStatus};
+use super::egress::Journal;
 use super::output::LogSink;
 use super::{Limits, Outcome, Status};
-use crate::egress::Journal;
 
 /// How the call into the connector ended.
 pub enum Ended {

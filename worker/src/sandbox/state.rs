@@ -11,9 +11,9 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::bindings::{Connector, outpost::connector::host, outpost::connector::types};
 use super::capabilities::{self, Attempts};
+use super::egress::{EgressHooks, EgressRun};
 use super::output::{GuestOutput, LogSink, truncate};
 use super::{MAX_STATE_BYTES, SandboxError};
-use crate::egress::{EgressHooks, EgressRun};
 
 /// The fewest milliseconds between two progress messages forwarded to the broker;
 /// more frequent ones are dropped (the latest one is what a client wants anyway).
@@ -220,7 +220,7 @@ impl host::Host for RunState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::egress::{EgressConfig, EgressNet};
+    use crate::sandbox::egress::{EgressConfig, EgressNet};
     use host::Host as _;
 
     fn state() -> RunState {

@@ -1,16 +1,10 @@
-//! The sample bundles `apps/build.sh` makes install: valid manifests, components that
-//! implement the connector world and import nothing outside it. And the bundles that
-//! must not: a foreign import, a zip bomb, links, too many entries, too many bytes.
+//! The install checks of bundles, without a broker: the sample bundles `apps/build.sh`
+//! makes pass them (valid manifests, components that implement the connector world and
+//! import nothing outside it), and the bundles that must not: a foreign import, a zip
+//! bomb, links, too many entries, too many bytes.
 
-use std::path::PathBuf;
-
-fn dist() -> PathBuf {
-    let dir = std::env::var_os("OUTPOST_APPS_DIST")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../apps/dist"));
-    assert!(dir.join("qa.tgz").exists(), "{} holds no bundles: run `bash apps/build.sh`", dir.display());
-    dir
-}
+use outpost_tests::apps;
+use outpost_tests::bundle::{Entry, tgz_of};
 
 #[test]
 fn every_sample_bundle_passes_the_install_checks() {
@@ -25,7 +19,7 @@ fn every_sample_bundle_passes_the_install_checks() {
         ),
         ("hostile.tgz", "Hostile", vec!["spin", "recurse", "grow memory", "snoop"]),
     ] {
-        let bytes = std::fs::read(dist().join(file)).unwrap();
+        let bytes = std::fs::read(apps::dist().join(file)).unwrap();
         let bundle = outpost_broker::catalog::bundle::read(&bytes).unwrap_or_else(|e| panic!("{file}: {e}"));
         assert_eq!(bundle.abi_version, "0.1.0", "{file}");
         assert!(bundle.manifest.name.eq_ignore_ascii_case(name), "{file} is named {}", bundle.manifest.name);
@@ -36,45 +30,6 @@ fn every_sample_bundle_passes_the_install_checks() {
     }
 }
 
-/// One entry of a test bundle.
-enum Entry<'a> {
-    File(&'a str, &'a [u8]),
-    Dir(&'a str),
-    Symlink(&'a str, &'a str),
-    HardLink(&'a str, &'a str),
-}
-
-/// A gzip-compressed tar of `entries`, written as they are (no checks).
-fn tgz(entries: &[Entry<'_>]) -> Vec<u8> {
-    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast()));
-    for entry in entries {
-        let mut header = tar::Header::new_gnu();
-        header.set_mode(0o644);
-        let (path, content): (&str, &[u8]) = match entry {
-            Entry::File(path, content) => {
-                header.set_entry_type(tar::EntryType::Regular);
-                (path, content)
-            }
-            Entry::Dir(path) => {
-                header.set_entry_type(tar::EntryType::Directory);
-                (path, &[])
-            }
-            Entry::Symlink(path, target) | Entry::HardLink(path, target) => {
-                let kind =
-                    if matches!(entry, Entry::Symlink(..)) { tar::EntryType::Symlink } else { tar::EntryType::Link };
-                header.set_entry_type(kind);
-                header.set_link_name(target).unwrap();
-                (path, &[])
-            }
-        };
-        header.set_size(content.len() as u64);
-        header.set_path(path).unwrap();
-        header.set_cksum();
-        builder.append(&header, content).unwrap();
-    }
-    builder.into_inner().unwrap().finish().unwrap()
-}
-
 const MANIFEST: &str = r#"{"appid": "6e2c3d0a-8f1b-4c5e-9a7d-2b4f6e8a0c1d", "name": "T", "app_version": "1.0.0",
     "actions": [{"action": "echo", "identifier": "echo", "type": "generic"}]}"#;
 
@@ -83,17 +38,10 @@ fn refusal(bundle: &[u8]) -> String {
     outpost_broker::catalog::bundle::read(bundle).expect_err("the bundle is refused").to_string()
 }
 
-/// `apps/hostile/foreign-import.wat`: a correct handler that also imports
-/// `evil:fs/files@1.0.0`.
-const FOREIGN_IMPORT: &str = include_str!("../../apps/hostile/foreign-import.wat");
-
-/// `apps/hostile/handler-only.wat`: the same component without that import.
-const HANDLER_ONLY: &str = include_str!("../../apps/hostile/handler-only.wat");
-
 #[test]
 fn a_component_importing_outside_the_world_is_refused_naming_the_import() {
-    let component = wat::parse_str(FOREIGN_IMPORT).unwrap();
-    let message = refusal(&tgz(&[Entry::File("t.json", MANIFEST.as_bytes()), Entry::File("t.wasm", &component)]));
+    let component = apps::foreign_import();
+    let message = refusal(&tgz_of(&[Entry::File("t.json", MANIFEST.as_bytes()), Entry::File("t.wasm", &component)]));
     assert_eq!(
         message,
         "invalid app bundle: the component imports 'evil:fs/files@1.0.0', which is outside the outpost:connector \
@@ -102,8 +50,8 @@ fn a_component_importing_outside_the_world_is_refused_naming_the_import() {
          wasi:http/types@0.2.x, wasi:http/outgoing-handler@0.2.x)"
     );
     // Without that import the same component is a valid connector.
-    let clean = wat::parse_str(HANDLER_ONLY).unwrap();
-    let bundle = outpost_broker::catalog::bundle::read(&tgz(&[
+    let clean = apps::handler_only();
+    let bundle = outpost_broker::catalog::bundle::read(&tgz_of(&[
         Entry::File("t.json", MANIFEST.as_bytes()),
         Entry::File("t.wasm", &clean),
     ]))
@@ -115,8 +63,11 @@ fn a_component_importing_outside_the_world_is_refused_naming_the_import() {
 fn a_bundle_that_unpacks_past_160_mib_is_refused() {
     // Zeros compress a thousandfold: well under the 64 MiB compressed limit.
     let zeros = vec![0u8; 81 << 20];
-    let bomb =
-        tgz(&[Entry::File("t.json", MANIFEST.as_bytes()), Entry::File("a.bin", &zeros), Entry::File("b.bin", &zeros)]);
+    let bomb = tgz_of(&[
+        Entry::File("t.json", MANIFEST.as_bytes()),
+        Entry::File("a.bin", &zeros),
+        Entry::File("b.bin", &zeros),
+    ]);
     assert!(bomb.len() < 1 << 20, "{} bytes compressed", bomb.len());
     assert_eq!(refusal(&bomb), "invalid app bundle: the bundle holds more than 160 MiB unpacked");
 }
@@ -125,7 +76,7 @@ fn a_bundle_that_unpacks_past_160_mib_is_refused() {
 fn links_are_refused_naming_the_entry() {
     for link in [Entry::Symlink("t.wasm", "/etc/passwd"), Entry::HardLink("t.wasm", "t.json")] {
         assert_eq!(
-            refusal(&tgz(&[Entry::File("t.json", MANIFEST.as_bytes()), link])),
+            refusal(&tgz_of(&[Entry::File("t.json", MANIFEST.as_bytes()), link])),
             "invalid app bundle: entry 't.wasm' is a link; bundles hold plain files only"
         );
     }
@@ -136,11 +87,11 @@ fn more_than_256_entries_are_refused_folders_included() {
     let names: Vec<String> = (0..257).map(|i| format!("f{i}.txt")).collect();
     let mut files: Vec<Entry<'_>> = names.iter().map(|n| Entry::File(n, b"x")).collect();
     files.insert(0, Entry::File("t.json", MANIFEST.as_bytes()));
-    assert_eq!(refusal(&tgz(&files)), "invalid app bundle: the bundle holds more than 256 entries");
+    assert_eq!(refusal(&tgz_of(&files)), "invalid app bundle: the bundle holds more than 256 entries");
 
     let dirs: Vec<String> = (0..300).map(|i| format!("d{i}/")).collect();
     let folders: Vec<Entry<'_>> = dirs.iter().map(|d| Entry::Dir(d)).collect();
-    assert_eq!(refusal(&tgz(&folders)), "invalid app bundle: the bundle holds more than 256 entries");
+    assert_eq!(refusal(&tgz_of(&folders)), "invalid app bundle: the bundle holds more than 256 entries");
 }
 
 #[test]

@@ -23,7 +23,7 @@ where
     F: FnOnce(Store) -> Fut,
     Fut: Future<Output = ()>,
 {
-    let name = format!("outpost_store_{}", uuid::Uuid::new_v4().simple());
+    let name = outpost_tests::unique("outpost_store_");
     let admin = Db::connect_unmigrated(PG_ADMIN).await.expect("the machine's PostgreSQL at 127.0.0.1:5432");
     admin.execute(&format!("CREATE DATABASE {name}"), vec![]).await.unwrap();
     let store = Store::open(&format!("postgres://postgres@127.0.0.1:5432/{name}"), SealKey::generate()).await.unwrap();
@@ -32,15 +32,15 @@ where
     admin.execute(&format!("DROP DATABASE {name} WITH (FORCE)"), vec![]).await.unwrap();
 }
 
-/// One `#[tokio::test]` per case and backend, in modules `sqlite` and `postgres`.
-#[macro_export]
+/// One `#[tokio::test]` per case and backend, in modules `sqlite` and `postgres` of the
+/// module that lists the cases.
 macro_rules! both_backends {
     ($($case:ident),* $(,)?) => {
         mod sqlite {
-            $(#[tokio::test] async fn $case() { super::backends::with_sqlite(super::$case).await; })*
+            $(#[tokio::test] async fn $case() { $crate::backends::with_sqlite(super::$case).await; })*
         }
         mod postgres {
-            $(#[tokio::test] async fn $case() { super::backends::with_postgres(super::$case).await; })*
+            $(#[tokio::test] async fn $case() { $crate::backends::with_postgres(super::$case).await; })*
         }
     };
 }

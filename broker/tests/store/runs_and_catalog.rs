@@ -1,7 +1,5 @@
-//! The store contract: the same cases against SQLite and PostgreSQL.
-//!
-//! PostgreSQL cases use a fresh database on the machine's server (trust auth), dropped
-//! at the end of each case.
+//! The store contract of apps, assets, containers and artifacts, action runs and their
+//! results, listings and asset state: the same cases against SQLite and PostgreSQL.
 
 use outpost_broker::listing;
 use outpost_broker::listing::{ListQuery, MAX_UNPAGED};
@@ -19,8 +17,6 @@ use outpost_proto::manifest::Manifest;
 use outpost_proto::time::now_ms;
 use outpost_proto::v1::{HttpExchange, ParameterContext, ResultStatus, Task, TaskResult};
 use serde_json::{Value, json};
-
-mod backends;
 
 both_backends!(
     apps_install_upgrade_and_keep_known_versions,

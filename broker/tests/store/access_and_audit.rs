@@ -1,8 +1,5 @@
 //! The store contract of issue 6 (roles, users and tokens, the audit trail, settings and
 //! system figures): the same cases against SQLite and PostgreSQL.
-//!
-//! PostgreSQL cases use a fresh database on the machine's server (trust auth), dropped
-//! at the end of each case, as `store.rs` does.
 
 use outpost_broker::access::permissions::{Permission, Required};
 use outpost_broker::listing::{ListQuery, Order, Value};
@@ -18,8 +15,6 @@ use outpost_proto::manifest::Manifest;
 use outpost_proto::time::now_ms;
 use outpost_proto::v1::{ResultStatus, Task, TaskResult};
 use serde_json::json;
-
-mod backends;
 
 both_backends!(
     users_hold_roles_and_grants_are_the_union_of_active_roles,
