@@ -20,8 +20,11 @@ async fn a_locks_refusals_are_recorded_soon_after_it_ends_without_another_sign_i
     }
     // Nobody signs in afterwards: the broker's own sweep records the refusals.
     let store = &h.broker.store;
-    let query =
-        outpost_broker::store::audit_records::AuditQuery { end_ms: i64::MAX, authentication: true, ..Default::default() };
+    let query = outpost_broker::store::audit_records::AuditQuery {
+        end_ms: i64::MAX,
+        authentication: true,
+        ..Default::default()
+    };
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
         let records = store.query_audit(&query).await.unwrap();
