@@ -59,6 +59,9 @@ pub struct EgressConfig {
     /// Extra trust anchors for https besides the Mozilla roots (a private CA, or a
     /// test's self-signed certificate).
     pub extra_root_certificates: Vec<CertificateDer<'static>>,
+    /// Records or replays the exchanges of requests the policy allowed (`outpost app
+    /// test --record/--replay`); `None` on a worker, which always sends for real.
+    pub tape: Option<crate::tape::Tape>,
 }
 
 impl Default for EgressConfig {
@@ -70,6 +73,7 @@ impl Default for EgressConfig {
             between_bytes_timeout: Duration::from_secs(30),
             max_response_bytes: 8 << 20,
             extra_root_certificates: Vec::new(),
+            tape: None,
         }
     }
 }
@@ -543,7 +547,7 @@ impl EgressRun {
         Some(journal.exchanges.len() - 1)
     }
 
-    fn update(&self, entry: Option<usize>, f: impl FnOnce(&mut HttpExchange)) {
+    pub(crate) fn update(&self, entry: Option<usize>, f: impl FnOnce(&mut HttpExchange)) {
         if let Some(index) = entry
             && let Some(exchange) = self.lock().exchanges.get_mut(index)
         {
@@ -551,7 +555,7 @@ impl EgressRun {
         }
     }
 
-    fn deny(&self, entry: Option<usize>, url: &str, reason: &str, started: Instant) {
+    pub(crate) fn deny(&self, entry: Option<usize>, url: &str, reason: &str, started: Instant) {
         self.update(entry, |exchange| {
             exchange.denied = reason.to_string();
             exchange.duration_ms = millis(started.elapsed());
@@ -560,7 +564,7 @@ impl EgressRun {
     }
 }
 
-fn millis(duration: Duration) -> u64 {
+pub(crate) fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
@@ -576,15 +580,15 @@ impl EgressHooks {
     }
 }
 
-type IoFuture = Box<dyn Future<Output = Result<(), HttpError>> + Send>;
-type SendFuture = Box<dyn Future<Output = Result<(http::Response<WasiBody>, IoFuture), HttpError>> + Send>;
+pub(crate) type IoFuture = Box<dyn Future<Output = Result<(), HttpError>> + Send>;
+pub(crate) type SendFuture = Box<dyn Future<Output = Result<(http::Response<WasiBody>, IoFuture), HttpError>> + Send>;
 
 /// Where a request goes, taken apart from its URI.
-struct Target {
+pub(crate) struct Target {
     scheme: WebScheme,
-    host: Host,
+    pub(crate) host: Host,
     port: u16,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl Target {
@@ -629,6 +633,10 @@ impl WasiHttpHooks for EgressHooks {
             log_denied(&run, &method, &target.url, reason);
             return Box::new(async { Err(HttpError::HttpRequestDenied) });
         }
+        // The transport boundary: past the policy, a tape may answer instead of the network.
+        if let Some(tape) = run.net.config.tape.clone() {
+            return Box::new(async move { tape.send(&run, entry, &target, request, options, started).await });
+        }
         Box::new(async move {
             let result = send(&run, entry, &target, request, options, started).await;
             if let Err(error) = &result {
@@ -644,7 +652,7 @@ impl WasiHttpHooks for EgressHooks {
     }
 }
 
-fn log_denied(run: &EgressRun, method: &str, url: &str, reason: &str) {
+pub(crate) fn log_denied(run: &EgressRun, method: &str, url: &str, reason: &str) {
     tracing::warn!(task_id = %run.task_id, method = %method, url = %url, reason = %reason,
         "connector http request denied");
 }
@@ -656,7 +664,7 @@ fn clamp(requested: Option<Duration>, max: Duration) -> Duration {
     requested.map_or(max, |r| r.min(max))
 }
 
-async fn send(
+pub(crate) async fn send(
     run: &Arc<EgressRun>,
     entry: Option<usize>,
     target: &Target,

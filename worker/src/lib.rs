@@ -7,6 +7,8 @@
 //! # Layout
 //! - [`sandbox`]: the wasmtime engine, component cache, and one sandboxed call.
 //! - [`egress`]: outgoing HTTP: the per-asset allowlist and SSRF protection.
+//! - [`tape`]: HTTP record and replay at egress's transport boundary (`outpost app test`).
+//! - [`local`]: one action run without a broker, in the same sandbox and limits.
 //! - [`app_cache`]: components by digest, fetched from the broker, verified, cached.
 //! - [`consume`]: take a task, run it, publish the result, then acknowledge.
 //! - [`heartbeat`]: periodic signs of life for the broker's registry.
@@ -17,7 +19,9 @@ pub mod consume;
 pub mod egress;
 pub mod heartbeat;
 pub mod identity;
+pub mod local;
 pub mod sandbox;
+pub mod tape;
 
 use std::path::PathBuf;
 use std::sync::Arc;
