@@ -14,6 +14,7 @@
 //! - [`fetch_app`]: `AppService.FetchApp`, as workers call it.
 //! - [`openapi`]: the document against the router and real responses.
 //! - [`sandbox`]: task limits, the asset deadline, `known_versions`, refused bundles.
+//! - [`soar_apps`]: real SOAR app JSON installs unmodified.
 
 mod cancel;
 mod fetch_app;
@@ -22,3 +23,4 @@ mod harness;
 mod openapi;
 mod rest;
 mod sandbox;
+mod soar_apps;
