@@ -30,6 +30,16 @@ from typing import Any, Dict
 
 from .result import ActionResult, Status
 
+# The bindings are imported here, while componentize-py snapshots the module at build
+# time: an import inside a call would search the filesystem, which the sandbox denies
+# (and reports). Natively (unit tests of a connector's pure parts) they do not exist.
+try:
+    from componentize_py_types import Err as _Err
+    from wit_world.imports import host as _host
+    from wit_world.imports import types as _types
+except ImportError:  # pragma: no cover - only natively
+    _Err = _host = _types = None
+
 __all__ = [
     "Action",
     "ActionResult",
@@ -126,24 +136,25 @@ def _message(exception: BaseException) -> str:
 
 
 def _handle(connector: type, request: Any) -> Any:
-    from wit_world.imports import types
-
     result = ActionResult()
     try:
         connector().handle(Action(request), result)
     except Exception as exception:  # the connector's failure: a failed result, not a trap
         result.set_status(Status.FAILED, _message(exception))
     status, message, data, summary = result.parts()
-    wit_status = types.Status.SUCCESS if status is Status.SUCCESS else types.Status.FAILED
-    return types.ActionResult(wit_status, message, data, summary)
+    wit_status = _types.Status.SUCCESS if status is Status.SUCCESS else _types.Status.FAILED
+    return _types.ActionResult(wit_status, message, data, summary)
 
 
 def export(connector: type) -> type:
     """Exports ``connector`` (a :class:`Connector` subclass) as the component's
-    ``outpost:connector/handler``: assign the answer to ``Handler`` in ``app.py``."""
-    from wit_world import exports
+    ``outpost:connector/handler``: assign the answer to ``Handler`` in ``app.py``.
 
-    class Handler(exports.Handler):
+    The class it answers has the shape of ``wit_world.exports.Handler`` (what
+    componentize-py calls) without importing the bindings, so ``app.py`` also imports
+    natively, for unit tests of its pure parts."""
+
+    class Handler:
         def handle(self, request: Any) -> Any:
             return _handle(connector, request)
 
@@ -152,9 +163,7 @@ def export(connector: type) -> type:
 
 
 def _log(level_name: str, message: str) -> None:
-    from wit_world.imports import host
-
-    host.log(getattr(host.Level, level_name), str(message))
+    _host.log(getattr(_host.Level, level_name), str(message))
 
 
 def debug(message: str) -> None:
@@ -176,30 +185,23 @@ def error(message: str) -> None:
 
 def save_progress(message: str) -> None:
     """SOAR's ``save_progress``: a message clients see while the action runs."""
-    from wit_world.imports import host
-
-    host.save_progress(str(message))
+    _host.save_progress(str(message))
 
 
 def load_state() -> Dict[str, Any]:
     """SOAR's ``load_state``: this asset's saved state, ``{}`` when none."""
-    from wit_world.imports import host
-
-    state = json.loads(host.load_state())
+    state = json.loads(_host.load_state())
     return state if isinstance(state, dict) else {}
 
 
 def save_state(state: Dict[str, Any]) -> None:
     """SOAR's ``save_state``: replaces this asset's state with ``state`` (a dict).
     Raises ``ValueError`` with the host's reason when it refuses it (too large)."""
-    from componentize_py_types import Err
-    from wit_world.imports import host
-
     if not isinstance(state, dict):
         raise TypeError(f"the state must be a dict (a JSON object), not {type(state).__name__}")
     try:
-        host.save_state(json.dumps(state, separators=(",", ":")))
-    except Err as refused:
+        _host.save_state(json.dumps(state, separators=(",", ":")))
+    except _Err as refused:
         raise ValueError(f"the host refused the state: {refused.value}") from None
 
 

@@ -22,6 +22,16 @@ import json as _json
 from typing import Any, Dict, Optional, Tuple
 from urllib.parse import urljoin, urlsplit
 
+# Imported at build time (componentize-py's snapshot): an import inside a call would
+# search the filesystem, which the sandbox denies. Natively they do not exist.
+try:
+    from componentize_py_types import Err as _Err
+    from wit_world.imports import http_types as _t
+    from wit_world.imports import outgoing_handler as _outgoing_handler
+    from wit_world.imports import streams as _streams
+except ImportError:  # pragma: no cover - only natively
+    _Err = _t = _outgoing_handler = _streams = None
+
 __all__ = ["HttpError", "Response", "request", "get", "post", "put", "patch", "delete"]
 
 #: Largest response body read, in bytes, unless a call asks for another cap.
@@ -106,10 +116,7 @@ def _method(t: Any, method: str) -> Any:
 
 
 def _exchange(method: str, url: str, headers: Dict[str, str], body: bytes, timeout: float, max_bytes: int) -> Response:
-    from componentize_py_types import Err
-    from wit_world.imports import http_types as t
-    from wit_world.imports import outgoing_handler, streams
-
+    Err, t, outgoing_handler, streams = _Err, _t, _outgoing_handler, _streams
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise HttpError(f"cannot request {url!r}: only http:// and https:// URLs")
