@@ -84,6 +84,19 @@ pub async fn run_action(
     run: LocalRun,
 ) -> Result<LocalOutcome, LocalError> {
     let action = find_action(manifest, &run.action)?.clone();
+    run_defined(sandbox, manifest, component, action, run).await
+}
+
+/// Runs one parameter set of `action`, which need not be one of the manifest's: a
+/// probe (`outpost app validate`) calls an identifier no action has, to learn how the
+/// connector answers an unknown one.
+pub async fn run_defined(
+    sandbox: &Sandbox,
+    manifest: &Manifest,
+    component: &[u8],
+    action: ActionDef,
+    run: LocalRun,
+) -> Result<LocalOutcome, LocalError> {
     let mut parameters = action.apply_parameters(&run.parameters).map_err(LocalError::Parameters)?;
     let configuration = manifest.apply_configuration(&run.configuration).map_err(LocalError::Configuration)?;
     let guid = uuid::Uuid::new_v4().to_string();

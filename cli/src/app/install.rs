@@ -26,6 +26,9 @@ pub struct InstallArgs {
     /// A file holding the password (else OUTPOST_PASSWORD).
     #[arg(long)]
     pub password_file: Option<PathBuf>,
+    /// Print only the app's numeric id (for scripts: `APP=$(outpost app install --quiet ...)`).
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 /// How the request signs in.
@@ -65,6 +68,14 @@ impl Credentials {
     }
 }
 
+fn report(quiet: bool, message: &str, id: i64) {
+    if quiet {
+        println!("{id}");
+    } else {
+        println!("{message} (app id {id})");
+    }
+}
+
 pub async fn run(args: InstallArgs) -> anyhow::Result<()> {
     let bundle = std::fs::read(&args.bundle).with_context(|| format!("cannot read {}", args.bundle.display()))?;
     // The broker checks it again; checking here names the problem before the upload.
@@ -82,7 +93,7 @@ pub async fn run(args: InstallArgs) -> anyhow::Result<()> {
             let answer = client.install_app(request).await.map_err(|status| anyhow::anyhow!("{}", status.message()))?;
             let answer = answer.into_inner();
             let id = answer.app.map(|app| app.id).unwrap_or_default();
-            println!("{} (app id {id})", answer.message);
+            report(args.quiet, &answer.message, id);
         }
         None => {
             let url = format!("{}/rest/app", args.url.trim_end_matches('/'));
@@ -99,7 +110,7 @@ pub async fn run(args: InstallArgs) -> anyhow::Result<()> {
             if !status.is_success() {
                 bail!("{url} answered {status}: {}", answer["message"].as_str().unwrap_or("(no message)"));
             }
-            println!("{} (app id {})", answer["message"].as_str().unwrap_or("installed"), answer["id"]);
+            report(args.quiet, answer["message"].as_str().unwrap_or("installed"), answer["id"].as_i64().unwrap_or_default());
         }
     }
     Ok(())

@@ -36,7 +36,8 @@ impl Connector for App {
                 let summary = summary_of(&record);
                 result.add_data(&record)?;
                 result.update_summary(&summary)?;
-                result.set_status(Status::Success, format!("IP {ip}: {}, {}", summary["city"], summary["country"]));
+                let text = |key: &str| summary[key].as_str().unwrap_or("unknown").to_string();
+                result.set_status(Status::Success, format!("IP {ip}: {}, {}", text("city"), text("country")));
             }
             other => bail!("unknown action '{other}'"),
         }
