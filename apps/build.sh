@@ -15,7 +15,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")"
 
 # The connectors shipped as samples, then the test-only one (never install it in
 # production: it exists to attack the sandbox in the host's tests).
-APPS=(qa geoip whois reputation hostile)
+APPS=(qa geoip whois reputation umbrella hostile)
 # Python connectors (apps/<app>/app.py + <app>.json), built with componentize-py.
 PY_APPS=(urlscan)
 COMPONENTIZE_PY_VERSION=0.25.1

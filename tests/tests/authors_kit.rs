@@ -271,3 +271,33 @@ fn the_python_sample_installs_and_runs_through_outpost_up() {
     assert_eq!(app_run["result_data"][0]["message"], "Total results: 1", "{app_run}");
     assert_eq!(app_run["result_summary"]["latest_url"], "https://example.com/", "{app_run}");
 }
+
+#[test]
+fn the_rust_port_runs_offline_from_its_tapes_with_the_key_kept_out_of_them() {
+    let workspace = paths::workspace();
+    let tapes = workspace.join("apps/umbrella/tests");
+    let test = |action: &str, param: Value, tape: &str| {
+        let output = kit(&workspace)
+            .args(["app", "test"])
+            .arg(paths::apps_dist().join("umbrella.tgz"))
+            .args(["--action", action, "--param", &param.to_string(), "--json"])
+            .args(["--config", r#"{"customer_key": "k3y"}"#, "--replay"])
+            .arg(tapes.join(tape))
+            .output()
+            .expect("outpost runs");
+        serde_json::from_slice::<Value>(&output.stdout).unwrap_or(Value::Null)
+    };
+    let listed = test("list blocked domains", json!({}), "list_blocked_domains.json");
+    assert_eq!(listed["message"], "Total domains: 3", "both pages read: {listed}");
+    assert_eq!(listed["data"][2]["name"], "phish.example");
+    let blocked = test("block domain", json!({"domain": "bad.example"}), "block_unblock.json");
+    assert_eq!(blocked["message"], "REST API returned success with id: a4070f26-4cfc-4a5f-9a17-532c093ca151");
+    let unblocked = test("unblock domain", json!({"domain": "bad.example"}), "block_unblock.json");
+    assert_eq!(unblocked["message"], "Domain successfully unblocked");
+    let refused = test("test connectivity", json!({}), "block_unblock.json");
+    assert_eq!(refused["message"], "the customer key was refused (401)");
+    for tape in ["list_blocked_domains.json", "block_unblock.json"] {
+        let text = std::fs::read_to_string(tapes.join(tape)).expect("the tape");
+        assert!(text.contains("customerKey=********") && !text.contains("k3y"), "{tape} holds no key");
+    }
+}
