@@ -341,8 +341,9 @@ mod tests {
 
     #[test]
     fn refuses_a_component_with_more_core_instances_than_a_worker_slot_holds() {
-        let instances: String =
-            (0..=abi::MAX_CORE_INSTANCES_PER_COMPONENT).map(|i| format!("(core instance $i{i} (instantiate $m))")).collect();
+        let instances: String = (0..=abi::MAX_CORE_INSTANCES_PER_COMPONENT)
+            .map(|i| format!("(core instance $i{i} (instantiate $m))"))
+            .collect();
         let text = format!("(component (core module $m) {instances})");
         let component = wat::parse_str(&text).unwrap();
         let message = check_component(&component).unwrap_err().0;

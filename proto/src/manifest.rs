@@ -553,7 +553,11 @@ mod tests {
         let m = parse(&m).unwrap();
         assert_eq!(m.action("on poll").unwrap().action_type, "ingest");
         let config = m
-            .apply_configuration(json!({"base_url": "https://x", "zone": "Europe/Paris", "parser": "def f(): pass"}).as_object().unwrap())
+            .apply_configuration(
+                json!({"base_url": "https://x", "zone": "Europe/Paris", "parser": "def f(): pass"})
+                    .as_object()
+                    .unwrap(),
+            )
             .unwrap();
         assert_eq!(config["zone"], "Europe/Paris");
         assert_eq!(config["limit"], 25, "a numeric default written as a string is a number");

@@ -63,5 +63,7 @@ fn an_on_poll_action_checks_its_parameters_like_any_other() {
     let config = serde_json::json!({"hosts": "k:9092", "topic": "t", "timeout": 100, "message_parser": "def parse_messages(t, m): return []"});
     let applied = manifest.apply_configuration(config.as_object().unwrap()).unwrap();
     assert_eq!(applied["read_from_beginning"], false);
-    assert!(manifest.apply_configuration(&serde_json::Map::new()).unwrap_err().contains("missing required field 'hosts'"));
+    assert!(
+        manifest.apply_configuration(&serde_json::Map::new()).unwrap_err().contains("missing required field 'hosts'")
+    );
 }

@@ -56,7 +56,11 @@ fn kit(cwd: &Path) -> Command {
 }
 
 fn show(output: &Output) -> String {
-    format!("stdout:\n{}\nstderr:\n{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+    format!(
+        "stdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
 }
 
 /// A local stand-in for the services the connectors call: ipinfo-style lookups
@@ -72,7 +76,9 @@ fn local_service() -> u16 {
                 .route(
                     "/{ip}/json",
                     axum::routing::get(|axum::extract::Path(ip): axum::extract::Path<String>| async move {
-                        axum::Json(json!({"ip": ip, "city": "Mountain View", "country": "US", "org": "AS15169 Google LLC"}))
+                        axum::Json(
+                            json!({"ip": ip, "city": "Mountain View", "country": "US", "org": "AS15169 Google LLC"}),
+                        )
                     }),
                 )
                 .route(
@@ -157,13 +163,17 @@ fn the_python_sample_runs_offline_from_its_tapes_and_a_request_not_on_tape_fails
     assert_eq!(hunt["summary"]["latest_url"], "https://example.com/");
     assert_eq!(hunt["data"][0]["results"][0]["page"]["ip"], "93.184.215.14");
 
-    let (ok, report, shown) = test("get report", json!({"id": "9b1a0c5e-3f7d-4a2b-8e61-0c2d4f6a8b10"}), "get_report.json");
+    let (ok, report, shown) =
+        test("get report", json!({"id": "9b1a0c5e-3f7d-4a2b-8e61-0c2d4f6a8b10"}), "get_report.json");
     assert!(ok, "{shown}");
     assert_eq!(report["message"], "Report of https://example.com/: not malicious");
 
     let (ok, missing, _) = test("get report", json!({"id": "00000000-0000-4000-8000-000000000000"}), "get_report.json");
     assert!(!ok, "a failed action fails the command");
-    assert_eq!(missing["message"], "no report for 00000000-0000-4000-8000-000000000000 (the scan may still be running)");
+    assert_eq!(
+        missing["message"],
+        "no report for 00000000-0000-4000-8000-000000000000 (the scan may still be running)"
+    );
     assert_eq!(missing["exception_occured"], false, "the connector's own failure, not the sandbox's");
 
     let (ok, off_tape, _) = test("hunt domain", json!({"domain": "other.example"}), "hunt_domain.json");
@@ -202,9 +212,10 @@ fn replay_still_applies_the_egress_policy() {
     assert_eq!(allowed["message"], "Fetched 5 bytes with status 200", "{allowed}");
     let elsewhere = fetch("https://elsewhere.example/x");
     assert!(
-        elsewhere["message"].as_str().unwrap_or_default().starts_with(
-            "request to https://elsewhere.example:443/x denied: host not allowed for this asset"
-        ),
+        elsewhere["message"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("request to https://elsewhere.example:443/x denied: host not allowed for this asset"),
         "on the tape, but not allowed by the asset: {elsewhere}"
     );
 }

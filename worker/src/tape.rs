@@ -200,7 +200,8 @@ impl Tape {
                 }
                 Ok(())
             };
-            check().map_err(|error| TapeError::Parse { path: path.clone(), error: format!("exchange {i}: {error}") })?;
+            check()
+                .map_err(|error| TapeError::Parse { path: path.clone(), error: format!("exchange {i}: {error}") })?;
         }
         Ok(Tape::new(Mode::Replay, path, secrets, file.exchanges))
     }
@@ -208,9 +209,7 @@ impl Tape {
     fn new(mode: Mode, path: PathBuf, secrets: Vec<String>, exchanges: Vec<Exchange>) -> Tape {
         let secrets = secrets.into_iter().filter(|s| !s.is_empty()).collect();
         let used = vec![false; exchanges.len()];
-        Tape {
-            deck: Arc::new(Deck { mode, path, secrets, exchanges: Mutex::new(exchanges), used: Mutex::new(used) }),
-        }
+        Tape { deck: Arc::new(Deck { mode, path, secrets, exchanges: Mutex::new(exchanges), used: Mutex::new(used) }) }
     }
 
     /// The file this tape records into or replays from.

@@ -31,7 +31,10 @@ impl Connector for Umbrella {
             "list_blocked_domains" => {
                 let mut total = 0usize;
                 for page in 1..=MAX_PAGES {
-                    let url = config.url("/1.0/domains", &[("page", &page.to_string()), ("limit", &PAGE_SIZE.to_string())]);
+                    let url = config.url(
+                        "/1.0/domains",
+                        &[("page", &page.to_string()), ("limit", &PAGE_SIZE.to_string())],
+                    );
                     let response = http::get(url).send()?;
                     check(&response, "the listing")?;
                     let listing: Listing = response.json()?;
@@ -53,7 +56,10 @@ impl Connector for Umbrella {
                 let response = http::post(config.url("/1.0/events", &[])).json(&event)?.send()?;
                 check(&response, "blocking")?;
                 let answer: Value = response.json().unwrap_or(Value::Null);
-                let id = answer.get("id").map(|id| id.to_string().trim_matches('"').to_string()).unwrap_or_default();
+                let id = answer
+                    .get("id")
+                    .map(|id| id.to_string().trim_matches('"').to_string())
+                    .unwrap_or_default();
                 result.add_data(json!({ "id": id }))?;
                 result.set_status(Status::Success, format!("REST API returned success with id: {id}"));
             }
@@ -160,7 +166,10 @@ fn block_event(domain: &str, disable_safeguards: bool, now: &str) -> Value {
 
 /// Now, as `2024-05-02T09:14:07Z`, from the wall clock WASI lends.
 fn now_iso8601() -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     iso8601(secs)
 }
 
@@ -177,7 +186,12 @@ fn iso8601(secs: u64) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 /// Percent-encodes a query component (RFC 3986 unreserved characters stay).
@@ -196,7 +210,10 @@ mod tests {
 
     #[test]
     fn urls_carry_the_key_last_and_encode_every_value() {
-        let config = Config { base_url: "https://s-platform.api.opendns.com/".into(), customer_key: "k&y".into() };
+        let config = Config {
+            base_url: "https://s-platform.api.opendns.com/".into(),
+            customer_key: "k&y".into(),
+        };
         assert_eq!(
             config.url("/1.0/domains", &[("where[name]", "a b.example")]),
             "https://s-platform.api.opendns.com/1.0/domains?where%5Bname%5D=a%20b.example&customerKey=k%26y"
@@ -215,7 +232,11 @@ mod tests {
     #[test]
     fn the_next_page_is_a_url_or_false() {
         let page = |meta: Value| serde_json::from_value::<Listing>(json!({"meta": meta, "data": []})).unwrap();
-        assert!(page(json!({"next": "https://x.example/1.0/domains?page=2"})).meta.has_next());
+        assert!(
+            page(json!({"next": "https://x.example/1.0/domains?page=2"}))
+                .meta
+                .has_next()
+        );
         assert!(!page(json!({"next": false})).meta.has_next());
         assert!(!page(json!({})).meta.has_next());
     }

@@ -43,7 +43,9 @@ pub fn run(args: BuildArgs) -> anyhow::Result<()> {
 fn build_rust(project: &Project, out: &Path) -> anyhow::Result<()> {
     let installed = Command::new("rustup").args(["target", "list", "--installed"]).output();
     match installed {
-        Err(_) => bail!("rustup is not installed: install Rust with https://rustup.rs, then `rustup target add wasm32-wasip2`"),
+        Err(_) => bail!(
+            "rustup is not installed: install Rust with https://rustup.rs, then `rustup target add wasm32-wasip2`"
+        ),
         Ok(list) if !String::from_utf8_lossy(&list.stdout).lines().any(|l| l.trim() == "wasm32-wasip2") => {
             bail!("the wasm32-wasip2 target is not installed: run `rustup target add wasm32-wasip2`")
         }
@@ -61,7 +63,8 @@ fn build_rust(project: &Project, out: &Path) -> anyhow::Result<()> {
     if !status.success() {
         bail!("cargo build failed ({status})");
     }
-    let artifact = target_dir.join("wasm32-wasip2/release").join(format!("{}.wasm", crate_name(project)?.replace('-', "_")));
+    let artifact =
+        target_dir.join("wasm32-wasip2/release").join(format!("{}.wasm", crate_name(project)?.replace('-', "_")));
     std::fs::copy(&artifact, out).with_context(|| format!("cargo built no {}", artifact.display()))?;
     Ok(())
 }
@@ -85,7 +88,8 @@ fn crate_name(project: &Project) -> anyhow::Result<String> {
 
 /// The componentize-py to use, or the command that installs it.
 fn componentize_py(project: &Project, given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
-    let candidates = given.into_iter().chain([PathBuf::from("componentize-py"), project.dir.join(".venv/bin/componentize-py")]);
+    let candidates =
+        given.into_iter().chain([PathBuf::from("componentize-py"), project.dir.join(".venv/bin/componentize-py")]);
     for candidate in candidates {
         if let Ok(output) = Command::new(&candidate).arg("--version").output()
             && output.status.success()

@@ -50,7 +50,10 @@ impl Credentials {
                 .trim_end_matches(['\n', '\r'])
                 .to_string(),
             None => std::env::var("OUTPOST_PASSWORD").map_err(|_| {
-                anyhow::anyhow!("no credentials: set OUTPOST_TOKEN, or OUTPOST_PASSWORD (or --password-file) for user '{}'", args.user)
+                anyhow::anyhow!(
+                    "no credentials: set OUTPOST_TOKEN, or OUTPOST_PASSWORD (or --password-file) for user '{}'",
+                    args.user
+                )
             })?,
         };
         Ok(Credentials::Basic(args.user.clone(), password))
@@ -110,7 +113,11 @@ pub async fn run(args: InstallArgs) -> anyhow::Result<()> {
             if !status.is_success() {
                 bail!("{url} answered {status}: {}", answer["message"].as_str().unwrap_or("(no message)"));
             }
-            report(args.quiet, answer["message"].as_str().unwrap_or("installed"), answer["id"].as_i64().unwrap_or_default());
+            report(
+                args.quiet,
+                answer["message"].as_str().unwrap_or("installed"),
+                answer["id"].as_i64().unwrap_or_default(),
+            );
         }
     }
     Ok(())

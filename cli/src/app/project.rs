@@ -58,7 +58,12 @@ impl Project {
             several => bail!(
                 "{} holds several .json files ({}); a connector folder holds one, its manifest",
                 dir.display(),
-                several.iter().filter_map(|p| p.file_name()).map(|n| n.to_string_lossy()).collect::<Vec<_>>().join(", ")
+                several
+                    .iter()
+                    .filter_map(|p| p.file_name())
+                    .map(|n| n.to_string_lossy())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         };
         let name = manifest_path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
@@ -83,8 +88,9 @@ impl Project {
     /// The built component, or a message saying to build it.
     pub fn component(&self) -> anyhow::Result<Vec<u8>> {
         let path = self.component_path();
-        std::fs::read(&path)
-            .with_context(|| format!("{} is not built yet: run `outpost app build {}`", path.display(), self.dir.display()))
+        std::fs::read(&path).with_context(|| {
+            format!("{} is not built yet: run `outpost app build {}`", path.display(), self.dir.display())
+        })
     }
 }
 
@@ -112,7 +118,12 @@ pub fn load(path: &Path) -> anyhow::Result<Loaded> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let bundle = outpost_broker::bundle::read(&bytes).with_context(|| path.display().to_string())?;
     let manifest_json = serde_json::to_value(&bundle.manifest)?;
-    Ok(Loaded { manifest: bundle.manifest, manifest_json, component: bundle.component, source: path.display().to_string() })
+    Ok(Loaded {
+        manifest: bundle.manifest,
+        manifest_json,
+        component: bundle.component,
+        source: path.display().to_string(),
+    })
 }
 
 /// Where compiled components are cached between runs of `outpost app test` and

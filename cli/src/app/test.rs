@@ -106,7 +106,10 @@ pub async fn run(args: TestArgs) -> anyhow::Result<()> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&result)?);
     } else {
-        println!("action: {} ({}) of {} {}", ran.action.action, ran.action.identifier, manifest.name, manifest.app_version);
+        println!(
+            "action: {} ({}) of {} {}",
+            ran.action.action, ran.action.identifier, manifest.name, manifest.app_version
+        );
         println!("egress: {}", if ran.egress.is_empty() { "none".to_string() } else { ran.egress.join(", ") });
         for message in &ran.progress {
             println!("progress: {message}");

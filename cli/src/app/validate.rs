@@ -62,8 +62,19 @@ fn finding(level: Level, field: impl Into<String>, message: impl Into<String>) -
 /// The keys of the manifest's top level, of an action and of a field that Outpost
 /// reads or that SOAR defines and Outpost accepts as they are.
 const READ_TOP: &[&str] = &[
-    "appid", "name", "description", "app_version", "product_vendor", "product_name", "publisher", "license",
-    "configuration", "actions", "outpost", "type", "product_version_regex",
+    "appid",
+    "name",
+    "description",
+    "app_version",
+    "product_vendor",
+    "product_name",
+    "publisher",
+    "license",
+    "configuration",
+    "actions",
+    "outpost",
+    "type",
+    "product_version_regex",
 ];
 
 /// What the manifest alone says (no component needed).
@@ -79,12 +90,20 @@ pub fn lint(manifest: &Manifest, json: &Value, imports: &[String]) -> Vec<Findin
         }
         for (j, output) in action.output.iter().enumerate() {
             let Some(path) = output.get("data_path").and_then(Value::as_str) else {
-                found.push(finding(Level::Error, format!("{at}.output[{j}].data_path"), "missing: every output names its data_path"));
+                found.push(finding(
+                    Level::Error,
+                    format!("{at}.output[{j}].data_path"),
+                    "missing: every output names its data_path",
+                ));
                 continue;
             };
             let field = format!("{at}.output[{j}].data_path");
             if !(path.starts_with("action_result.") || path.starts_with("summary.")) {
-                found.push(finding(Level::Warning, &field, format!("'{path}' is not under action_result. or summary.")));
+                found.push(finding(
+                    Level::Warning,
+                    &field,
+                    format!("'{path}' is not under action_result. or summary."),
+                ));
             }
             if let Some(parameter) = path.strip_prefix("action_result.parameter.")
                 && !action.parameters.contains_key(parameter)
@@ -100,7 +119,11 @@ pub fn lint(manifest: &Manifest, json: &Value, imports: &[String]) -> Vec<Findin
             if let Some(data_type) = output.get("data_type").and_then(Value::as_str)
                 && !FIELD_TYPES.contains(&data_type)
             {
-                found.push(finding(Level::Warning, format!("{at}.output[{j}].data_type"), format!("unknown data_type '{data_type}'")));
+                found.push(finding(
+                    Level::Warning,
+                    format!("{at}.output[{j}].data_type"),
+                    format!("unknown data_type '{data_type}'"),
+                ));
             }
         }
         let unknown: Vec<&String> = action.extra.keys().collect();
@@ -108,7 +131,10 @@ pub fn lint(manifest: &Manifest, json: &Value, imports: &[String]) -> Vec<Findin
             found.push(finding(
                 Level::Info,
                 &at,
-                format!("kept, not read by Outpost: {}", unknown.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")),
+                format!(
+                    "kept, not read by Outpost: {}",
+                    unknown.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
+                ),
             ));
         }
     }
@@ -116,7 +142,11 @@ pub fn lint(manifest: &Manifest, json: &Value, imports: &[String]) -> Vec<Findin
         let mut rest = pattern.as_str();
         while let Some(start) = rest.find("{{") {
             let Some(end) = rest[start..].find("}}").map(|e| e + start) else {
-                found.push(finding(Level::Error, format!("outpost.egress[{i}]"), format!("'{pattern}' opens '{{{{' without closing it")));
+                found.push(finding(
+                    Level::Error,
+                    format!("outpost.egress[{i}]"),
+                    format!("'{pattern}' opens '{{{{' without closing it"),
+                ));
                 break;
             };
             let field = rest[start + 2..end].trim();
@@ -143,12 +173,20 @@ pub fn lint(manifest: &Manifest, json: &Value, imports: &[String]) -> Vec<Findin
         ));
     }
     if !manifest.outpost.egress.is_empty() && !imports_http && !imports.is_empty() {
-        found.push(finding(Level::Info, "outpost.egress", "set, but the component makes no HTTP requests (it does not import wasi:http)"));
+        found.push(finding(
+            Level::Info,
+            "outpost.egress",
+            "set, but the component makes no HTTP requests (it does not import wasi:http)",
+        ));
     }
     if let Some(top) = json.as_object() {
         let unknown: Vec<&str> = top.keys().map(String::as_str).filter(|k| !READ_TOP.contains(k)).collect();
         if !unknown.is_empty() {
-            found.push(finding(Level::Info, "(top level)", format!("kept, not read by Outpost: {}", unknown.join(", "))));
+            found.push(finding(
+                Level::Info,
+                "(top level)",
+                format!("kept, not read by Outpost: {}", unknown.join(", ")),
+            ));
         }
     }
     found
@@ -156,7 +194,9 @@ pub fn lint(manifest: &Manifest, json: &Value, imports: &[String]) -> Vec<Findin
 
 fn check_field(found: &mut Vec<Finding>, at: &str, def: &Value) {
     if let Some(contains) = def.get("contains") {
-        let ok = contains.as_array().is_some_and(|list| list.iter().all(|c| c.as_str().is_some_and(|s| !s.trim().is_empty())));
+        let ok = contains
+            .as_array()
+            .is_some_and(|list| list.iter().all(|c| c.as_str().is_some_and(|s| !s.trim().is_empty())));
         if !ok {
             found.push(finding(Level::Error, format!("{at}.contains"), "must be a list of names, e.g. [\"ip\"]"));
         }
@@ -235,9 +275,10 @@ async fn probe(manifest: &Manifest, component: &[u8]) -> anyhow::Result<Vec<Find
         return Ok(found);
     }
     for (i, action) in manifest.actions.iter().enumerate() {
-        let outcome = local::run_defined(&sandbox, manifest, component, action.clone(), run(placeholders(&action.parameters)))
-            .await?
-            .outcome;
+        let outcome =
+            local::run_defined(&sandbox, manifest, component, action.clone(), run(placeholders(&action.parameters)))
+                .await?
+                .outcome;
         let like_unknown = outcome.status == Status::Failed
             && (outcome.message == baseline.message.replace(&probe_id, &action.identifier)
                 || (!baseline.message.contains(&probe_id) && outcome.message == baseline.message));
@@ -262,7 +303,8 @@ pub async fn run(args: ValidateArgs) -> anyhow::Result<()> {
     if args.path.is_dir() {
         let project = project::Project::open(&args.path)?;
         let bytes = super::pack::bundle(&project.name, &project.manifest_bytes()?, &component)?;
-        outpost_broker::bundle::read(&bytes).map_err(|e| anyhow::anyhow!("{source}: the broker would refuse it: {e}"))?;
+        outpost_broker::bundle::read(&bytes)
+            .map_err(|e| anyhow::anyhow!("{source}: the broker would refuse it: {e}"))?;
     }
     let imports = component_imports(&component);
     let mut findings = lint(&manifest, &manifest_json, &imports);
@@ -325,7 +367,8 @@ mod tests {
             "outpost": {"egress": ["{{ base_url }}", "{{ server }}"]}
         }));
         let found = lint(&m, &json, &["wasi:http/outgoing-handler@0.2.12".into()]);
-        let at = |field: &str| found.iter().find(|f| f.field == field).unwrap_or_else(|| panic!("{field} in {found:?}"));
+        let at =
+            |field: &str| found.iter().find(|f| f.field == field).unwrap_or_else(|| panic!("{field} in {found:?}"));
         assert_eq!(at("actions[0].parameters.ip.contains").level, Level::Error);
         assert!(at("actions[0].output[0].data_path").message.contains("names parameter 'domain'"));
         assert!(at("actions[0].output[1].data_path").message.contains("is not under action_result."));
@@ -345,7 +388,11 @@ mod tests {
         let found = lint(&m, &json, &["wasi:http/outgoing-handler@0.2.12".into()]);
         let egress = found.iter().find(|f| f.field == "outpost.egress").unwrap();
         assert_eq!(egress.level, Level::Warning);
-        assert!(egress.message.contains("every request will be denied; add \"outpost\": {\"egress\": [\"{{ server_url }}\"]}"));
+        assert!(
+            egress
+                .message
+                .contains("every request will be denied; add \"outpost\": {\"egress\": [\"{{ server_url }}\"]}")
+        );
     }
 
     #[test]

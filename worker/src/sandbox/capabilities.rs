@@ -210,7 +210,9 @@ mod tests {
         attempts.record(Capability::NameLookup);
         assert_eq!(
             attempts.message().as_deref(),
-            Some("the connector tried to open files, open a tcp socket and look up a host name, which the sandbox denies")
+            Some(
+                "the connector tried to open files, open a tcp socket and look up a host name, which the sandbox denies"
+            )
         );
     }
 }
