@@ -311,7 +311,7 @@ pub async fn run(args: ValidateArgs) -> anyhow::Result<()> {
     if !args.no_probe {
         findings.extend(probe(&manifest, &component).await?);
     }
-    findings.sort_by(|a, b| a.level.cmp(&b.level));
+    findings.sort_by_key(|f| f.level);
     for f in &findings {
         let level = match f.level {
             Level::Error => "error",
