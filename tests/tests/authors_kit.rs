@@ -312,3 +312,38 @@ fn the_rust_port_runs_offline_from_its_tapes_with_the_key_kept_out_of_them() {
         assert!(text.contains("customerKey=********") && !text.contains("k3y"), "{tape} holds no key");
     }
 }
+
+#[test]
+fn validate_names_an_action_the_component_does_not_handle() {
+    let dir = tempfile::tempdir().expect("a folder");
+    let mut manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(paths::workspace().join("apps/qa/qa.json")).expect("qa.json"))
+            .expect("qa's manifest");
+    manifest["actions"]
+        .as_array_mut()
+        .expect("actions")
+        .push(json!({"action": "ghost", "identifier": "ghost", "type": "generic", "parameters": {}, "output": []}));
+    manifest["outpost"]["egress"] = json!(["{{ server }}"]);
+    std::fs::write(dir.path().join("qa.json"), manifest.to_string()).expect("the manifest");
+    std::fs::copy(paths::apps_dist().join("qa.wasm"), dir.path().join("qa.wasm")).expect("the component");
+    let packed = Command::new("tar").args(["-czf", "qa.tgz", "qa.json", "qa.wasm"]).current_dir(dir.path()).status();
+    assert!(packed.expect("tar runs").success());
+
+    let output = kit(dir.path()).args(["app", "validate", "qa.tgz"]).output().expect("outpost runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(!output.status.success(), "errors fail the command: {}", show(&output));
+    assert!(
+        stdout.contains(
+            "actions[5].identifier: action 'ghost' ('ghost') is not handled by the component: it answers \
+             \"unknown action 'ghost'\", as for an identifier no action has"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("outpost.egress[0]: '{{ server }}' names configuration field 'server', which does not exist"),
+        "{stdout}"
+    );
+    for handled in ["echo", "sleep", "fail", "crash", "test_connectivity"] {
+        assert!(!stdout.contains(&format!("('{handled}') is not handled")), "{handled} is handled: {stdout}");
+    }
+}

@@ -447,7 +447,7 @@ mod tests {
             (r#"{"exchanges": [], "extra": 1}"#, "unknown field `extra`"),
             (
                 r#"{"exchanges": [{"request": {"method": "GET", "url": "nope"}, "response": {"status": 200}}]}"#,
-                "exchange 0: \"nope\" is not a URL",
+                "exchange 0: \"nope\" has no scheme",
             ),
             (
                 r#"{"exchanges": [{"request": {"method": "GET", "url": "https://a.example/"}, "response": {"status": 1000}}]}"#,

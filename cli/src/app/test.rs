@@ -77,9 +77,14 @@ pub async fn run(args: TestArgs) -> anyhow::Result<()> {
         .iter()
         .filter_map(|field| configuration.get(*field).and_then(Value::as_str).map(str::to_string))
         .collect();
+    // Printed URLs hide them too: an API that takes its key in the query string
+    // (`?customerKey=`) must not put it on the terminal or in a CI log.
+    let hide = |text: &str| {
+        secrets.iter().filter(|s| !s.is_empty()).fold(text.to_string(), |t, s| t.replace(s.as_str(), "********"))
+    };
     let tape = match (&args.record, &args.replay) {
-        (Some(file), _) => Some(Tape::record(file, secrets)),
-        (_, Some(file)) => Some(Tape::replay(file, secrets)?),
+        (Some(file), _) => Some(Tape::record(file, secrets.clone())),
+        (_, Some(file)) => Some(Tape::replay(file, secrets.clone())?),
         _ => None,
     };
     let mut config = SandboxConfig { concurrency: 1, cache_dir: project::compile_cache(), ..SandboxConfig::default() };
@@ -96,7 +101,7 @@ pub async fn run(args: TestArgs) -> anyhow::Result<()> {
     }
     let result = json!({
         "status": if outcome.status == Status::Success { "success" } else { "failed" },
-        "message": outcome.message,
+        "message": hide(&outcome.message),
         "exception_occured": outcome.exception,
         "parameter": ran.parameters,
         "data": outcome.data.iter().map(|d| serde_json::from_str(d).unwrap_or(Value::Null)).collect::<Vec<Value>>(),
@@ -120,13 +125,14 @@ pub async fn run(args: TestArgs) -> anyhow::Result<()> {
             None => "",
         };
         for exchange in &outcome.http {
+            let url = hide(&exchange.url);
             if exchange.denied.is_empty() {
                 println!(
-                    "http: {} {} -> {} ({} bytes, {} ms){how}",
-                    exchange.method, exchange.url, exchange.status, exchange.bytes, exchange.duration_ms
+                    "http: {} {url} -> {} ({} bytes, {} ms){how}",
+                    exchange.method, exchange.status, exchange.bytes, exchange.duration_ms
                 );
             } else {
-                println!("http: {} {} -> denied: {}", exchange.method, exchange.url, exchange.denied);
+                println!("http: {} {url} -> denied: {}", exchange.method, hide(&exchange.denied));
             }
         }
         println!("log lines: {}   took: {} ms", outcome.log_lines, outcome.duration.as_millis());
