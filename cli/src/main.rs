@@ -6,6 +6,7 @@
 //!
 //! # Layout
 //! - [`up`]: broker and local workers in one process, embedded store and bus.
+//! - [`app`]: the connector authors' kit (`new`, `build`, `test`, `validate`, `pack`, `install`).
 //! - [`broker`]: the broker alone, on RabbitMQ and (optionally) PostgreSQL.
 //! - [`worker`]: a worker for one segment, on RabbitMQ.
 //! - [`broker_args`]: broker settings of `up` and `broker`.
@@ -15,6 +16,7 @@
 //! - [`demo`]: what `outpost up --demo` does once everything runs.
 //! - [`logging`]: tracing set-up.
 
+mod app;
 mod bench;
 mod broker;
 mod broker_args;
@@ -47,6 +49,8 @@ enum Command {
     Broker(broker::BrokerArgs),
     /// Run a worker for one segment, on RabbitMQ.
     Worker(worker::WorkerArgs),
+    /// Write, build, test offline, validate, pack and install connectors.
+    App(app::AppArgs),
     /// Measure the sandbox per action and end-to-end throughput, against a process spawn
     /// per action and raw RabbitMQ measured in the same run.
     Bench(bench::BenchArgs),
@@ -65,6 +69,7 @@ fn main() -> anyhow::Result<()> {
             Command::Broker(args) => broker::run(args).await,
             Command::Worker(args) => worker::run(args).await,
             Command::Bench(args) => bench::run(args).await,
+            Command::App(args) => app::run(args).await,
         }
     })
 }

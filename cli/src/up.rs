@@ -83,6 +83,9 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         let mut worker = WorkerConfig::new(args.data_dir.join("workers").join(i.to_string()), bus_key.clone());
         worker.concurrency = args.concurrency.max(1);
         args.sandbox.apply(&mut worker.sandbox)?;
+        // One compile cache for the local workers: a component compiled by one (a
+        // Python connector takes seconds) is loaded by the others and after restarts.
+        worker.sandbox.cache_dir = args.data_dir.join("workers").join("compiled");
         let source = Arc::new(GrpcAppSource::new(grpc_url.clone(), bus_key.derive_token("outpost-worker")));
         workers.push(
             outpost_worker::start(worker, bus.clone(), source, shutdown.clone()).await.context("starting a worker")?,

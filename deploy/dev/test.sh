@@ -10,6 +10,9 @@ bash apps/build.sh
 cargo build -p outpost
 # The connectors' pure logic (SDK, geoip lookups, RDAP and verdict parsing), natively.
 (cd apps && cargo test --locked --target x86_64-unknown-linux-gnu)
+# The Python SDK's and the Python connectors' pure logic, natively.
+(cd apps/sdk-python && python3 -m unittest discover -s tests)
+(cd apps/urlscan && PYTHONPATH=../sdk-python python3 -m unittest test_app)
 if cargo nextest --version >/dev/null 2>&1; then
   # One process per test, both cores busy; e2e tests each start their own processes.
   cargo nextest run --workspace --no-fail-fast "$@"

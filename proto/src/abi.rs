@@ -22,6 +22,16 @@ pub const ALLOWED_IMPORTS: &[&str] = &[
     "wasi:http/outgoing-handler@0.2.",
 ];
 
+/// Core module instances one connector component may create. Each slot of a worker's
+/// pooling allocator is sized for this many: a Rust connector has a handful (its module
+/// and the canonical-ABI shims), a componentize-py (Python) one about 20, and 38 when
+/// built with `--stub-wasi`. The broker refuses, at install, a component that needs more.
+pub const MAX_CORE_INSTANCES_PER_COMPONENT: u32 = 64;
+/// Linear memories one connector component may define (an interpreter brings a few).
+pub const MAX_MEMORIES_PER_COMPONENT: u32 = 4;
+/// Function tables one connector component may define.
+pub const MAX_TABLES_PER_COMPONENT: u32 = 16;
+
 /// The interface every connector exports, without its version.
 pub const HANDLER_INTERFACE: &str = "outpost:connector/handler";
 

@@ -93,8 +93,11 @@ pub struct ActionDef {
     pub parameters: Map<String, Value>,
     #[serde(default)]
     pub output: Vec<Value>,
-    #[serde(default)]
+    /// Outpost's settings for this action; left out when it sets none, so an action
+    /// reads back as published.
+    #[serde(default, skip_serializing_if = "ActionSettings::is_empty")]
     pub outpost: ActionSettings,
+    /// Everything else in the action (`render`, `versions`, `undo`, `lock`, ...), kept.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -107,8 +110,16 @@ fn default_action_type() -> String {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ActionSettings {
+    /// The action's own deadline per parameter set, in seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_secs: Option<u64>,
+}
+
+impl ActionSettings {
+    /// True when the action sets nothing of Outpost's own.
+    pub fn is_empty(&self) -> bool {
+        self.timeout_secs.is_none()
+    }
 }
 
 /// Why a manifest was refused.
@@ -116,11 +127,15 @@ pub struct ActionSettings {
 #[error("invalid manifest: {0}")]
 pub struct ManifestError(pub String);
 
-/// The action types SOAR knows.
-pub const ACTION_TYPES: &[&str] = &["investigate", "contain", "correct", "generic", "test"];
+/// The action types SOAR knows. `ingest` is `on poll`'s: accepted and listed (running
+/// it for ingestion is not implemented yet).
+pub const ACTION_TYPES: &[&str] = &["investigate", "contain", "correct", "generic", "test", "ingest"];
 
-/// The `data_type`s a field may have.
-const FIELD_TYPES: &[&str] = &["string", "password", "numeric", "boolean", "ph"];
+/// The `data_type`s a field may have, as SOAR's app JSON uses them: `ph` is a
+/// placeholder (a spacer in SOAR's asset form, no value), `file` a file uploaded with
+/// the asset (its contents as text), `timezone` an IANA zone name such as
+/// `Europe/Paris`. Values of `password`, `file` and `timezone` fields are strings.
+pub const FIELD_TYPES: &[&str] = &["string", "password", "numeric", "boolean", "ph", "file", "timezone"];
 
 impl Manifest {
     /// Parses and checks a manifest.
@@ -271,7 +286,7 @@ fn check_fields(what: &str, fields: &Map<String, Value>) -> Result<(), ManifestE
         if let Some(default) = def.get("default")
             && !default.is_null()
             && !default.as_str().is_some_and(str::is_empty)
-            && let Err(e) = check_value(name, data_type, field, default)
+            && let Err(e) = check_value(name, data_type, field, &coerce_default(data_type, default))
         {
             return Err(ManifestError(format!("{what}: default of {e}")));
         }
@@ -300,7 +315,10 @@ fn apply_fields(
         let blank = |v: &Value| required && v.as_str().is_some_and(|s| s.trim().is_empty());
         let value = match given.get(name) {
             Some(v) if !v.is_null() && !blank(v) => Some(v.clone()),
-            _ => def.get("default").filter(|d| !d.is_null() && !d.as_str().is_some_and(str::is_empty)).cloned(),
+            _ => def
+                .get("default")
+                .filter(|d| !d.is_null() && !d.as_str().is_some_and(str::is_empty))
+                .map(|d| coerce_default(data_type, d)),
         };
         match value {
             Some(value) => {
@@ -312,6 +330,26 @@ fn apply_fields(
         }
     }
     Ok(out)
+}
+
+/// A default as its field's type reads it: real app JSON writes numbers and booleans
+/// as strings at times (`"default": "10"`, `"default": "true"`).
+fn coerce_default(data_type: &str, default: &Value) -> Value {
+    let Some(text) = default.as_str().map(str::trim) else { return default.clone() };
+    match data_type {
+        "numeric" => text
+            .parse::<i64>()
+            .map(Value::from)
+            .ok()
+            .or_else(|| text.parse::<f64>().ok().and_then(serde_json::Number::from_f64).map(Value::Number))
+            .unwrap_or_else(|| default.clone()),
+        "boolean" => match text.to_ascii_lowercase().as_str() {
+            "true" => Value::Bool(true),
+            "false" => Value::Bool(false),
+            _ => default.clone(),
+        },
+        _ => default.clone(),
+    }
 }
 
 fn check_value(name: &str, data_type: &str, def: &Value, value: &Value) -> Result<(), String> {
@@ -498,6 +536,42 @@ mod tests {
             render_egress(&patterns, config),
             vec!["https://rdap.example.org:8443/", "http://h:8080", "https://fixed.example"]
         );
+    }
+
+    #[test]
+    fn soar_action_types_and_field_types_are_accepted() {
+        let mut m = sample();
+        m["actions"].as_array_mut().unwrap().push(json!({
+            "action": "on poll", "identifier": "on_poll", "type": "ingest",
+            "parameters": {"start_time": {"data_type": "numeric"}, "container_count": {"data_type": "numeric", "default": "10"}}
+        }));
+        m["configuration"]["zone"] = json!({"data_type": "timezone", "default": "UTC"});
+        m["configuration"]["parser"] = json!({"data_type": "file"});
+        m["configuration"]["spacer"] = json!({"data_type": "ph"});
+        m["configuration"]["limit"] = json!({"data_type": "numeric", "default": "25"});
+        m["configuration"]["flag"] = json!({"data_type": "boolean", "default": "True"});
+        let m = parse(&m).unwrap();
+        assert_eq!(m.action("on poll").unwrap().action_type, "ingest");
+        let config = m
+            .apply_configuration(
+                json!({"base_url": "https://x", "zone": "Europe/Paris", "parser": "def f(): pass"})
+                    .as_object()
+                    .unwrap(),
+            )
+            .unwrap();
+        assert_eq!(config["zone"], "Europe/Paris");
+        assert_eq!(config["limit"], 25, "a numeric default written as a string is a number");
+        assert_eq!(config["flag"], true);
+        assert!(
+            m.apply_configuration(json!({"base_url": "x", "zone": 5}).as_object().unwrap())
+                .unwrap_err()
+                .contains("field 'zone' must be a string (data_type timezone)")
+        );
+        let on_poll = m.action("on poll").unwrap().apply_parameters(&Map::new()).unwrap();
+        assert_eq!(on_poll["container_count"], 10);
+        let mut bad = sample();
+        bad["configuration"]["limit"] = json!({"data_type": "numeric", "default": "ten"});
+        assert!(parse(&bad).unwrap_err().to_string().contains("default of field 'limit' must be a number"));
     }
 
     #[test]

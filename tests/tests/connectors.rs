@@ -875,12 +875,12 @@ fn hostile_connectors_fail_cleanly_and_the_single_worker_survives() {
     assert!(log.contains("connector stopped past its log line limit"), "the worker says so");
     echo("log flood");
 
-    // Files, arguments, sockets and name lookup: nothing is found, and each attempt is
-    // denied by name. The data the connector returned shows what it found.
+    // Files, sockets and name lookup: nothing is found, and each attempt is denied by
+    // name; arguments are an empty list, read without a report (Python reads them). The data the connector returned shows what it found.
     let snoop = soar.run(hostile, "hostile", "snoop", json!([{}]));
     snoop.assert_stopped(
-        "the connector tried to open files, read command-line arguments, open a tcp socket, open a udp socket and \
-         look up a host name, which the sandbox denies",
+        "the connector tried to open files, open a tcp socket, open a udp socket and look up a host name, which \
+         the sandbox denies",
     );
     let found = &snoop.result()["data"][0];
     assert_eq!(found["files"], json!([]), "{found}");

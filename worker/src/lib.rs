@@ -7,8 +7,10 @@
 //! # Layout
 //! - [`sandbox`]: the wasmtime engine, component cache, and one sandboxed call; under it,
 //!   `sandbox::egress`: outgoing HTTP (the per-asset allowlist, SSRF checks on the
-//!   resolved address, the per-run journal, the transport).
+//!   resolved address, the per-run journal, the transport, and the HTTP record/replay
+//!   tape of `outpost app test`).
 //! - [`bus_key`]: reading the worker's copy of the broker's bus key.
+//! - [`local`]: one action run without a broker, in the same sandbox and limits.
 //! - [`app_cache`]: components by digest, fetched from the broker, verified, cached.
 //! - [`consume`]: take a task, run it, publish the result, then acknowledge.
 //! - [`heartbeat`]: periodic signs of life for the broker's registry.
@@ -19,6 +21,7 @@ pub mod bus_key;
 pub mod consume;
 pub mod heartbeat;
 pub mod identity;
+pub mod local;
 pub mod sandbox;
 
 use std::path::PathBuf;

@@ -52,7 +52,7 @@ use outcome::Ended;
 use output::LogSink;
 use state::RunState;
 
-pub use egress::EgressConfig;
+pub use egress::{EgressConfig, tape};
 
 /// How long one epoch tick lasts: the granularity of CPU deadlines, cancellation and
 /// of yielding a busy connector back to the async runtime.

@@ -194,6 +194,7 @@ pub fn check_component(bytes: &[u8]) -> Result<String, BundleError> {
     let mut imports = vec![];
     let mut exports = vec![];
     let mut depth = 0usize;
+    let mut needs = Needs::default();
     for payload in wasmparser::Parser::new(0).parse_all(bytes) {
         let payload = payload.map_err(|e| BundleError(format!("invalid component: {e}")))?;
         match payload {
@@ -205,6 +206,9 @@ pub fn check_component(bytes: &[u8]) -> Result<String, BundleError> {
                     imports.push(import.name.name.to_string());
                 }
             }
+            wasmparser::Payload::InstanceSection(reader) => needs.count_instances(reader)?,
+            wasmparser::Payload::MemorySection(reader) => needs.memories += reader.count(),
+            wasmparser::Payload::TableSection(reader) => needs.tables += reader.count(),
             wasmparser::Payload::ComponentExportSection(reader) if depth == 0 => {
                 for export in reader {
                     let export = export.map_err(|e| BundleError(format!("invalid component: {e}")))?;
@@ -214,6 +218,7 @@ pub fn check_component(bytes: &[u8]) -> Result<String, BundleError> {
             _ => {}
         }
     }
+    needs.check()?;
     if let Some(bad) = imports.iter().find(|name| !abi::import_allowed(name)) {
         return refuse(format!(
             "the component imports '{bad}', which is outside the outpost:connector world (it may import: {})",
@@ -236,6 +241,44 @@ pub fn check_component(bytes: &[u8]) -> Result<String, BundleError> {
         ));
     }
     Ok(version.to_string())
+}
+
+/// What a component needs of a worker's pooling allocator slot.
+#[derive(Default)]
+struct Needs {
+    core_instances: u32,
+    memories: u32,
+    tables: u32,
+}
+
+impl Needs {
+    fn count_instances(&mut self, reader: wasmparser::InstanceSectionReader<'_>) -> Result<(), BundleError> {
+        for instance in reader {
+            let instance = instance.map_err(|e| BundleError(format!("invalid component: {e}")))?;
+            if matches!(instance, wasmparser::Instance::Instantiate { .. }) {
+                self.core_instances += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Refuses a component that could not be instantiated in a worker's slot, naming
+    /// what it needs against what a slot holds.
+    fn check(&self) -> Result<(), BundleError> {
+        for (what, needs, limit) in [
+            ("core module instances", self.core_instances, abi::MAX_CORE_INSTANCES_PER_COMPONENT),
+            ("linear memories", self.memories, abi::MAX_MEMORIES_PER_COMPONENT),
+            ("tables", self.tables, abi::MAX_TABLES_PER_COMPONENT),
+        ] {
+            if needs > limit {
+                return refuse(format!(
+                    "the component creates {needs} {what}; a worker's sandbox holds at most {limit} per \
+                     connector, so it could never run (a componentize-py build needs about 20, 38 with --stub-wasi)"
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -294,6 +337,25 @@ mod tests {
         assert!(err(&tgz(&[("app.wasm", b"\0asm")])).contains("no manifest"));
         assert!(err(&tgz(&[("app.json", b"{\"appid\": 1}")])).contains("app.json: invalid manifest"));
         assert!(err(&tgz(&[("app.json", MANIFEST.as_bytes())])).contains("no component"));
+    }
+
+    #[test]
+    fn refuses_a_component_with_more_core_instances_than_a_worker_slot_holds() {
+        let instances: String = (0..=abi::MAX_CORE_INSTANCES_PER_COMPONENT)
+            .map(|i| format!("(core instance $i{i} (instantiate $m))"))
+            .collect();
+        let text = format!("(component (core module $m) {instances})");
+        let component = wat::parse_str(&text).unwrap();
+        let message = check_component(&component).unwrap_err().0;
+        assert_eq!(
+            message,
+            format!(
+                "the component creates {} core module instances; a worker's sandbox holds at most {} per connector, \
+                 so it could never run (a componentize-py build needs about 20, 38 with --stub-wasi)",
+                abi::MAX_CORE_INSTANCES_PER_COMPONENT + 1,
+                abi::MAX_CORE_INSTANCES_PER_COMPONENT
+            )
+        );
     }
 
     #[test]

@@ -16,6 +16,7 @@
 //! - [`sandbox`]: task limits, the asset deadline, `known_versions`, refused bundles.
 //! - [`bundles`]: the install checks of bundles, without a broker.
 //! - [`admin`]: users, roles, permissions, tokens, sign-ins, audit, health, system info.
+//! - [`soar_apps`]: real SOAR app JSON installs unmodified.
 
 mod admin;
 mod bundles;
@@ -25,3 +26,4 @@ mod grpc;
 mod openapi;
 mod rest;
 mod sandbox;
+mod soar_apps;

@@ -4,25 +4,27 @@
 //! [`super::state::RunState::new`]), so looking for them finds nothing. That alone would
 //! let a connector probe the sandbox silently, so the WASI functions that are the only
 //! ways in are wrapped: each still answers what wasmtime's empty context answers (no
-//! preopened directory, no argument, sockets and name lookup refused), and the attempt
-//! is recorded. A run that tried any of them fails with a message naming what was
-//! denied.
+//! preopened directory, sockets and name lookup refused), and the attempt is recorded.
+//! A run that tried any of them fails with a message naming what was denied.
 //!
 //! The ways in, and why they are enough:
 //! - files: `wasi:filesystem/preopens.get-directories` is the only source of a directory
 //!   descriptor, and every path operation needs one. wasi-libc (Rust's `std::fs`, C)
 //!   asks for the preopens on the first path it resolves, then fails in the guest when
 //!   none matches: the host sees that one call, not the path;
-//! - arguments: `wasi:cli/environment.get-arguments`;
 //! - sockets: `wasi:sockets/tcp-create-socket`, `udp-create-socket` and
 //!   `ip-name-lookup.resolve-addresses`; no socket exists without the first two.
 //!
-//! Environment variables are the exception: they are empty, but reading them is not
-//! reported. `get-environment` takes no name and answers every variable at once, and a
-//! Rust connector's own runtime calls it on ordinary paths: the panic hook and
-//! `std::backtrace::Backtrace::capture` (which `anyhow` runs for every error) read
-//! `RUST_BACKTRACE`. The host cannot tell that from a connector listing the
-//! environment, and failing every connector that returns an error is not an option.
+//! Environment variables and command-line arguments are the exception: both are empty
+//! lists, and reading them is not reported, because language runtimes read them on
+//! ordinary paths and an empty list grants nothing. `get-environment` takes no name and
+//! answers every variable at once, and a Rust connector's own runtime calls it: the
+//! panic hook and `std::backtrace::Backtrace::capture` (which `anyhow` runs for every
+//! error) read `RUST_BACKTRACE`. componentize-py's Python runtime reads the arguments
+//! (to fill `sys.argv`) on the first call into the component, inside `handle`, before
+//! any of the connector's code. The host cannot tell either from a connector looking,
+//! and failing every Python connector, or every Rust one that returns an error, is not
+//! an option.
 //!
 //! Only calls made while `handle` runs are recorded, not those made while the instance
 //! starts: a language runtime may set itself up there, which no connector author chooses.
@@ -44,7 +46,6 @@ use super::state::RunState;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Capability {
     Files,
-    Arguments,
     TcpSocket,
     UdpSocket,
     NameLookup,
@@ -55,7 +56,6 @@ impl Capability {
     fn attempt(self) -> &'static str {
         match self {
             Capability::Files => "open files",
-            Capability::Arguments => "read command-line arguments",
             Capability::TcpSocket => "open a tcp socket",
             Capability::UdpSocket => "open a udp socket",
             Capability::NameLookup => "look up a host name",
@@ -102,8 +102,8 @@ impl environment::Host for RunState {
         environment::Host::get_environment(&mut self.cli())
     }
 
+    /// Not recorded: see the module's documentation.
     fn get_arguments(&mut self) -> wasmtime::Result<Vec<String>> {
-        self.attempts_mut().record(Capability::Arguments);
         environment::Host::get_arguments(&mut self.cli())
     }
 
@@ -205,14 +205,13 @@ mod tests {
             attempts.message().as_deref(),
             Some("the connector tried to open a tcp socket, which the sandbox denies")
         );
-        attempts.record(Capability::Arguments);
+        attempts.record(Capability::NameLookup);
         attempts.record(Capability::Files);
-        attempts.record(Capability::Arguments);
+        attempts.record(Capability::NameLookup);
         assert_eq!(
             attempts.message().as_deref(),
             Some(
-                "the connector tried to open files, read command-line arguments and open a tcp socket, \
-                 which the sandbox denies"
+                "the connector tried to open files, open a tcp socket and look up a host name, which the sandbox denies"
             )
         );
     }

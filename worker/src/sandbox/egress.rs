@@ -24,10 +24,12 @@
 //! - [`address`]: where a host resolves, and which addresses a connector may never reach.
 //! - [`journal`]: the per-run record of every request, and the run's egress state.
 //! - [`transport`]: sending an allowed request: connect, TLS, timeouts, the body cap.
+//! - [`tape`]: HTTP record and replay at the transport boundary (`outpost app test`).
 
 mod address;
 mod journal;
 mod policy;
+pub mod tape;
 mod transport;
 
 use std::time::Duration;
@@ -59,6 +61,9 @@ pub struct EgressConfig {
     /// Extra trust anchors for https besides the Mozilla roots (a private CA, or a
     /// test's self-signed certificate).
     pub extra_root_certificates: Vec<CertificateDer<'static>>,
+    /// Records or replays the exchanges of requests the policy allowed (`outpost app
+    /// test --record/--replay`); `None` on a worker, which always sends for real.
+    pub tape: Option<tape::Tape>,
 }
 
 impl Default for EgressConfig {
@@ -70,6 +75,7 @@ impl Default for EgressConfig {
             between_bytes_timeout: Duration::from_secs(30),
             max_response_bytes: 8 << 20,
             extra_root_certificates: Vec::new(),
+            tape: None,
         }
     }
 }

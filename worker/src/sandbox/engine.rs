@@ -10,13 +10,12 @@ use wasmtime::{Cache, CacheConfig, Config, Engine, InstanceAllocationStrategy, P
 
 use super::{SandboxConfig, SandboxError};
 
-/// Core instances one component may hold: a Rust connector has a handful (its module
-/// plus canonical-ABI shims); interpreters built with componentize-py have more.
-const CORE_INSTANCES_PER_COMPONENT: u32 = 32;
-/// Linear memories and tables one component may hold (an interpreter component can
-/// bring a few of each).
-const MEMORIES_PER_COMPONENT: u32 = 4;
-const TABLES_PER_COMPONENT: u32 = 8;
+/// Core instances, linear memories and tables one component may hold: the connector
+/// ABI's limits, which the broker checks at install (`outpost_proto::abi`), so a
+/// component that installs fits a slot.
+const CORE_INSTANCES_PER_COMPONENT: u32 = outpost_proto::abi::MAX_CORE_INSTANCES_PER_COMPONENT;
+const MEMORIES_PER_COMPONENT: u32 = outpost_proto::abi::MAX_MEMORIES_PER_COMPONENT;
+const TABLES_PER_COMPONENT: u32 = outpost_proto::abi::MAX_TABLES_PER_COMPONENT;
 /// Elements of one function table: Rust connectors need a few hundred, an embedded
 /// interpreter tens of thousands. 8 bytes each, committed lazily.
 const TABLE_ELEMENTS: usize = 65_536;

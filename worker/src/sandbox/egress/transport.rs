@@ -60,15 +60,15 @@ impl EgressHooks {
     }
 }
 
-type IoFuture = Box<dyn Future<Output = Result<(), HttpError>> + Send>;
+pub(super) type IoFuture = Box<dyn Future<Output = Result<(), HttpError>> + Send>;
 type SendFuture = Box<dyn Future<Output = Result<(http::Response<WasiBody>, IoFuture), HttpError>> + Send>;
 
 /// Where a request goes, taken apart from its URI.
-struct Target {
+pub(super) struct Target {
     scheme: WebScheme,
-    host: Host,
+    pub(super) host: Host,
     port: u16,
-    url: String,
+    pub(super) url: String,
 }
 
 impl Target {
@@ -113,6 +113,10 @@ impl WasiHttpHooks for EgressHooks {
             log_denied(&run, &method, &target.url, reason);
             return Box::new(async { Err(HttpError::HttpRequestDenied) });
         }
+        // The transport boundary: past the policy, a tape may answer instead of the network.
+        if let Some(tape) = run.net.config.tape.clone() {
+            return Box::new(async move { tape.send(&run, entry, &target, request, options, started).await });
+        }
         Box::new(async move {
             let result = send(&run, entry, &target, request, options, started).await;
             if let Err(error) = &result {
@@ -128,7 +132,7 @@ impl WasiHttpHooks for EgressHooks {
     }
 }
 
-fn log_denied(run: &EgressRun, method: &str, url: &str, reason: &str) {
+pub(super) fn log_denied(run: &EgressRun, method: &str, url: &str, reason: &str) {
     tracing::warn!(task_id = %run.task_id, method = %method, url = %url, reason = %reason,
         "connector http request denied");
 }
@@ -140,7 +144,7 @@ fn clamp(requested: Option<Duration>, max: Duration) -> Duration {
     requested.map_or(max, |r| r.min(max))
 }
 
-async fn send(
+pub(super) async fn send(
     run: &Arc<EgressRun>,
     entry: Option<usize>,
     target: &Target,
