@@ -12,6 +12,7 @@
 //! - [`artifacts`]: artifacts (CEF records) inside containers.
 //! - [`containers`]: containers (seed 004).
 //! - [`listing`]: paging, sorting and filtering of every collection, as SQL.
+//! - [`migrations`]: the schema migrations, embedded at build time.
 //! - [`runs`]: action runs, app runs, the task outbox and results.
 //! - [`segments`]: automation brokers (segments).
 //! - [`users`]: users and API tokens.
@@ -25,6 +26,7 @@ pub mod audit;
 pub mod containers;
 pub mod db;
 pub mod listing;
+pub mod migrations;
 pub mod roles;
 pub mod runs;
 pub mod segments;
