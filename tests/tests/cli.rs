@@ -259,7 +259,8 @@ fn listings_print_tables_and_json_and_cancel_stops_a_run() {
         assert!(apps.stdout.contains(needle), "apps should show {needle:?}:\n{}", apps.stdout);
     }
     let apps = outpost_cli(&outpost, &["apps", "--json"], &[]).json();
-    assert!(apps["data"].as_array().unwrap().iter().any(|a| a["name"] == "GeoIP" && a["actions"][0] == "geolocate ip"));
+    let geoip = apps["data"].as_array().unwrap().iter().find(|a| a["name"] == "GeoIP").expect("geoip listed");
+    assert!(geoip["actions"].as_array().unwrap().contains(&json!("geolocate ip")), "{geoip}");
 
     let assets = outpost_cli(&outpost, &["assets"], &[]);
     assets.assert_ok();
@@ -311,12 +312,12 @@ fn listings_print_tables_and_json_and_cancel_stops_a_run() {
 
 #[test]
 fn completions_are_printed_for_bash_zsh_and_fish() {
-    for shell in ["bash", "zsh", "fish"] {
+    for (shell, flag) in [("bash", "--asset"), ("zsh", "--asset"), ("fish", "-l asset")] {
         let mut command = Command::new(paths::outpost_bin());
         command.args(["completions", shell]).stdout(Stdio::piped()).stderr(Stdio::piped());
         let out = run(command);
         out.assert_ok();
-        for word in ["app-runs", "workers", "cancel", "--asset"] {
+        for word in ["app-runs", "workers", "cancel", flag] {
             assert!(out.stdout.contains(word), "{shell} completions lack {word}");
         }
     }

@@ -231,11 +231,11 @@ pub async fn workers(args: ListArgs) -> anyhow::Result<()> {
                     text(&w["concurrency"]),
                     text(&w["completed"])
                 ),
-                text(&w["last_seen"]),
+                render::when_text(&text(&w["last_seen"])),
             ]);
         }
     }
-    println!("{}", table(&["segment", "node_guid", "host, version", "slots", "last heartbeat"], rows));
+    println!("{}", table(&["segment", "node_guid", "host, version", "slots", "last heartbeat (UTC)"], rows));
     Ok(())
 }
 

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 /// A table with a header row, as wide as the terminal (unbounded when piped).
 pub fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
     let mut table = Table::new();
-    table.load_style(presets::UTF8_HORIZONTAL_ONLY).set_header(header.iter().copied());
+    table.load_style(presets::UTF8_FULL_CONDENSED).set_header(header.iter().copied());
     if let Some((_, columns)) = console::Term::stdout().size_checked() {
         table.set_content_arrangement(ContentArrangement::Dynamic).set_width(columns);
     }
@@ -42,6 +42,12 @@ pub fn when(time: &Option<prost_types::Timestamp>) -> String {
     let Some(time) = time else { return String::new() };
     let text = time.to_string();
     let text = text.split('.').next().unwrap_or(&text).trim_end_matches('Z');
+    text.replacen('T', " ", 1)
+}
+
+/// An RFC 3339 time from REST (`2026-12-02T10:04:05.661000Z`) as [`when`] writes it.
+pub fn when_text(rfc3339: &str) -> String {
+    let text = rfc3339.split('.').next().unwrap_or(rfc3339).trim_end_matches('Z');
     text.replacen('T', " ", 1)
 }
 
@@ -180,6 +186,7 @@ mod tests {
         let time = Some(prost_types::Timestamp { seconds: 1_764_669_845, nanos: 120_000_000 });
         assert_eq!(when(&time), "2025-12-02 10:04:05");
         assert_eq!(when(&None), "");
+        assert_eq!(when_text("2026-12-02T01:49:55.661000Z"), "2026-12-02 01:49:55");
     }
 
     #[test]

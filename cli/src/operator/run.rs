@@ -285,13 +285,15 @@ impl Display {
     }
 
     fn show(&mut self, done: u64, total: u64, status: &str, message: &str) {
+        let state =
+            if message.is_empty() { status.to_string() } else { format!("{status}: {}", render::clip(message, 200)) };
         match self {
             Display::Bar(bar) => {
                 bar.set_position(done);
-                bar.set_message(format!("{status}: {}", render::clip(message, 200)));
+                bar.set_message(state);
             }
             Display::Lines { last } => {
-                let line = format!("{done}/{total} parameter sets done, {status}: {}", render::clip(message, 200));
+                let line = format!("{done}/{total} parameter sets done, {state}");
                 if *last != line {
                     eprintln!("{line}");
                     *last = line;
