@@ -10,9 +10,9 @@
 //! # Layout
 //! - this file: the binary's side (clap definitions, parsing a start as the binary
 //!   would) and the Dockerfile.
-//! - [`systemd`]: `deploy/systemd/*.service`.
-//! - [`kubernetes`]: `deploy/k8s/*.yaml`.
-//! - [`compose`]: `deploy/compose/docker-compose.yml`.
+//! - [`systemd`]: the units, `deploy/systemd/*.service`.
+//! - [`kubernetes`]: the manifests, `deploy/k8s/*.yaml`.
+//! - [`compose`]: the compose file, `deploy/compose/docker-compose.yml`.
 
 mod compose;
 mod kubernetes;
