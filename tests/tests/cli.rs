@@ -10,8 +10,11 @@ use serde_json::{Value, json};
 
 /// What one CLI invocation printed, and how it exited.
 struct Output {
+    /// The exit code (None when killed by a signal).
     code: Option<i32>,
+    /// Tables and JSON go here.
     stdout: String,
+    /// Errors and progress go here.
     stderr: String,
 }
 

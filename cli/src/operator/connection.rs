@@ -50,8 +50,15 @@ OUTPOST_PASSWORD; or --token-file / --password-file. Secrets are never taken as 
 /// How requests authenticate: SOAR's two ways, as REST takes them.
 #[derive(Clone)]
 pub enum Credentials {
+    /// An API token, sent as `ph-auth-token`.
     Token(String),
-    Basic { user: String, password: String },
+    /// A user's name and password, sent as HTTP Basic.
+    Basic {
+        /// `--user` / `OUTPOST_USER`.
+        user: String,
+        /// From `OUTPOST_PASSWORD` or `--password-file`.
+        password: String,
+    },
 }
 
 impl std::fmt::Debug for Credentials {
@@ -107,7 +114,9 @@ impl Credentials {
 /// Adds the credentials to every gRPC request, marked sensitive so no log shows them.
 #[derive(Clone)]
 pub struct Authenticate {
+    /// `ph-auth-token` or `authorization`.
     name: &'static str,
+    /// The token, or `Basic <base64>`; sensitive.
     value: MetadataValue<tonic::metadata::Ascii>,
 }
 
@@ -122,9 +131,13 @@ type Authenticated = InterceptedService<Channel, Authenticate>;
 
 /// A connected broker: typed gRPC clients, and REST for the worker listing.
 pub struct Broker {
+    /// Action runs: run, watch, list, cancel.
     pub actions: ActionServiceClient<Authenticated>,
+    /// Apps, assets and containers.
     pub registry: RegistryServiceClient<Authenticated>,
+    /// Where REST answers, for what gRPC lacks (the worker listing).
     rest_url: String,
+    /// Sent again with each REST request.
     credentials: Credentials,
 }
 

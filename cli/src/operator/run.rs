@@ -232,7 +232,9 @@ async fn container(broker: &mut Broker, wanted: Option<&str>) -> anyhow::Result<
 /// Parameter sets recorded so far, per app run: finished ones from their event, the
 /// others counted by `ListActionResults` (the stream carries no per-set completions).
 struct Counts {
+    /// Results recorded per app run at the last count; its keys are the run's app runs.
     per_app_run: BTreeMap<i64, u64>,
+    /// App runs that finished, with their result count: no need to ask again.
     finished: BTreeMap<i64, u64>,
 }
 
@@ -267,7 +269,10 @@ impl Counts {
 /// How progress shows: a bar on a terminal, plain lines otherwise (a log, CI).
 enum Display {
     Bar(ProgressBar),
-    Lines { last: String },
+    /// The last line printed: a line is printed only when it says something new.
+    Lines {
+        last: String,
+    },
 }
 
 impl Display {
