@@ -81,8 +81,8 @@ fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     logging::init();
-    // Two rustls crypto providers are compiled in (ring and aws-lc-rs, through different
-    // dependencies); choose one before anything builds a TLS config.
+    // Only ring is compiled in (the workspace trims aws-lc-rs away); installing it as the
+    // process default keeps TLS working should a dependency bring a second provider.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
