@@ -15,6 +15,8 @@
 //! - [`sandbox_args`]: sandbox limits and egress settings of `up` and `worker`.
 //! - [`demo`]: what `outpost up --demo` does once everything runs.
 //! - [`logging`]: tracing set-up.
+//! - [`operator`]: the operator CLI (`run`, `runs`, `app-runs`, `workers`, `apps`,
+//!   `assets`, `cancel`, `completions`), a client of a running broker.
 
 mod app;
 mod bench;
@@ -22,12 +24,15 @@ mod broker;
 mod broker_args;
 mod bus;
 mod demo;
+#[cfg(test)]
+mod deploy_check;
 mod logging;
+mod operator;
 mod sandbox_args;
 mod up;
 mod worker;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -54,13 +59,34 @@ enum Command {
     /// Measure the sandbox per action and end-to-end throughput, against a process spawn
     /// per action and raw RabbitMQ measured in the same run.
     Bench(bench::BenchArgs),
+    /// Submit an action run over gRPC, follow it live with a progress bar, and print its
+    /// results; exits non-zero when the run failed.
+    Run(operator::run::RunArgs),
+    /// List action runs, newest first.
+    Runs(operator::lists::RunsArgs),
+    /// List the app runs of one action run.
+    AppRuns(operator::lists::AppRunsArgs),
+    /// List the segments and their live workers.
+    Workers(operator::lists::ListArgs),
+    /// List the installed apps and their actions.
+    Apps(operator::lists::ListArgs),
+    /// List the assets.
+    Assets(operator::lists::ListArgs),
+    /// Cancel an action run: queued parameter sets stop, finished results stay.
+    Cancel(operator::lists::CancelArgs),
+    /// Print a shell completion script, e.g. `outpost completions bash > /etc/bash_completion.d/outpost`.
+    Completions(operator::CompletionsArgs),
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Command::Completions(args) = cli.command {
+        operator::completions(args, Cli::command());
+        return Ok(());
+    }
     logging::init();
-    // Two rustls crypto providers are compiled in (ring and aws-lc-rs, through different
-    // dependencies); choose one before anything builds a TLS config.
+    // Only ring is compiled in (the workspace trims aws-lc-rs away); installing it as the
+    // process default keeps TLS working should a dependency bring a second provider.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
@@ -70,6 +96,14 @@ fn main() -> anyhow::Result<()> {
             Command::Worker(args) => worker::run(args).await,
             Command::Bench(args) => bench::run(args).await,
             Command::App(args) => app::run(args).await,
+            Command::Run(args) => operator::run::run(args).await,
+            Command::Runs(args) => operator::lists::runs(args).await,
+            Command::AppRuns(args) => operator::lists::app_runs(args).await,
+            Command::Workers(args) => operator::lists::workers(args).await,
+            Command::Apps(args) => operator::lists::apps(args).await,
+            Command::Assets(args) => operator::lists::assets(args).await,
+            Command::Cancel(args) => operator::lists::cancel(args).await,
+            Command::Completions(_) => Ok(()),
         }
     })
 }

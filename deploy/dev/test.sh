@@ -7,7 +7,11 @@ cd "$(dirname "$0")/../.."
 
 rustup target add wasm32-wasip2 >/dev/null
 bash apps/build.sh
+# The same build as the demo's; the tests below reuse it (one feature set across the
+# workspace, so nothing is compiled twice).
 cargo build -p outpost
+# The deploy files against their schemas (the checks against the binary are Rust tests).
+bash deploy/dev/check-deploy.sh
 # The connectors' pure logic (SDK, geoip lookups, RDAP and verdict parsing), natively.
 (cd apps && cargo test --locked --target x86_64-unknown-linux-gnu)
 # The Python SDK's and the Python connectors' pure logic, natively.

@@ -218,13 +218,18 @@ async fn a_component_is_compiled_once_and_its_artifact_reused_after_a_restart() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_component_without_the_handler_is_rejected_naming_what_is_missing() {
     let sandbox = sandbox();
-    let wat = br#"(component
+    // Binary, as bundles carry it: the worker's wasmtime has no WAT text parser.
+    let wasm = wat::parse_str(
+        r#"(component
         (core module $m (func (export "f")))
         (core instance $i (instantiate $m))
         (func $f (canon lift (core func $i "f")))
         (instance $other (export "f" (func $f)))
         (export "acme:other/thing@1.0.0" (instance $other))
-    )"#;
+    )"#,
+    )
+    .expect("the fixture is valid component text");
+    let wat = wasm.as_slice();
     let error = sandbox.prepare(&digest(wat), wat).await.unwrap_err();
     assert!(matches!(error, SandboxError::MissingHandler { .. }), "{error:?}");
     assert_eq!(

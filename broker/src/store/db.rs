@@ -163,8 +163,8 @@ impl Db {
 
     async fn migrate(&self) -> Result<(), sqlx::Error> {
         match self {
-            Db::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await?,
-            Db::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
+            Db::Sqlite(pool) => super::migrations::SQLITE.migrator().await?.run(pool).await?,
+            Db::Postgres(pool) => super::migrations::POSTGRES.migrator().await?.run(pool).await?,
         }
         Ok(())
     }

@@ -12,6 +12,7 @@
 //! - [`artifacts`]: artifacts (CEF records) inside containers.
 //! - [`containers`]: containers (seed 004).
 //! - [`collections`]: the listable collections and the SQL a listing query becomes.
+//! - [`migrations`]: the schema migrations, embedded at build time.
 //! - [`runs`]: action runs, app runs, the task outbox, results and the steps of settling.
 //! - [`segments`]: automation brokers (segments).
 //! - [`users`]: users and API tokens.
@@ -25,6 +26,7 @@ pub mod audit_records;
 pub mod collections;
 pub mod containers;
 pub mod db;
+pub mod migrations;
 pub mod roles;
 pub mod runs;
 pub mod segments;
